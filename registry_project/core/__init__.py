@@ -1,0 +1,1 @@
+"""The registry itself: metadata in SQL, bytes in content-addressed blobs. No Dagster here."""

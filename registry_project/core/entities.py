@@ -1,0 +1,282 @@
+"""The registry's records, as frozen dataclasses.
+
+Nothing crosses a layer as a dict: the store returns these, the facade returns these, and
+the CLI / Dagster layer format these. Mappings inside them are read-only proxies so that a
+frozen record really is immutable.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def frozen_mapping(values: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A read-only copy of `values`, so frozen records cannot be mutated through a dict."""
+    return MappingProxyType(dict(values or {}))
+
+
+class Stage(enum.StrEnum):
+    """Life-cycle stage of a model version."""
+
+    EXPERIMENT = "experiment"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class DatasetKind(enum.StrEnum):
+    SNAPSHOT = "snapshot"  # bytes copied into the blob store
+    REFERENCE = "reference"  # pinned external data, not copied
+
+
+class InputRole(enum.StrEnum):
+    TRAIN = "train"
+    VALIDATION = "validation"
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class DatasetSnapshot:
+    id: str
+    name: str
+    kind: DatasetKind
+    digest: str | None
+    uri: str
+    size_bytes: int | None
+    row_count: int | None
+    columns: tuple[Column, ...]
+    created_at: datetime
+    created_by: str
+    version_id: str | None = None
+    etag: str | None = None
+    expires_at: datetime | None = None
+    dagster_run_id: str | None = None
+    asset_key: str | None = None
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    deletion_reason: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class CodeVersion:
+    """The source code a run was executed from."""
+
+    commit: str | None = None
+    dirty: bool | None = None
+    remote: str | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentFile:
+    """A file that describes the software environment (Dockerfile, requirements, ...)."""
+
+    path: str
+    digest: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class EnvironmentInfo:
+    python_version: str
+    platform: str
+    packages_digest: str | None = None  # blob with one `name==version` line per distribution
+    package_count: int = 0
+    files: tuple[EnvironmentFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunInput:
+    dataset_id: str
+    role: InputRole
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    id: str
+    name: str
+    status: RunStatus
+    params: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    inputs: tuple[RunInput, ...]
+    started_at: datetime
+    ended_at: datetime | None
+    created_by: str
+    code: CodeVersion
+    environment: EnvironmentInfo | None
+    error: str | None = None
+    dagster_run_id: str | None = None
+    asset_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    id: str
+    model_name: str
+    version: int
+    stage: Stage
+    flavor: str
+    python_class: str
+    artifact_digest: str
+    artifact_size: int
+    created_at: datetime
+    created_by: str
+    stage_changed_at: datetime
+    run_id: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    signature: tuple[Column, ...] | None = None
+    description: str | None = None
+    trained_on_deleted_data: bool = False
+    dagster_run_id: str | None = None
+    asset_key: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """The human reference `name/N`."""
+        return f"{self.model_name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    created_at: datetime
+    created_by: str
+    latest_version: int
+    production_version: int | None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One metric value logged on a model version, for the training data or a dataset."""
+
+    key: str
+    value: float
+    dataset_id: str | None
+    logged_at: datetime
+    logged_by: str
+
+
+@dataclass(frozen=True)
+class StageTransition:
+    version_id: str
+    model_name: str
+    version: int
+    from_stage: Stage | None
+    to_stage: Stage
+    actor: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Approval:
+    version_id: str
+    actor: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """A model version that depends on a dataset snapshot, and how."""
+
+    version_id: str
+    model_name: str
+    version: int
+    stage: Stage
+    relation: str  # "trained" (run input, with its role) or "evaluated"
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class LineageDataset:
+    snapshot: DatasetSnapshot
+    relation: str  # "trained" or "evaluated"
+    role: str | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.snapshot.deleted
+
+
+@dataclass(frozen=True)
+class Lineage:
+    version: ModelVersion
+    run: TrainingRun | None
+    datasets: tuple[LineageDataset, ...]
+    code: CodeVersion | None
+    environment: EnvironmentInfo | None
+    dagster_run_id: str | None
+    transitions: tuple[StageTransition, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    seq: int
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    model_name: str | None
+    dataset_name: str | None
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    reason: str | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    kind: str  # "blob_missing", "blob_corrupt", "audit_tampered", "audit_gap", ...
+    subject: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    blobs_checked: int
+    events_checked: int
+    problems: tuple[VerifyProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class GcReport:
+    dry_run: bool
+    orphan_digests: tuple[str, ...]
+    bytes_reclaimable: int
+    temp_files_removed: int = 0
+
+    @property
+    def deleted(self) -> tuple[str, ...]:
+        return () if self.dry_run else self.orphan_digests

@@ -1,0 +1,1398 @@
+"""ModelRegistry: the public Python API (see DESIGN.md; these names are a contract).
+
+The facade validates every input first, writes bytes to the blob store second (a row never
+points at a blob that is not durable yet), and writes metadata plus its audit event in one
+database transaction last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from registry_project.core import datasets as parquet
+from registry_project.core import environment, flavors
+from registry_project.core.active_run import ActiveRun
+from registry_project.core.blobs import BlobStore, open_blob_store
+from registry_project.core.config import RegistryConfig, resolve_actor
+from registry_project.core.entities import (
+    AuditEvent,
+    Column,
+    DatasetKind,
+    DatasetSnapshot,
+    Dependent,
+    GcReport,
+    InputRole,
+    Lineage,
+    LineageDataset,
+    MetricRecord,
+    Model,
+    ModelVersion,
+    RunStatus,
+    Stage,
+    StageTransition,
+    TrainingRun,
+    VerifyProblem,
+    VerifyReport,
+)
+from registry_project.core.errors import (
+    ApprovalError,
+    ApprovalRequiredError,
+    ConflictError,
+    DatasetDeletedError,
+    DatasetInUseError,
+    DatasetNotFoundError,
+    InvalidInputError,
+    InvalidTransitionError,
+    ModelNotFoundError,
+    PromotionConflictError,
+    RegistryError,
+    RunNotFoundError,
+    StorageError,
+    UnsafeFlavorError,
+    VersionNotFoundError,
+)
+from registry_project.core.policy import PromotionPolicy
+from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference, parse_uuid
+from registry_project.core.store import audit, migrate
+from registry_project.core.store import datasets as dataset_store
+from registry_project.core.store import runs as run_store
+from registry_project.core.store import versions as version_store
+from registry_project.core.store.audit import EventDraft
+from registry_project.core.store.engine import (
+    create_registry_engine,
+    read_transaction,
+    write_transaction,
+)
+from registry_project.core.store.references import referenced_digests
+from registry_project.core.store.rows import columns_to_json
+from registry_project.core.validation import (
+    canonical_json,
+    parse_order_by,
+    validate_digest,
+    validate_expiry,
+    validate_metrics,
+    validate_name,
+    validate_params,
+    validate_reason,
+    validate_reference_uri,
+)
+
+T = TypeVar("T")
+VersionRef = ModelVersion | str
+DatasetRef = DatasetSnapshot | str
+RunRef = ActiveRun | TrainingRun | str
+InputsArg = (
+    Sequence[DatasetSnapshot | tuple[DatasetSnapshot, str | InputRole]]
+    | Mapping[str, DatasetSnapshot | Sequence[DatasetSnapshot]]
+    | None
+)
+
+_UNSET: Any = object()
+_WRITE_RETRIES = 5
+# Transitions `transition()` may make. Into production goes through promote (archiving the
+# old one); archived -> production only through promote/rollback with a reason.
+_ALLOWED_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
+    Stage.EXPERIMENT: frozenset({Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}),
+    Stage.STAGING: frozenset({Stage.EXPERIMENT, Stage.PRODUCTION, Stage.ARCHIVED}),
+    Stage.PRODUCTION: frozenset({Stage.ARCHIVED}),
+    Stage.ARCHIVED: frozenset(),
+}
+GC_GRACE_PERIOD = timedelta(hours=1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _is_retriable(exc: sa.exc.DBAPIError) -> bool:
+    """Lock contention the database resolved by failing one side: safe to run again."""
+    code = getattr(exc.orig, "sqlstate", None)
+    if code in ("40001", "40P01"):  # serialization failure, deadlock detected
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+class ModelRegistry:
+    """A model registry over a SQL database (metadata) and a blob store (bytes).
+
+    Example::
+
+        reg = ModelRegistry.open()  # ./.registry/ unless REGISTRY_* says otherwise
+        snap = reg.snapshot_dataset("customers", df)
+        with reg.start_run("churn-training", params={"C": 1.0}, inputs=[snap]) as run:
+            mv = reg.register_model("churn", model, run=run, metrics={"auc": 0.91})
+        reg.promote(mv, actor="alice", reason="first model")
+        model = reg.load_model("churn@production")
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        blobs: BlobStore,
+        *,
+        config: RegistryConfig,
+        allow_pickle: bool = True,
+    ) -> None:
+        self._engine = engine
+        self._blobs = blobs
+        self.config = config
+        self.allow_pickle = allow_pickle
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        database_url: str | None = None,
+        artifact_root: str | None = None,
+        *,
+        allow_pickle: bool = True,
+        s3_endpoint_url: str | None = None,
+    ) -> ModelRegistry:
+        """Open (and on first use create) a registry.
+
+        `database_url` defaults to REGISTRY_DATABASE_URL, else ./.registry/registry.db;
+        `artifact_root` to REGISTRY_ARTIFACT_ROOT, else ./.registry/artifacts (a directory
+        or `s3://bucket/prefix`). An empty database is created at the current schema; an
+        older one must be upgraded with `registry db upgrade`.
+
+        `allow_pickle=False` refuses to load pickle-based flavors (pickle, joblib): loading
+        those runs code chosen by whoever wrote the artifact.
+        """
+        config = RegistryConfig.resolve(database_url, artifact_root)
+        engine = create_registry_engine(config.database_url)
+        try:
+            migrate.ensure_schema(engine)
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            raise StorageError(
+                f"cannot reach the registry database ({engine.url.render_as_string()}): "
+                f"{exc.orig}. Check REGISTRY_DATABASE_URL and that the server is running."
+            ) from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        blobs = open_blob_store(config.artifact_root, s3_endpoint_url=s3_endpoint_url)
+        return cls(engine, blobs, config=config, allow_pickle=allow_pickle)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> ModelRegistry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self._blobs
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # --- transactions --------------------------------------------------------------------
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one write transaction, retrying when the database resolved lock
+        contention by failing us (deadlock, serialization failure, busy SQLite)."""
+        for attempt in range(_WRITE_RETRIES):
+            try:
+                with write_transaction(self._engine) as connection:
+                    return work(connection)
+            except sa.exc.DBAPIError as exc:
+                if isinstance(exc, sa.exc.IntegrityError) or not _is_retriable(exc):
+                    raise self._storage_error(exc) from exc
+                if attempt == _WRITE_RETRIES - 1:
+                    raise ConflictError(
+                        "the registry database stayed busy; nothing was written. Retry."
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with read_transaction(self._engine) as connection:
+                yield connection
+        except sa.exc.DBAPIError as exc:
+            raise self._storage_error(exc) from exc
+
+    @staticmethod
+    def _storage_error(exc: sa.exc.DBAPIError) -> RegistryError:
+        if isinstance(exc, sa.exc.IntegrityError):
+            return ConflictError(
+                f"a concurrent change collided with this one and nothing was written "
+                f"({exc.orig}). Re-read the registry and retry."
+            )
+        return StorageError(
+            f"registry database error, nothing was written: {exc.orig}. If the server was "
+            "restarted or the connection dropped, retry the call."
+        )
+
+    # --- datasets ------------------------------------------------------------------------
+
+    def snapshot_dataset(
+        self,
+        name: str,
+        data: Any,
+        *,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> DatasetSnapshot:
+        """Store a DataFrame or Arrow table as a content-addressed parquet snapshot.
+
+        The same content under the same name returns the existing snapshot.
+
+        Example::
+
+            snap = reg.snapshot_dataset("customers", df)
+            snap.digest, snap.row_count, snap.columns
+        """
+        validate_name(name, "dataset name")
+        expires = validate_expiry(expires_at)
+        who = resolve_actor(actor)
+        table = parquet.to_arrow(data)  # refuses unsupported types before any write
+        with self._blobs.writer() as writer:
+            shape = parquet.write_parquet(table, writer)
+        blob = writer.info
+
+        def work(connection: Connection) -> DatasetSnapshot:
+            existing = dataset_store.find_live_snapshot(connection, name, blob.digest)
+            if existing is not None:
+                return existing
+            at = _now()
+            values = {
+                "id": str(uuid.uuid4()),
+                "name": name,
+                "kind": DatasetKind.SNAPSHOT.value,
+                "digest": blob.digest,
+                "uri": self._blobs.uri_for(blob.digest),
+                "size_bytes": blob.size,
+                "row_count": shape.row_count,
+                "columns_json": columns_to_json(shape.columns),
+                "created_at": at,
+                "created_by": who,
+                "expires_at": expires,
+                "dagster_run_id": dagster_run_id,
+                "asset_key": asset_key,
+            }
+            dataset_store.insert_dataset(connection, values)
+            audit.append_event(
+                connection,
+                EventDraft(
+                    actor=who,
+                    action="snapshot_dataset",
+                    subject_type="dataset",
+                    subject_id=values["id"],
+                    dataset_name=name,
+                    after={
+                        "digest": blob.digest,
+                        "rows": shape.row_count,
+                        "size_bytes": blob.size,
+                        "dagster_run_id": dagster_run_id,
+                    },
+                ),
+            )
+            return dataset_store.fetch_dataset(connection, values["id"])  # type: ignore[return-value]
+
+        return self._write(work)
+
+    def reference_dataset(
+        self,
+        name: str,
+        uri: str,
+        *,
+        version_id: str | None = None,
+        etag: str | None = None,
+        digest: str | None = None,
+        row_count: int | None = None,
+        columns: Sequence[Column] | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> DatasetSnapshot:
+        """Pin data too large to copy (an S3 object version, an ETag, a table snapshot id or
+        a SHA-256 digest) without copying it. At least one pin is required.
+
+        Example::
+
+            ref = reg.reference_dataset("events", uri="s3://lake/events.parquet",
+                                        version_id="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+        """
+        validate_name(name, "dataset name")
+        validate_reference_uri(uri)
+        expires = validate_expiry(expires_at)
+        who = resolve_actor(actor)
+        pins = {"version_id": version_id, "etag": etag}
+        for key, value in pins.items():
+            if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 1024):
+                raise InvalidInputError(f"{key} must be a non-empty string of at most 1024 chars")
+        if digest is not None:
+            validate_digest(digest)
+        if version_id is None and etag is None and digest is None:
+            raise InvalidInputError(
+                f"reference to {uri!r} is not pinned: pass version_id= (S3 object version or "
+                "table snapshot id), etag= or digest= so the exact data can be found again"
+            )
+        if row_count is not None and (not isinstance(row_count, int) or row_count < 0):
+            raise InvalidInputError("row_count must be a non-negative integer")
+        at = _now()
+        values = {
+            "id": str(uuid.uuid4()),
+            "name": name,
+            "kind": DatasetKind.REFERENCE.value,
+            "digest": digest,
+            "uri": uri,
+            "version_id": version_id,
+            "etag": etag,
+            "row_count": row_count,
+            "columns_json": columns_to_json(tuple(columns or ())),
+            "created_at": at,
+            "created_by": who,
+            "expires_at": expires,
+            "dagster_run_id": dagster_run_id,
+            "asset_key": asset_key,
+        }
+
+        def work(connection: Connection) -> DatasetSnapshot:
+            dataset_store.insert_dataset(connection, values)
+            audit.append_event(
+                connection,
+                EventDraft(
+                    actor=who,
+                    action="reference_dataset",
+                    subject_type="dataset",
+                    subject_id=values["id"],
+                    dataset_name=name,
+                    after={"uri": uri, "version_id": version_id, "etag": etag, "digest": digest},
+                ),
+            )
+            return dataset_store.fetch_dataset(connection, values["id"])  # type: ignore[return-value]
+
+        return self._write(work)
+
+    def get_dataset(self, dataset: DatasetRef) -> DatasetSnapshot:
+        dataset_id = self._dataset_id(dataset)
+        with self._read() as connection:
+            found = dataset_store.fetch_dataset(connection, dataset_id)
+        if found is None:
+            raise DatasetNotFoundError(
+                f"no dataset snapshot with id {dataset_id}; list them with `registry datasets`"
+            )
+        return found
+
+    def datasets(
+        self, name: str | None = None, *, include_deleted: bool = True
+    ) -> list[DatasetSnapshot]:
+        """Snapshots and references, newest first per name; tombstones included by default."""
+        if name is not None:
+            validate_name(name, "dataset name")
+        with self._read() as connection:
+            return dataset_store.list_datasets(connection, name, include_deleted=include_deleted)
+
+    def load_dataset(self, dataset: DatasetRef, *, as_arrow: bool = False) -> Any:
+        """The exact snapshotted data (digest verified before parsing), as a DataFrame, or a
+        pyarrow Table with `as_arrow=True`."""
+        snapshot = self.get_dataset(dataset)
+        if snapshot.deleted:
+            raise DatasetDeletedError(
+                f"dataset {snapshot.name} ({snapshot.id}) was deleted on "
+                f"{snapshot.deleted_at:%Y-%m-%d} by {snapshot.deleted_by}: "
+                f"{snapshot.deletion_reason}. Only its tombstone remains."
+            )
+        if snapshot.kind is DatasetKind.REFERENCE or snapshot.digest is None:
+            raise InvalidInputError(
+                f"dataset {snapshot.name} ({snapshot.id}) is a reference to {snapshot.uri}; "
+                "its bytes are not in the registry. Read it from that URI at the pinned version."
+            )
+        with self._blobs.open_verified(snapshot.digest) as stream:
+            return parquet.read_parquet(stream, as_arrow=as_arrow)
+
+    def dependents(self, dataset: DatasetRef) -> list[Dependent]:
+        """Every model version trained (run input) or evaluated (metrics) on this dataset."""
+        dataset_id = self.get_dataset(dataset).id
+        with self._read() as connection:
+            return version_store.dependents_of(connection, [dataset_id])
+
+    def delete_dataset(
+        self,
+        dataset: DatasetRef,
+        *,
+        actor: str | None = None,
+        reason: str,
+        force: bool = False,
+    ) -> DatasetSnapshot:
+        """Delete a snapshot's bytes, keeping a tombstone (digest, schema, rows, who, when,
+        why) so lineage still answers.
+
+        Refused with `DatasetInUseError` while any model version depends on it, unless
+        `force=True`; forcing marks those versions as trained on deleted data. If another
+        live snapshot holds identical bytes, the bytes stay until that one is deleted too.
+        """
+        why = validate_reason(reason, required=True, action="deleting a dataset")
+        who = resolve_actor(actor)
+        snapshot = self.get_dataset(dataset)
+        if snapshot.deleted:
+            raise InvalidInputError(
+                f"dataset {snapshot.name} ({snapshot.id}) is already deleted "
+                f"(by {snapshot.deleted_by}: {snapshot.deletion_reason})"
+            )
+
+        def work(connection: Connection) -> tuple[DatasetSnapshot, bool]:
+            dependents = version_store.dependents_of(connection, [snapshot.id])
+            if dependents and not force:
+                listing = "; ".join(
+                    f"{d.model_name}/{d.version} ({d.stage.value}, {d.relation})"
+                    for d in dependents
+                )
+                raise DatasetInUseError(
+                    f"dataset {snapshot.name} ({snapshot.id}) is used by {len(dependents)} "
+                    f"model version(s): {listing}. Archive them first, or pass force=True "
+                    "(CLI: --force) with a reason to delete it anyway and mark them.",
+                    tuple(dependents),
+                )
+            at = _now()
+            dataset_store.mark_deleted(connection, snapshot.id, actor=who, reason=why, at=at)
+            version_store.mark_trained_on_deleted(connection, {d.version_id for d in dependents})
+            still_used = (
+                snapshot.digest is not None
+                and snapshot.kind is DatasetKind.SNAPSHOT
+                and bool(dataset_store.live_ids_with_digest(connection, snapshot.digest))
+            )
+            audit.append_event(
+                connection,
+                EventDraft(
+                    actor=who,
+                    action="delete_dataset",
+                    subject_type="dataset",
+                    subject_id=snapshot.id,
+                    dataset_name=snapshot.name,
+                    before={"digest": snapshot.digest, "rows": snapshot.row_count},
+                    after={
+                        "deleted": True,
+                        "forced": bool(force and dependents),
+                        "affected_versions": [f"{d.model_name}/{d.version}" for d in dependents],
+                        "bytes_kept_for_identical_snapshots": still_used,
+                    },
+                    reason=why,
+                ),
+            )
+            return dataset_store.fetch_dataset(connection, snapshot.id), still_used  # type: ignore[return-value]
+
+        tombstone, still_used = self._write(work)
+        # The tombstone is committed first: if deleting the bytes fails now, they are an
+        # unreferenced blob that `gc` removes, never a record pointing at nothing.
+        if snapshot.kind is DatasetKind.SNAPSHOT and snapshot.digest and not still_used:
+            self._blobs.delete(snapshot.digest)
+        return tombstone
+
+    # --- runs ----------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        inputs: InputsArg = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+        capture_environment: bool = True,
+        actor: str | None = None,
+    ) -> ActiveRun:
+        """Start a training run; use it as a context manager.
+
+        `inputs` are the snapshots the run reads: a list (role "train"), `(snapshot, role)`
+        pairs, or a mapping `{"train": snap, "test": holdout}`. The code version (git commit,
+        dirty flag, remote) and the environment (Python, platform, installed packages,
+        Dockerfile / requirements / pyproject at the project root) are captured.
+
+        Example::
+
+            with reg.start_run("churn-training", params={"C": 1.0}, inputs=[snap]) as run:
+                mv = reg.register_model("churn", model, run=run, metrics={"auc": 0.91})
+        """
+        validate_name(name, "run name")
+        params_json = validate_params(params)
+        who = resolve_actor(actor)
+        pairs = self._normalise_inputs(inputs)
+        values: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "name": name,
+            "status": RunStatus.RUNNING.value,
+            "params_json": params_json,
+            "started_at": _now(),
+            "created_by": who,
+            "dagster_run_id": dagster_run_id,
+            "asset_key": asset_key,
+        }
+        files: list[tuple[str, str, int]] = []
+        if capture_environment:
+            code = environment.capture_code()
+            values.update(
+                code_commit=code.commit,
+                code_dirty=code.dirty,
+                code_remote=code.remote,
+                code_branch=code.branch,
+            )
+            captured = environment.capture_environment()
+            packages_blob = self._blobs.put_bytes(captured.packages_text())
+            for relative, path in captured.files:
+                stored = self._blobs.put_file(path)
+                files.append((relative, stored.digest, stored.size))
+            values.update(
+                python_version=captured.python_version,
+                platform=captured.platform,
+                packages_digest=packages_blob.digest,
+                package_count=len(captured.packages),
+            )
+
+        def work(connection: Connection) -> None:
+            known = dataset_store.fetch_datasets(connection, [d for d, _ in pairs])
+            missing = [d for d, _ in pairs if d not in known]
+            if missing:
+                raise DatasetNotFoundError(f"run inputs not in this registry: {missing}")
+            run_store.insert_run(connection, values, pairs, files)
+            audit.append_event(
+                connection,
+                EventDraft(
+                    actor=who,
+                    action="start_run",
+                    subject_type="run",
+                    subject_id=values["id"],
+                    after={
+                        "name": name,
+                        "inputs": [f"{role}:{d}" for d, role in pairs],
+                        "code_commit": values.get("code_commit"),
+                        "dagster_run_id": dagster_run_id,
+                    },
+                ),
+            )
+
+        self._write(work)
+        return ActiveRun(self, values["id"], name)
+
+    @staticmethod
+    def _normalise_inputs(inputs: InputsArg) -> list[tuple[str, str]]:
+        pairs: list[tuple[str, str]] = []
+
+        def add(snapshot: object, role: object) -> None:
+            if not isinstance(snapshot, DatasetSnapshot):
+                raise InvalidInputError(
+                    f"run inputs must be DatasetSnapshot objects (from snapshot_dataset or "
+                    f"reference_dataset), got {type(snapshot).__name__}"
+                )
+            try:
+                role_value = InputRole(role).value
+            except ValueError as exc:
+                raise InvalidInputError(
+                    f"unknown input role {role!r}; use train, validation or test"
+                ) from exc
+            if (snapshot.id, role_value) not in pairs:
+                pairs.append((snapshot.id, role_value))
+
+        if inputs is None:
+            return pairs
+        if isinstance(inputs, Mapping):
+            for role, value in inputs.items():
+                for snapshot in value if isinstance(value, Sequence) else [value]:
+                    add(snapshot, role)
+            return pairs
+        for item in inputs:
+            if isinstance(item, tuple):
+                add(*item)
+            else:
+                add(item, InputRole.TRAIN)
+        return pairs
+
+    def log_run_metrics(self, run: RunRef, metrics: Mapping[str, float]) -> None:
+        clean = validate_metrics(metrics)
+        run_id = self._run_id(run)
+
+        def work(connection: Connection) -> None:
+            if run_store.fetch_run(connection, run_id) is None:
+                raise RunNotFoundError(f"no training run with id {run_id}")
+            run_store.upsert_run_metrics(connection, run_id, clean, _now())
+
+        self._write(work)
+
+    def _finish_run(self, run_id: str, status: RunStatus, error: str | None) -> None:
+        who = resolve_actor(None)
+
+        def work(connection: Connection) -> None:
+            run_store.finish_run(
+                connection, run_id, status=status.value, ended_at=_now(), error=error
+            )
+            audit.append_event(
+                connection,
+                EventDraft(
+                    actor=who,
+                    action="end_run",
+                    subject_type="run",
+                    subject_id=run_id,
+                    after={"status": status.value, "error": (error or "")[-500:] or None},
+                ),
+            )
+
+        self._write(work)
+
+    def get_run(self, run: RunRef) -> TrainingRun:
+        run_id = self._run_id(run)
+        with self._read() as connection:
+            found = run_store.fetch_run(connection, run_id)
+        if found is None:
+            raise RunNotFoundError(f"no training run with id {run_id}")
+        return found
+
+    # --- model versions ------------------------------------------------------------------
+
+    def register_model(
+        self,
+        name: str,
+        model: object,
+        *,
+        run: RunRef | None = None,
+        metrics: Mapping[str, float] | None = None,
+        flavor: str | flavors.Flavor | None = None,
+        signature: Any = None,
+        description: str | None = None,
+        actor: str | None = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> ModelVersion:
+        """Serialise `model` through a flavor and register it as the next version (stage
+        EXPERIMENT), in one transaction.
+
+        `flavor` defaults to joblib for scikit-learn objects and pickle otherwise;
+        `signature` is a sample DataFrame / Arrow table whose columns describe the input.
+
+        Example::
+
+            mv = reg.register_model("churn", clf, run=run, metrics={"auc": 0.91},
+                                    signature=X_train.head())
+            mv.version, mv.id, mv.artifact_digest
+        """
+        validate_name(name, "model name")
+        clean_metrics = validate_metrics(metrics)
+        who = resolve_actor(actor)
+        if description is not None and (
+            not isinstance(description, str) or len(description) > 10_000
+        ):
+            raise InvalidInputError("description must be a string of at most 10000 characters")
+        chosen = self._resolve_flavor(model, flavor)
+        columns = None if signature is None else flavors.signature_from_sample(signature)
+        run_id = self._run_id(run) if run is not None else None
+        with self._blobs.writer() as writer:
+            chosen.save(model, writer)
+        blob = writer.info
+
+        def work(connection: Connection) -> str:
+            at = _now()
+            trained_on_deleted = False
+            run_dagster_id = None
+            if run_id is not None:
+                found = run_store.fetch_run(connection, run_id)
+                if found is None:
+                    raise RunNotFoundError(f"no training run with id {run_id}")
+                inputs = dataset_store.fetch_datasets(
+                    connection, [item.dataset_id for item in found.inputs]
+                )
+                trained_on_deleted = any(d.deleted for d in inputs.values())
+                run_dagster_id = found.dagster_run_id
+            version_store.ensure_model(connection, name, who, at)
+            number = version_store.allocate_version_number(connection, name)
+            version_id = str(uuid.uuid4())
+            version_store.insert_version(
+                connection,
+                {
+                    "id": version_id,
+                    "model_name": name,
+                    "version": number,
+                    "stage": Stage.EXPERIMENT.value,
+                    "flavor": chosen.name,
+                    "python_class": flavors.python_class_of(model),
+                    "artifact_digest": blob.digest,
+                    "artifact_size": blob.size,
+                    "signature_json": columns_to_json(columns) if columns is not None else None,
+                    "run_id": run_id,
+                    "created_at": at,
+                    "created_by": who,
+                    "stage_changed_at": at,
+                    "description": description,
+                    "trained_on_deleted_data": trained_on_deleted,
+                    "dagster_run_id": dagster_run_id or run_dagster_id,
+                    "asset_key": asset_key,
+                },
+            )
+            version_store.upsert_metrics(
+                connection,
+                version_id=version_id,
+                model_name=name,
+                metrics=clean_metrics,
+                dataset_id=None,
+                actor=who,
+                at=at,
+            )
+            row = version_store.fetch_by_id(connection, version_id)
+            assert row is not None
+            version_store.record_transition(
+                connection,
+                row=row,
+                from_stage=None,
+                to_stage=Stage.EXPERIMENT,
+                actor=who,
+                reason=None,
+                at=at,
+            )
+            audit.append_event(
+                connection,
+                EventDraft(
+                    actor=who,
+                    action="register_model",
+                    subject_type="model_version",
+                    subject_id=version_id,
+                    model_name=name,
+                    after={
+                        "version": number,
+                        "digest": blob.digest,
+                        "flavor": chosen.name,
+                        "run_id": run_id,
+                        "metrics": clean_metrics,
+                    },
+                ),
+            )
+            return version_id
+
+        version_id = self._write(work)
+        return self.get_version(version_id)
+
+    def _resolve_flavor(self, model: object, flavor: str | flavors.Flavor | None) -> flavors.Flavor:
+        if flavor is None:
+            chosen = flavors.infer_flavor(model)
+        elif isinstance(flavor, flavors.Flavor):
+            chosen = flavor
+        else:
+            chosen = flavors.get_flavor(flavor)
+        if chosen.pickle_based and not self.allow_pickle:
+            raise UnsafeFlavorError(
+                f"flavor {chosen.name!r} is pickle-based and this registry was opened with "
+                "allow_pickle=False; register with a flavor that does not execute code on load"
+            )
+        return chosen
+
+    def log_metrics(
+        self,
+        version: VersionRef,
+        metrics: Mapping[str, float],
+        *,
+        dataset: DatasetRef | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        """Record evaluation metrics on a version, per dataset (e.g. the holdout snapshot).
+        The newest value of each metric is what ordering and promotion read."""
+        clean = validate_metrics(metrics)
+        if not clean:
+            raise InvalidInputError("log_metrics needs at least one metric")
+        who = resolve_actor(actor)
+        target = self.get_version(version)
+        dataset_id = self.get_dataset(dataset).id if dataset is not None else None
+
+        def work(connection: Connection) -> None:
+            version_store.upsert_metrics(
+                connection,
+                version_id=target.id,
+                model_name=target.model_name,
+                metrics=clean,
+                dataset_id=dataset_id,
+                actor=who,
+                at=_now(),
+            )
+            audit.append_event(
+                connection,
+                EventDraft(
+                    actor=who,
+                    action="log_metrics",
+                    subject_type="model_version",
+                    subject_id=target.id,
+                    model_name=target.model_name,
+                    before={k: target.metrics[k] for k in clean if k in target.metrics},
+                    after={"metrics": clean, "dataset_id": dataset_id},
+                ),
+            )
+
+        self._write(work)
+        return self.get_version(target.id)
+
+    def metric_history(self, version: VersionRef) -> list[MetricRecord]:
+        """Every metric logged on a version, by dataset (None = training)."""
+        target = self.get_version(version)
+        with self._read() as connection:
+            return version_store.metric_records(connection, target.id)
+
+    # --- lookups -------------------------------------------------------------------------
+
+    def get_version(self, reference: VersionRef) -> ModelVersion:
+        """A version by ModelVersion, UUID, `name/7`, `name@production` or `name@latest`."""
+        with self._read() as connection:
+            row = self._fetch_version_row(connection, reference)
+            return version_store.to_versions(connection, [row])[0]
+
+    def _fetch_version_row(self, connection: Connection, reference: VersionRef) -> Row[Any]:
+        if isinstance(reference, ModelVersion):
+            reference = reference.id
+        parsed = parse_reference(reference)
+        if isinstance(parsed, ById):
+            row = version_store.fetch_by_id(connection, parsed.version_id)
+        elif isinstance(parsed, ByNumber):
+            row = version_store.fetch_by_number(connection, parsed.model_name, parsed.version)
+        else:
+            assert isinstance(parsed, ByAlias)
+            row = version_store.fetch_by_alias(connection, parsed.model_name, parsed.alias)
+        if row is not None:
+            return row
+        model_name = getattr(parsed, "model_name", None)
+        if model_name is not None and not version_store.model_exists(connection, model_name):
+            raise ModelNotFoundError(
+                f"no model named {model_name!r}; list models with `registry models`"
+            )
+        if isinstance(parsed, ByAlias):
+            raise VersionNotFoundError(
+                f"model {parsed.model_name!r} has no version in {parsed.alias}; "
+                f"see `registry versions {parsed.model_name}`"
+            )
+        raise VersionNotFoundError(f"no model version {reference!r}")
+
+    def versions(
+        self,
+        name: str,
+        *,
+        stage: Stage | str | None = None,
+        order_by: str = "-version",
+        limit: int | None = None,
+    ) -> list[ModelVersion]:
+        """Versions of a model, e.g. `versions("churn", order_by="-metrics.auc", limit=10)`.
+        Versions lacking the ordering metric come last."""
+        validate_name(name, "model name")
+        order = parse_order_by(order_by)
+        wanted_stage = self._parse_stage(stage) if stage is not None else None
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
+            raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+        with self._read() as connection:
+            if not version_store.model_exists(connection, name):
+                raise ModelNotFoundError(
+                    f"no model named {name!r}; list models with `registry models`"
+                )
+            rows = version_store.list_versions(
+                connection, name, stage=wanted_stage, order=order, limit=limit
+            )
+            return version_store.to_versions(connection, rows)
+
+    def models(self) -> list[Model]:
+        with self._read() as connection:
+            return version_store.list_models(connection)
+
+    def history(self, version: VersionRef) -> list[StageTransition]:
+        """The stage transitions of one version, oldest first."""
+        target = self.get_version(version)
+        with self._read() as connection:
+            return version_store.transitions(connection, version_id=target.id)
+
+    def approvals(self, version: VersionRef) -> list[str]:
+        target = self.get_version(version)
+        with self._read() as connection:
+            return version_store.approvers(connection, target.id)
+
+    def load_model(self, reference: VersionRef) -> object:
+        """Deserialise a version's artifact, after verifying its SHA-256 digest."""
+        target = self.get_version(reference)
+        chosen = flavors.get_flavor(target.flavor)
+        if chosen.pickle_based and not self.allow_pickle:
+            raise UnsafeFlavorError(
+                f"{target.ref} uses the pickle-based flavor {chosen.name!r}; loading it can run "
+                "arbitrary code. This registry was opened with allow_pickle=False: open it "
+                "with allow_pickle=True only if you trust everyone who can register models."
+            )
+        with self._blobs.open_verified(target.artifact_digest) as stream:
+            return chosen.load(stream)
+
+    def compare(self, name: str, versions: Sequence[int | str | ModelVersion]) -> pd.DataFrame:
+        """Params and metrics of several versions side by side, with each metric's delta to
+        the production version. Rows: `stage`, `param.<name>`, `metric.<name>`, ...;
+        columns: `v5`, `v7`, ..., `production (v3)`, `Δ v5`, ..."""
+        validate_name(name, "model name")
+        if not versions:
+            raise InvalidInputError("compare needs at least one version number")
+        chosen = [self.get_version(self._version_ref(name, item)) for item in versions]
+        for item in chosen:
+            if item.model_name != name:
+                raise InvalidInputError(f"{item.ref} is not a version of {name!r}")
+        production = self._production_or_none(name)
+        runs = {v.run_id: self.get_run(v.run_id) for v in chosen if v.run_id}
+        if production is not None and production.run_id and production.run_id not in runs:
+            runs[production.run_id] = self.get_run(production.run_id)
+        columns: dict[str, ModelVersion] = {f"v{v.version}": v for v in chosen}
+        if production is not None:
+            columns[f"production (v{production.version})"] = production
+        param_keys = sorted({k for r in runs.values() for k in r.params})
+        metric_keys = sorted({k for v in columns.values() for k in v.metrics})
+        table: dict[str, dict[str, Any]] = {}
+        for label, version in columns.items():
+            run = runs.get(version.run_id) if version.run_id else None
+            column: dict[str, Any] = {
+                "stage": version.stage.value,
+                "created_at": version.created_at,
+                "created_by": version.created_by,
+                "flavor": version.flavor,
+                "artifact_digest": version.artifact_digest[:12],
+                "code_commit": (run.code.commit or "")[:12] if run else None,
+            }
+            for key in param_keys:
+                value = run.params.get(key) if run else None
+                column[f"param.{key}"] = (
+                    canonical_json(value) if isinstance(value, dict | list) else value
+                )
+            for key in metric_keys:
+                column[f"metric.{key}"] = version.metrics.get(key)
+            table[label] = column
+        if production is not None:
+            for version in chosen:
+                table[f"Δ v{version.version}"] = {
+                    f"metric.{key}": _delta(version.metrics.get(key), production.metrics.get(key))
+                    for key in metric_keys
+                }
+        frame = pd.DataFrame(table)
+        return frame.reindex(list(table[next(iter(table))].keys()))
+
+    @staticmethod
+    def _version_ref(name: str, item: int | str | ModelVersion) -> VersionRef:
+        if isinstance(item, ModelVersion):
+            return item
+        if isinstance(item, int) and not isinstance(item, bool):
+            return f"{name}/{item}"
+        if isinstance(item, str) and item.isdigit():
+            return f"{name}/{item}"
+        if isinstance(item, str):
+            return item
+        raise InvalidInputError(f"cannot compare {item!r}: give version numbers such as 5 or 7")
+
+    def _production_or_none(self, name: str) -> ModelVersion | None:
+        with self._read() as connection:
+            row = version_store.fetch_production(connection, name)
+            return version_store.to_versions(connection, [row])[0] if row is not None else None
+
+    def lineage(self, reference: VersionRef) -> Lineage:
+        """Everything needed to recreate a version: datasets (with digests and whether they
+        were deleted), the run, its code and environment, the Dagster run, stage history."""
+        version = self.get_version(reference)
+        with self._read() as connection:
+            run = run_store.fetch_run(connection, version.run_id) if version.run_id else None
+            trained = [
+                (item.dataset_id, "trained", item.role.value)
+                for item in (run.inputs if run else ())
+            ]
+            evaluated = [
+                (dataset_id, "evaluated", None)
+                for dataset_id in version_store.evaluated_dataset_ids(connection, version.id)
+            ]
+            found = dataset_store.fetch_datasets(connection, [d for d, _, _ in trained + evaluated])
+            history = version_store.transitions(connection, version_id=version.id)
+        lineage_datasets = tuple(
+            LineageDataset(found[d], relation, role)
+            for d, relation, role in trained + evaluated
+            if d in found
+        )
+        return Lineage(
+            version=version,
+            run=run,
+            datasets=lineage_datasets,
+            code=run.code if run else None,
+            environment=run.environment if run else None,
+            dagster_run_id=version.dagster_run_id or (run.dagster_run_id if run else None),
+            transitions=tuple(history),
+        )
+
+    # --- stages --------------------------------------------------------------------------
+
+    @staticmethod
+    def _parse_stage(stage: Stage | str) -> Stage:
+        try:
+            return Stage(stage.lower() if isinstance(stage, str) else stage)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"unknown stage {stage!r}; use one of {', '.join(s.value for s in Stage)}"
+            ) from exc
+
+    def transition(
+        self,
+        version: VersionRef,
+        stage: Stage | str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        """Move a version between stages: experiment -> staging -> production -> archived,
+        experiment|staging -> archived. Into production archives the current production
+        version (like `promote`); leaving production needs a reason; archived versions
+        return only through `promote` or `rollback`."""
+        target_stage = self._parse_stage(stage)
+        target = self.get_version(version)
+        if target_stage is Stage.PRODUCTION:
+            return self.promote(target, actor=actor, reason=reason)
+        why = validate_reason(
+            reason,
+            required=target.stage is Stage.PRODUCTION,
+            action=f"taking {target.ref} out of production",
+        )
+        who = resolve_actor(actor)
+
+        def work(connection: Connection) -> None:
+            version_store.lock_model(connection, target.model_name)
+            row = version_store.fetch_by_id(connection, target.id)
+            assert row is not None
+            current = Stage(row.stage)
+            if target_stage is current:
+                raise InvalidTransitionError(f"{target.ref} is already in {current.value}")
+            if target_stage not in _ALLOWED_TRANSITIONS[current]:
+                hint = (
+                    "; archived versions return to production only through promote or "
+                    "rollback with a reason"
+                    if current is Stage.ARCHIVED
+                    else ""
+                )
+                raise InvalidTransitionError(
+                    f"{target.ref} cannot move from {current.value} to {target_stage.value}{hint}"
+                )
+            self._apply_stage(connection, row, current, target_stage, who, why, "transition")
+
+        self._write(work)
+        return self.get_version(target.id)
+
+    def _apply_stage(
+        self,
+        connection: Connection,
+        row: Row[Any],
+        current: Stage,
+        new: Stage,
+        actor: str,
+        reason: str | None,
+        action: str,
+    ) -> None:
+        at = _now()
+        version_store.set_stage(connection, row.id, new, at)
+        version_store.record_transition(
+            connection, row=row, from_stage=current, to_stage=new, actor=actor, reason=reason, at=at
+        )
+        audit.append_event(
+            connection,
+            EventDraft(
+                actor=actor,
+                action=action,
+                subject_type="model_version",
+                subject_id=row.id,
+                model_name=row.model_name,
+                before={"stage": current.value, "version": row.version},
+                after={"stage": new.value, "version": row.version},
+                reason=reason,
+            ),
+        )
+
+    def promote(
+        self,
+        version: VersionRef,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        expected_current: VersionRef | None = _UNSET,
+        policy: PromotionPolicy | None = None,
+    ) -> ModelVersion:
+        """Make `version` the production version, atomically archiving the previous one.
+
+        `expected_current` makes it a compare-and-swap: pass the production version you
+        based the decision on (or None for "no production yet"); if production changed
+        meanwhile, `PromotionConflictError` is raised and nothing changes. With a `policy`
+        that requires approval, the version must have been approved by someone other than
+        its registrant.
+        """
+        target = self.get_version(version)
+        expected_id = _UNSET
+        if expected_current is None:
+            expected_id = None
+        elif expected_current is not _UNSET:
+            expected_id = self.get_version(expected_current).id
+        why = validate_reason(
+            reason,
+            required=target.stage is Stage.ARCHIVED,
+            action=f"returning archived {target.ref} to production",
+        )
+        who = resolve_actor(actor)
+        return self._promote(target, who, why, expected_id, "promote", policy)
+
+    def _promote(
+        self,
+        target: ModelVersion,
+        actor: str,
+        reason: str | None,
+        expected_id: Any,
+        action: str,
+        policy: PromotionPolicy | None,
+    ) -> ModelVersion:
+        def work(connection: Connection) -> None:
+            version_store.lock_model(connection, target.model_name)
+            row = version_store.fetch_by_id(connection, target.id)
+            assert row is not None
+            current_production = version_store.fetch_production(connection, target.model_name)
+            current_id = current_production.id if current_production is not None else None
+            if expected_id is not _UNSET and expected_id != current_id:
+                seen = (
+                    "no production version" if expected_id is None else f"version id {expected_id}"
+                )
+                now = (
+                    f"{target.model_name}/{current_production.version}"
+                    if current_production is not None
+                    else "none"
+                )
+                raise PromotionConflictError(
+                    f"production of {target.model_name!r} changed: you expected {seen}, it is "
+                    f"now {now}. Nothing was changed; re-read production and decide again."
+                )
+            if row.stage == Stage.PRODUCTION.value:
+                raise InvalidTransitionError(f"{target.ref} is already in production")
+            if policy is not None and policy.require_approval:
+                approved_by = [
+                    a for a in version_store.approvers(connection, row.id) if a != row.created_by
+                ]
+                if not approved_by:
+                    raise ApprovalRequiredError(
+                        f"{target.ref} needs an approval by someone other than its registrant "
+                        f"{row.created_by!r}: `registry approve {target.ref} --reason ...`"
+                    )
+            if current_production is not None:
+                self._apply_stage(
+                    connection,
+                    current_production,
+                    Stage.PRODUCTION,
+                    Stage.ARCHIVED,
+                    actor,
+                    reason or f"replaced by {target.ref}",
+                    f"{action}:archive_previous",
+                )
+            self._apply_stage(
+                connection, row, Stage(row.stage), Stage.PRODUCTION, actor, reason, action
+            )
+
+        try:
+            self._write(work)
+        except ConflictError as exc:
+            if isinstance(exc, PromotionConflictError):
+                raise
+            # The partial unique index refused a second production version: someone else
+            # promoted at the same moment.
+            raise PromotionConflictError(
+                f"another promotion of {target.model_name!r} happened at the same time; nothing "
+                "was changed. Re-read production and retry."
+            ) from exc
+        return self.get_version(target.id)
+
+    def rollback(
+        self, name: str, *, actor: str | None = None, reason: str | None = None
+    ) -> ModelVersion:
+        """Re-promote the version that was in production before the current one."""
+        validate_name(name, "model name")
+        why = validate_reason(reason, required=True, action="a rollback")
+        who = resolve_actor(actor)
+        with self._read() as connection:
+            if not version_store.model_exists(connection, name):
+                raise ModelNotFoundError(f"no model named {name!r}")
+            current = version_store.fetch_production(connection, name)
+            previous_id = version_store.previous_production_id(
+                connection, name, current.id if current is not None else None
+            )
+        if previous_id is None:
+            raise InvalidTransitionError(
+                f"model {name!r} has no earlier production version to roll back to"
+            )
+        previous = self.get_version(previous_id)
+        return self._promote(
+            previous, who, why, current.id if current is not None else None, "rollback", None
+        )
+
+    def approve(
+        self, version: VersionRef, *, actor: str | None = None, reason: str | None = None
+    ) -> ModelVersion:
+        """Record a four-eyes approval: by anyone but the version's registrant."""
+        who = resolve_actor(actor)
+        why = validate_reason(reason)
+        target = self.get_version(version)
+        if who == target.created_by:
+            raise ApprovalError(
+                f"{who!r} registered {target.ref} and cannot approve it; ask another reviewer"
+            )
+        if target.stage is Stage.ARCHIVED:
+            raise ApprovalError(f"{target.ref} is archived; approvals are for candidates")
+
+        def work(connection: Connection) -> None:
+            if version_store.insert_approval(connection, target.id, who, why, _now()):
+                audit.append_event(
+                    connection,
+                    EventDraft(
+                        actor=who,
+                        action="approve",
+                        subject_type="model_version",
+                        subject_id=target.id,
+                        model_name=target.model_name,
+                        after={"version": target.version, "approved_by": who},
+                        reason=why,
+                    ),
+                )
+
+        self._write(work)
+        return target
+
+    # --- audit, integrity, gc ------------------------------------------------------------
+
+    def audit_log(
+        self,
+        *,
+        model: str | None = None,
+        dataset: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        """Audit events, oldest first, filtered by model / dataset name, actor, action, time."""
+        if model is not None:
+            validate_name(model, "model name")
+        if dataset is not None:
+            validate_name(dataset, "dataset name")
+        if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
+            raise InvalidInputError("since must be a timezone-aware datetime")
+        with self._read() as connection:
+            return audit.query_events(
+                connection,
+                model_name=model,
+                dataset_name=dataset,
+                actor=actor,
+                action=action,
+                since=since,
+                limit=limit,
+            )
+
+    def verify(self, *, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Re-hash every blob the metadata references and check the audit hash chain."""
+        problems: list[VerifyProblem] = []
+        events_checked = 0
+        with self._read() as connection:
+            digests = sorted(referenced_digests(connection))
+            for item in audit.verify_chain(connection):
+                if isinstance(item, int):
+                    events_checked = item
+                else:
+                    problems.append(item)
+        for index, digest in enumerate(digests, start=1):
+            outcome = self._blobs.check(digest)
+            if outcome is not None:
+                problems.append(
+                    VerifyProblem(
+                        f"blob_{outcome}",
+                        digest,
+                        f"blob {self._blobs.uri_for(digest)} is {outcome}",
+                    )
+                )
+            if on_progress is not None:
+                on_progress(index, len(digests))
+        return VerifyReport(len(digests), events_checked, tuple(problems))
+
+    def gc(
+        self,
+        *,
+        dry_run: bool = True,
+        grace_period: timedelta = GC_GRACE_PERIOD,
+        actor: str | None = None,
+    ) -> GcReport:
+        """Find (and unless `dry_run`, delete) blobs no row references.
+
+        Blobs younger than `grace_period` are kept: they may belong to a registration whose
+        row is being written right now. Leftover temp files and incomplete S3 multipart
+        uploads older than the grace period are cleaned up too.
+        """
+        who = resolve_actor(actor)
+        with self._read() as connection:
+            referenced = referenced_digests(connection)
+        cutoff = _now() - grace_period
+        orphans: list[str] = []
+        reclaimable = 0
+        for info in self._blobs.iter_blobs():
+            if info.digest in referenced or info.modified_at > cutoff:
+                continue
+            orphans.append(info.digest)
+            reclaimable += info.size
+        if dry_run:
+            return GcReport(True, tuple(orphans), reclaimable)
+        with self._read() as connection:
+            # A row may have started pointing at one of them since we looked.
+            referenced = referenced_digests(connection)
+        deleted = [d for d in orphans if d not in referenced and self._blobs.delete(d)]
+        temp_removed = self._blobs.cleanup_temporary(grace_period)
+        self._write(
+            lambda connection: audit.append_event(
+                connection,
+                EventDraft(
+                    actor=who,
+                    action="gc",
+                    subject_type="blob_store",
+                    subject_id=self._blobs.root_uri,
+                    after={
+                        "deleted_blobs": len(deleted),
+                        "bytes": reclaimable,
+                        "temp_files": temp_removed,
+                    },
+                ),
+            )
+        )
+        return GcReport(False, tuple(deleted), reclaimable, temp_removed)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _dataset_id(dataset: DatasetRef) -> str:
+        if isinstance(dataset, DatasetSnapshot):
+            return dataset.id
+        parsed = parse_uuid(dataset) if isinstance(dataset, str) else None
+        if parsed is None:
+            raise InvalidInputError(
+                f"invalid dataset reference {dataset!r}: pass a DatasetSnapshot or its UUID"
+            )
+        return parsed
+
+    @staticmethod
+    def _run_id(run: RunRef) -> str:
+        if isinstance(run, ActiveRun | TrainingRun):
+            return run.id
+        parsed = parse_uuid(run) if isinstance(run, str) else None
+        if parsed is None:
+            raise InvalidInputError(
+                f"invalid run reference {run!r}: pass the object from start_run or its UUID"
+            )
+        return parsed
+
+
+def _delta(value: float | None, baseline: float | None) -> float | None:
+    if value is None or baseline is None:
+        return None
+    delta = value - baseline
+    return delta if math.isfinite(delta) else None

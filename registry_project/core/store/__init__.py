@@ -1,0 +1,1 @@
+"""SQL metadata store: schema, engine set-up, migrations and queries."""

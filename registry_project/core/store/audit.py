@@ -1,0 +1,226 @@
+"""The append-only, hash-chained audit log.
+
+Each event's hash covers its own fields and the previous event's hash, so editing,
+inserting or deleting any past event breaks the chain from that point on. The tip of the
+chain is mirrored in `audit_head`, which every appender locks: that serialises appends
+(the chain is a total order) and lets `verify_chain` notice a deleted last event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from registry_project.core.entities import AuditEvent, VerifyProblem
+from registry_project.core.store.schema import GENESIS_HASH, audit_events, audit_head
+from registry_project.core.validation import canonical_json
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """What a write wants to record; `append_event` gives it its place in the chain."""
+
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    model_name: str | None = None
+    dataset_name: str | None = None
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    reason: str | None = None
+
+
+def _timestamp_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def compute_hash(
+    *,
+    seq: int,
+    event_id: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    model_name: str | None,
+    dataset_name: str | None,
+    before_json: str | None,
+    after_json: str | None,
+    reason: str | None,
+    prev_hash: str,
+) -> str:
+    body = json.dumps(
+        [
+            seq,
+            event_id,
+            _timestamp_text(at),
+            actor,
+            action,
+            subject_type,
+            subject_id,
+            model_name,
+            dataset_name,
+            before_json,
+            after_json,
+            reason,
+            prev_hash,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _payload(value: Mapping[str, Any] | None) -> str | None:
+    return None if value is None else canonical_json(dict(value))
+
+
+def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
+    """Append one event inside the caller's write transaction."""
+    head = connection.execute(
+        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+    ).one()
+    # Microsecond precision is what both SQLite and PostgreSQL store, so the hash survives
+    # the round trip.
+    at = datetime.now(UTC)
+    values = {
+        "seq": head.seq + 1,
+        "event_id": str(uuid.uuid4()),
+        "at": at,
+        "actor": draft.actor,
+        "action": draft.action,
+        "subject_type": draft.subject_type,
+        "subject_id": draft.subject_id,
+        "model_name": draft.model_name,
+        "dataset_name": draft.dataset_name,
+        "before_json": _payload(draft.before),
+        "after_json": _payload(draft.after),
+        "reason": draft.reason,
+        "prev_hash": head.hash,
+    }
+    values["hash"] = compute_hash(**values)
+    connection.execute(audit_events.insert().values(**values))
+    connection.execute(
+        audit_head.update()
+        .where(audit_head.c.id == 1)
+        .values(seq=values["seq"], hash=values["hash"])
+    )
+    return _event_from_values(values)
+
+
+def _event_from_values(values: Mapping[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        seq=values["seq"],
+        id=values["event_id"],
+        at=values["at"],
+        actor=values["actor"],
+        action=values["action"],
+        subject_type=values["subject_type"],
+        subject_id=values["subject_id"],
+        model_name=values["model_name"],
+        dataset_name=values["dataset_name"],
+        before=_loads(values["before_json"]),
+        after=_loads(values["after_json"]),
+        reason=values["reason"],
+        prev_hash=values["prev_hash"],
+        hash=values["hash"],
+    )
+
+
+def _loads(text: str | None) -> Mapping[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"unreadable": text}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def event_from_row(row: Row[Any]) -> AuditEvent:
+    return _event_from_values(row._mapping)
+
+
+def query_events(
+    connection: Connection,
+    *,
+    model_name: str | None = None,
+    dataset_name: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[AuditEvent]:
+    query = sa.select(audit_events)
+    if model_name is not None:
+        query = query.where(audit_events.c.model_name == model_name)
+    if dataset_name is not None:
+        query = query.where(audit_events.c.dataset_name == dataset_name)
+    if actor is not None:
+        query = query.where(audit_events.c.actor == actor)
+    if action is not None:
+        query = query.where(audit_events.c.action == action)
+    if since is not None:
+        query = query.where(audit_events.c.at >= since)
+    order = audit_events.c.seq.desc() if newest_first else audit_events.c.seq.asc()
+    query = query.order_by(order)
+    if limit is not None:
+        query = query.limit(limit)
+    return [event_from_row(row) for row in connection.execute(query)]
+
+
+def verify_chain(connection: Connection) -> Iterator[VerifyProblem | int]:
+    """Yields a problem for each break in the chain, and the count of events checked last."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    rows = connection.execution_options(yield_per=2000).execute(
+        sa.select(audit_events).order_by(audit_events.c.seq)
+    )
+    for row in rows:
+        values = dict(row._mapping)
+        checked += 1
+        if values["seq"] != expected_seq:
+            yield VerifyProblem(
+                "audit_gap",
+                f"event #{expected_seq}",
+                f"events #{expected_seq}..#{values['seq'] - 1} are missing (deleted)",
+            )
+        if values["prev_hash"] != expected_prev:
+            yield VerifyProblem(
+                "audit_chain_broken",
+                f"event #{values['seq']}",
+                "prev_hash does not match the hash of the event before it",
+            )
+        stored_hash = values.pop("hash")
+        if compute_hash(**values) != stored_hash:
+            yield VerifyProblem(
+                "audit_tampered",
+                f"event #{values['seq']}",
+                f"its content does not match its hash (action {values['action']!r}, "
+                f"subject {values['subject_id']!r}): the row was edited",
+            )
+        expected_prev = stored_hash
+        expected_seq = values["seq"] + 1
+    head = connection.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one_or_none()
+    if head is None:
+        yield VerifyProblem("audit_head_missing", "audit_head", "the chain tip row is missing")
+    elif head.seq != expected_seq - 1 or head.hash != expected_prev:
+        yield VerifyProblem(
+            "audit_gap",
+            f"event #{head.seq}",
+            f"the chain tip records event #{head.seq} but the log ends at "
+            f"#{expected_seq - 1}: the newest events were deleted or altered",
+        )
+    yield checked

@@ -1,0 +1,93 @@
+"""Engine creation: one place that knows SQLite's and PostgreSQL's quirks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from registry_project.core.errors import ConfigurationError
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
+WRITE_OPTION = "registry_write"
+
+
+def normalise_database_url(database_url: str) -> str:
+    """Accept `postgresql://` and `postgres://` as psycopg 3 URLs; reject unsupported backends."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError as exc:
+        raise ConfigurationError(
+            f"database URL {database_url!r} is not a valid SQLAlchemy URL; use "
+            "'sqlite:///path/registry.db' or 'postgresql+psycopg://user@host/db'"
+        ) from exc
+    backend = url.get_backend_name()
+    if backend in ("postgres", "postgresql") and "+" not in url.drivername:
+        # psycopg 3 is the driver we install; plain URLs would ask for psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    elif backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"database backend {backend!r} is not supported; use SQLite or PostgreSQL"
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def create_registry_engine(database_url: str) -> Engine:
+    """An engine configured for safe concurrent use from several processes."""
+    url = make_url(normalise_database_url(database_url))
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,  # a server restart must not poison the next call
+        pool_size=5,
+        max_overflow=5,
+    )
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Take transaction control away from pysqlite so BEGIN IMMEDIATE below is honoured.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A write transaction takes the write lock up front: a deferred transaction that
+        # upgrades from read to write fails with SQLITE_BUSY without waiting.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write; on SQLite it holds the write lock from its start."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{WRITE_OPTION: True})
+        with connection.begin():
+            yield connection
+
+
+@contextlib.contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection, connection.begin():
+        yield connection

@@ -1,0 +1,81 @@
+"""Schema migrations, driven programmatically through Alembic.
+
+Policy: an empty database is created at head automatically; a database at an older
+revision is refused with a message that says to run `registry db upgrade`, because
+silently migrating a shared PostgreSQL under other running clients is not safe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+
+from registry_project.core.errors import SchemaVersionError
+from registry_project.core.store.engine import write_transaction
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Arbitrary constant: the PostgreSQL advisory lock that serialises schema changes.
+_MIGRATION_LOCK_ID = 0x5EC1_57E7
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+    # SQLite: write_transaction already holds the database write lock.
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Upgrade the schema to `revision` in one transaction; returns the new revision."""
+    with write_transaction(engine) as connection:
+        _lock(connection)
+        command.upgrade(_config(connection), revision)
+    return current_revision(engine)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create an empty database at head; refuse a database at another revision."""
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return
+    if current is None:
+        with write_transaction(engine) as connection:
+            _lock(connection)
+            # Re-check under the lock: another process may have created it meanwhile.
+            if MigrationContext.configure(connection).get_current_revision() is None:
+                if inspect(connection).has_table("model_versions"):
+                    raise SchemaVersionError(
+                        "the database has registry tables but no Alembic revision; it was not "
+                        "created by this registry. Point REGISTRY_DATABASE_URL at another database."
+                    )
+                command.upgrade(_config(connection), "head")
+        return
+    raise SchemaVersionError(
+        f"the registry database is at schema revision {current}, this version of "
+        f"registry_project needs {head}. Back it up, then run `registry db upgrade`."
+    )

@@ -1,0 +1,140 @@
+"""Row -> entity conversion: the only place that knows both column names and dataclasses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from registry_project.core.entities import (
+    CodeVersion,
+    Column,
+    DatasetKind,
+    DatasetSnapshot,
+    EnvironmentFile,
+    EnvironmentInfo,
+    InputRole,
+    ModelVersion,
+    RunInput,
+    RunStatus,
+    Stage,
+    StageTransition,
+    TrainingRun,
+    frozen_mapping,
+)
+from registry_project.core.validation import canonical_json
+
+
+def columns_to_json(columns: Sequence[Column]) -> str:
+    return canonical_json([[column.name, column.type] for column in columns])
+
+
+def columns_from_json(text: str | None) -> tuple[Column, ...]:
+    if not text:
+        return ()
+    return tuple(Column(name, type_) for name, type_ in json.loads(text))
+
+
+def dataset_from_row(row: Row[Any]) -> DatasetSnapshot:
+    m = row._mapping
+    return DatasetSnapshot(
+        id=m["id"],
+        name=m["name"],
+        kind=DatasetKind(m["kind"]),
+        digest=m["digest"],
+        uri=m["uri"],
+        size_bytes=m["size_bytes"],
+        row_count=m["row_count"],
+        columns=columns_from_json(m["columns_json"]),
+        created_at=m["created_at"],
+        created_by=m["created_by"],
+        version_id=m["version_id"],
+        etag=m["etag"],
+        expires_at=m["expires_at"],
+        dagster_run_id=m["dagster_run_id"],
+        asset_key=m["asset_key"],
+        deleted_at=m["deleted_at"],
+        deleted_by=m["deleted_by"],
+        deletion_reason=m["deletion_reason"],
+    )
+
+
+def version_from_row(row: Row[Any], metrics: Mapping[str, float] | None = None) -> ModelVersion:
+    m = row._mapping
+    signature = columns_from_json(m["signature_json"]) if m["signature_json"] else None
+    return ModelVersion(
+        id=m["id"],
+        model_name=m["model_name"],
+        version=m["version"],
+        stage=Stage(m["stage"]),
+        flavor=m["flavor"],
+        python_class=m["python_class"],
+        artifact_digest=m["artifact_digest"],
+        artifact_size=m["artifact_size"],
+        created_at=m["created_at"],
+        created_by=m["created_by"],
+        stage_changed_at=m["stage_changed_at"],
+        run_id=m["run_id"],
+        metrics=frozen_mapping(metrics),
+        signature=signature,
+        description=m["description"],
+        trained_on_deleted_data=bool(m["trained_on_deleted_data"]),
+        dagster_run_id=m["dagster_run_id"],
+        asset_key=m["asset_key"],
+    )
+
+
+def run_from_row(
+    row: Row[Any],
+    *,
+    metrics: Mapping[str, float],
+    inputs: Sequence[tuple[str, str]],
+    files: Sequence[tuple[str, str, int]],
+) -> TrainingRun:
+    m = row._mapping
+    environment = None
+    if m["python_version"] is not None:
+        environment = EnvironmentInfo(
+            python_version=m["python_version"],
+            platform=m["platform"] or "",
+            packages_digest=m["packages_digest"],
+            package_count=m["package_count"] or 0,
+            files=tuple(EnvironmentFile(path, digest, size) for path, digest, size in files),
+        )
+    return TrainingRun(
+        id=m["id"],
+        name=m["name"],
+        status=RunStatus(m["status"]),
+        params=frozen_mapping(json.loads(m["params_json"])),
+        metrics=frozen_mapping(metrics),
+        inputs=tuple(RunInput(dataset_id, InputRole(role)) for dataset_id, role in inputs),
+        started_at=m["started_at"],
+        ended_at=m["ended_at"],
+        created_by=m["created_by"],
+        code=CodeVersion(
+            commit=m["code_commit"],
+            dirty=m["code_dirty"],
+            remote=m["code_remote"],
+            branch=m["code_branch"],
+        ),
+        environment=environment,
+        error=m["error"],
+        dagster_run_id=m["dagster_run_id"],
+        asset_key=m["asset_key"],
+    )
+
+
+def transition_from_row(row: Row[Any]) -> StageTransition:
+    m = row._mapping
+    return StageTransition(
+        version_id=m["version_id"],
+        model_name=m["model_name"],
+        version=m["version"],
+        from_stage=Stage(m["from_stage"]) if m["from_stage"] else None,
+        to_stage=Stage(m["to_stage"]),
+        actor=m["actor"],
+        reason=m["reason"],
+        at=m["at"],
+    )

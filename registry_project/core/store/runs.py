@@ -1,0 +1,113 @@
+"""Queries and writes on training runs, their inputs, metrics and environment files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from registry_project.core.entities import TrainingRun
+from registry_project.core.store.rows import run_from_row
+from registry_project.core.store.schema import (
+    run_environment_files,
+    run_inputs,
+    run_metrics,
+    runs,
+)
+
+
+def insert_run(
+    connection: Connection,
+    values: Mapping[str, Any],
+    inputs: Sequence[tuple[str, str]],
+    files: Sequence[tuple[str, str, int]],
+) -> None:
+    connection.execute(runs.insert().values(**values))
+    if inputs:
+        connection.execute(
+            run_inputs.insert(),
+            [
+                {"run_id": values["id"], "dataset_id": dataset_id, "role": role}
+                for dataset_id, role in inputs
+            ],
+        )
+    if files:
+        connection.execute(
+            run_environment_files.insert(),
+            [
+                {"run_id": values["id"], "path": path, "digest": digest, "size_bytes": size}
+                for path, digest, size in files
+            ],
+        )
+
+
+def finish_run(
+    connection: Connection, run_id: str, *, status: str, ended_at: datetime, error: str | None
+) -> None:
+    connection.execute(
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(status=status, ended_at=ended_at, error=error)
+    )
+
+
+def upsert_run_metrics(
+    connection: Connection, run_id: str, metrics: Mapping[str, float], at: datetime
+) -> None:
+    if not metrics:
+        return
+    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(run_metrics)
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"value": insert.excluded.value, "logged_at": insert.excluded.logged_at},
+        ),
+        [
+            {"run_id": run_id, "key": key, "value": value, "logged_at": at}
+            for key, value in metrics.items()
+        ],
+    )
+
+
+def fetch_run(connection: Connection, run_id: str) -> TrainingRun | None:
+    row = connection.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+    if row is None:
+        return None
+    metrics = {
+        key: value
+        for key, value in connection.execute(
+            sa.select(run_metrics.c.key, run_metrics.c.value).where(run_metrics.c.run_id == run_id)
+        )
+    }
+    inputs = [
+        (dataset_id, role)
+        for dataset_id, role in connection.execute(
+            sa.select(run_inputs.c.dataset_id, run_inputs.c.role)
+            .where(run_inputs.c.run_id == run_id)
+            .order_by(run_inputs.c.role, run_inputs.c.dataset_id)
+        )
+    ]
+    files = [
+        (path, digest, size)
+        for path, digest, size in connection.execute(
+            sa.select(
+                run_environment_files.c.path,
+                run_environment_files.c.digest,
+                run_environment_files.c.size_bytes,
+            )
+            .where(run_environment_files.c.run_id == run_id)
+            .order_by(run_environment_files.c.path)
+        )
+    ]
+    return run_from_row(row, metrics=metrics, inputs=inputs, files=files)
+
+
+def run_input_ids(connection: Connection, run_id: str) -> list[str]:
+    rows = connection.execute(
+        sa.select(run_inputs.c.dataset_id).where(run_inputs.c.run_id == run_id)
+    )
+    return [row[0] for row in rows]

@@ -1,0 +1,273 @@
+"""The metadata schema (SQLAlchemy Core).
+
+This module describes the schema at Alembic head; the migrations in `migrations/versions`
+are what actually create and change it. `test_migrations` checks the two agree.
+
+Design notes:
+- Ids are UUID strings so that SQLite and PostgreSQL behave the same.
+- Version numbers come from `models.last_version` (a row-locked counter) and are backed by
+  UNIQUE(model_name, version), so concurrent registrations never get duplicates or gaps.
+- "At most one production version" is a partial unique index: the database enforces it.
+- `version_metric_latest` keeps one row per (version, key) so "best version by metric" is an
+  index range scan on (model_name, key, value), not a scan of every metric ever logged.
+- Audit payloads are stored as canonical JSON text (not JSON/JSONB) because the hash chain
+  is computed over exact text; JSONB would reorder keys.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAME_LENGTH = 128
+ID_LENGTH = 36
+DIGEST_LENGTH = 64
+PRODUCTION = "production"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the registry store; use an aware UTC one")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id(name: str = "id", *args: object, **kwargs: object) -> sa.Column:
+    return sa.Column(name, sa.String(ID_LENGTH), *args, **kwargs)
+
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("description", sa.Text),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    _id(primary_key=True),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("digest", sa.String(DIGEST_LENGTH)),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("version_id", sa.String(1024)),
+    sa.Column("etag", sa.String(1024)),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("row_count", sa.BigInteger),
+    sa.Column("columns_json", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("asset_key", sa.String(1024)),
+    sa.Column("deleted_at", UTCDateTime()),
+    sa.Column("deleted_by", sa.String(256)),
+    sa.Column("deletion_reason", sa.Text),
+    sa.Index(None, "name", "created_at"),
+    sa.Index(None, "digest"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    _id(primary_key=True),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("params_json", sa.Text, nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime()),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("asset_key", sa.String(1024)),
+    sa.Column("code_commit", sa.String(64)),
+    sa.Column("code_dirty", sa.Boolean),
+    sa.Column("code_remote", sa.Text),
+    sa.Column("code_branch", sa.String(256)),
+    sa.Column("python_version", sa.String(64)),
+    sa.Column("platform", sa.String(256)),
+    sa.Column("packages_digest", sa.String(DIGEST_LENGTH)),
+    sa.Column("package_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Index(None, "name", "started_at"),
+    sa.Index(None, "dagster_run_id"),
+)
+
+run_metrics = sa.Table(
+    "run_metrics",
+    metadata,
+    _id("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("logged_at", UTCDateTime(), nullable=False),
+)
+
+run_inputs = sa.Table(
+    "run_inputs",
+    metadata,
+    _id("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    _id("dataset_id", sa.ForeignKey("datasets.id"), primary_key=True),
+    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Index(None, "dataset_id"),
+)
+
+run_environment_files = sa.Table(
+    "run_environment_files",
+    metadata,
+    _id("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("digest", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Index(None, "digest"),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    _id(primary_key=True),
+    sa.Column("model_name", sa.String(NAME_LENGTH), sa.ForeignKey("models.name"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("flavor", sa.String(64), nullable=False),
+    sa.Column("python_class", sa.String(512), nullable=False),
+    sa.Column("artifact_digest", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("artifact_size", sa.BigInteger, nullable=False),
+    sa.Column("signature_json", sa.Text),
+    _id("run_id", sa.ForeignKey("runs.id")),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("stage_changed_at", UTCDateTime(), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("trained_on_deleted_data", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("asset_key", sa.String(1024)),
+    sa.UniqueConstraint("model_name", "version"),
+    sa.Index(None, "model_name", "stage"),
+    sa.Index(None, "run_id"),
+    sa.Index(None, "artifact_digest"),
+    sa.Index(
+        "uq_model_versions_one_production",
+        "model_name",
+        unique=True,
+        sqlite_where=sa.text("stage = 'production'"),
+        postgresql_where=sa.text("stage = 'production'"),
+    ),
+)
+
+# Every value ever logged on a version, per dataset ("" = training / no dataset).
+version_metrics = sa.Table(
+    "version_metrics",
+    metadata,
+    _id("version_id", sa.ForeignKey("model_versions.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("dataset_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("logged_at", UTCDateTime(), nullable=False),
+    sa.Column("logged_by", sa.String(256), nullable=False),
+    sa.Index(None, "dataset_id"),
+)
+
+# The current value of each metric of a version (the last one logged): what ordering,
+# comparison and promotion policies read.
+version_metric_latest = sa.Table(
+    "version_metric_latest",
+    metadata,
+    _id("version_id", sa.ForeignKey("model_versions.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("model_name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Index(None, "model_name", "key", "value"),
+)
+
+stage_transitions = sa.Table(
+    "stage_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _id("version_id", sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("model_name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("from_stage", sa.String(16)),
+    sa.Column("to_stage", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index(None, "model_name", "id"),
+    sa.Index(None, "version_id"),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    _id("version_id", sa.ForeignKey("model_versions.id"), primary_key=True),
+    sa.Column("actor", sa.String(256), primary_key=True),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    _id("event_id", nullable=False, unique=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject_type", sa.String(32), nullable=False),
+    sa.Column("subject_id", sa.String(256), nullable=False),
+    sa.Column("model_name", sa.String(NAME_LENGTH)),
+    sa.Column("dataset_name", sa.String(NAME_LENGTH)),
+    sa.Column("before_json", sa.Text),
+    sa.Column("after_json", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("prev_hash", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("hash", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Index(None, "model_name", "seq"),
+    sa.Index(None, "dataset_name", "seq"),
+    sa.Index(None, "at"),
+)
+
+# One row: the tip of the audit chain. Appenders lock it, which serialises the chain
+# (and lets verify() notice a deleted tail event).
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(DIGEST_LENGTH), nullable=False),
+)
+
+GENESIS_HASH = "0" * DIGEST_LENGTH

@@ -1,0 +1,459 @@
+"""Queries and writes on models, model versions, their metrics and stage history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from registry_project.core.entities import (
+    Dependent,
+    MetricRecord,
+    Model,
+    ModelVersion,
+    Stage,
+    StageTransition,
+)
+from registry_project.core.store.rows import transition_from_row, version_from_row
+from registry_project.core.store.schema import (
+    PRODUCTION,
+    approvals,
+    model_versions,
+    models,
+    run_inputs,
+    stage_transitions,
+    version_metric_latest,
+    version_metrics,
+)
+from registry_project.core.validation import OrderBy
+
+TRAINING_DATASET = ""  # version_metrics.dataset_id for metrics not tied to a dataset
+
+
+def _insert(connection: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT support on both SQLite and PostgreSQL."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+# --- models ----------------------------------------------------------------------------
+
+
+def ensure_model(connection: Connection, name: str, actor: str, at: datetime) -> bool:
+    """Create the model row if missing; True when this call created it."""
+    result = connection.execute(
+        _insert(connection, models)
+        .values(name=name, created_at=at, created_by=actor, last_version=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(models.c.name)
+    )
+    # rowcount is unreliable for ON CONFLICT DO NOTHING across drivers; RETURNING is not.
+    return result.first() is not None
+
+
+def allocate_version_number(connection: Connection, name: str) -> int:
+    """Next version number: an atomic, row-locked counter (rolled back with its transaction,
+    so numbers have no gaps)."""
+    return connection.execute(
+        models.update()
+        .where(models.c.name == name)
+        .values(last_version=models.c.last_version + 1)
+        .returning(models.c.last_version)
+    ).scalar_one()
+
+
+def lock_model(connection: Connection, name: str) -> bool:
+    """Row-lock the model for a stage change (PostgreSQL); False if the model does not exist."""
+    row = connection.execute(
+        sa.select(models.c.name).where(models.c.name == name).with_for_update()
+    ).first()
+    return row is not None
+
+
+def list_models(connection: Connection) -> list[Model]:
+    production = (
+        sa.select(model_versions.c.model_name, model_versions.c.version)
+        .where(model_versions.c.stage == PRODUCTION)
+        .subquery()
+    )
+    rows = connection.execute(
+        sa.select(models, production.c.version.label("production_version"))
+        .select_from(models.outerjoin(production, production.c.model_name == models.c.name))
+        .order_by(models.c.name)
+    )
+    return [
+        Model(
+            name=row.name,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            latest_version=row.last_version,
+            production_version=row.production_version,
+            description=row.description,
+        )
+        for row in rows
+    ]
+
+
+def model_exists(connection: Connection, name: str) -> bool:
+    return (
+        connection.execute(sa.select(models.c.name).where(models.c.name == name)).first()
+        is not None
+    )
+
+
+# --- versions --------------------------------------------------------------------------
+
+
+def fetch_by_id(connection: Connection, version_id: str) -> Row[Any] | None:
+    return connection.execute(
+        sa.select(model_versions).where(model_versions.c.id == version_id)
+    ).first()
+
+
+def fetch_by_number(connection: Connection, name: str, number: int) -> Row[Any] | None:
+    return connection.execute(
+        sa.select(model_versions).where(
+            model_versions.c.model_name == name, model_versions.c.version == number
+        )
+    ).first()
+
+
+def fetch_by_alias(connection: Connection, name: str, alias: str) -> Row[Any] | None:
+    """`production` is an index lookup on the partial unique index; other stages take the
+    newest version in that stage; `latest` the newest version overall."""
+    query = sa.select(model_versions).where(model_versions.c.model_name == name)
+    if alias != "latest":
+        query = query.where(model_versions.c.stage == alias)
+    return connection.execute(query.order_by(model_versions.c.version.desc()).limit(1)).first()
+
+
+def fetch_production(connection: Connection, name: str) -> Row[Any] | None:
+    return connection.execute(
+        sa.select(model_versions).where(
+            model_versions.c.model_name == name, model_versions.c.stage == PRODUCTION
+        )
+    ).first()
+
+
+def latest_metrics(
+    connection: Connection, version_ids: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Current metrics of many versions in one query (no N+1)."""
+    result: dict[str, dict[str, float]] = defaultdict(dict)
+    if not version_ids:
+        return result
+    rows = connection.execute(
+        sa.select(
+            version_metric_latest.c.version_id,
+            version_metric_latest.c.key,
+            version_metric_latest.c.value,
+        ).where(version_metric_latest.c.version_id.in_(list(version_ids)))
+    )
+    for version_id, key, value in rows:
+        result[version_id][key] = value
+    return result
+
+
+def to_versions(connection: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
+    metrics = latest_metrics(connection, [row.id for row in rows])
+    return [version_from_row(row, metrics.get(row.id, {})) for row in rows]
+
+
+def list_versions(
+    connection: Connection,
+    name: str,
+    *,
+    stage: Stage | None,
+    order: OrderBy,
+    limit: int | None,
+) -> list[Row[Any]]:
+    if order.is_metric:
+        return _list_by_metric(connection, name, stage=stage, order=order, limit=limit)
+    column = model_versions.c[order.field]
+    query = sa.select(model_versions).where(model_versions.c.model_name == name)
+    if stage is not None:
+        query = query.where(model_versions.c.stage == stage.value)
+    query = query.order_by(
+        column.desc() if order.descending else column.asc(), model_versions.c.version.desc()
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(connection.execute(query))
+
+
+def _list_by_metric(
+    connection: Connection,
+    name: str,
+    *,
+    stage: Stage | None,
+    order: OrderBy,
+    limit: int | None,
+) -> list[Row[Any]]:
+    """An index range scan on (model_name, key, value); versions without the metric last."""
+    value = version_metric_latest.c.value
+    query = (
+        sa.select(model_versions)
+        .select_from(
+            version_metric_latest.join(
+                model_versions, model_versions.c.id == version_metric_latest.c.version_id
+            )
+        )
+        .where(
+            version_metric_latest.c.model_name == name, version_metric_latest.c.key == order.field
+        )
+        .order_by(
+            value.desc() if order.descending else value.asc(), model_versions.c.version.desc()
+        )
+    )
+    if stage is not None:
+        query = query.where(model_versions.c.stage == stage.value)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(connection.execute(query))
+    if limit is not None and len(rows) >= limit:
+        return rows
+    has_metric = sa.select(version_metric_latest.c.version_id).where(
+        version_metric_latest.c.model_name == name, version_metric_latest.c.key == order.field
+    )
+    rest = (
+        sa.select(model_versions)
+        .where(model_versions.c.model_name == name, model_versions.c.id.not_in(has_metric))
+        .order_by(model_versions.c.version.desc())
+    )
+    if stage is not None:
+        rest = rest.where(model_versions.c.stage == stage.value)
+    if limit is not None:
+        rest = rest.limit(limit - len(rows))
+    return rows + list(connection.execute(rest))
+
+
+def insert_version(connection: Connection, values: Mapping[str, Any]) -> None:
+    connection.execute(model_versions.insert().values(**values))
+
+
+def set_stage(connection: Connection, version_id: str, stage: Stage, at: datetime) -> None:
+    connection.execute(
+        model_versions.update()
+        .where(model_versions.c.id == version_id)
+        .values(stage=stage.value, stage_changed_at=at)
+    )
+
+
+def record_transition(
+    connection: Connection,
+    *,
+    row: Row[Any],
+    from_stage: Stage | None,
+    to_stage: Stage,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+) -> None:
+    connection.execute(
+        stage_transitions.insert().values(
+            version_id=row.id,
+            model_name=row.model_name,
+            version=row.version,
+            from_stage=from_stage.value if from_stage else None,
+            to_stage=to_stage.value,
+            actor=actor,
+            reason=reason,
+            at=at,
+        )
+    )
+
+
+def transitions(
+    connection: Connection, *, version_id: str | None = None, model_name: str | None = None
+) -> list[StageTransition]:
+    query = sa.select(stage_transitions).order_by(stage_transitions.c.id)
+    if version_id is not None:
+        query = query.where(stage_transitions.c.version_id == version_id)
+    if model_name is not None:
+        query = query.where(stage_transitions.c.model_name == model_name)
+    return [transition_from_row(row) for row in connection.execute(query)]
+
+
+def previous_production_id(connection: Connection, name: str, current_id: str | None) -> str | None:
+    """The version that most recently left production, other than the current one."""
+    query = (
+        sa.select(stage_transitions.c.version_id)
+        .where(
+            stage_transitions.c.model_name == name,
+            stage_transitions.c.from_stage == PRODUCTION,
+        )
+        .order_by(stage_transitions.c.id.desc())
+        .limit(1)
+    )
+    if current_id is not None:
+        query = query.where(stage_transitions.c.version_id != current_id)
+    return connection.execute(query).scalar_one_or_none()
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+def upsert_metrics(
+    connection: Connection,
+    *,
+    version_id: str,
+    model_name: str,
+    metrics: Mapping[str, float],
+    dataset_id: str | None,
+    actor: str,
+    at: datetime,
+) -> None:
+    if not metrics:
+        return
+    dataset_key = dataset_id or TRAINING_DATASET
+    rows = [
+        {
+            "version_id": version_id,
+            "key": key,
+            "dataset_id": dataset_key,
+            "value": value,
+            "logged_at": at,
+            "logged_by": actor,
+        }
+        for key, value in metrics.items()
+    ]
+    statement = _insert(connection, version_metrics)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["version_id", "key", "dataset_id"],
+            set_={
+                "value": statement.excluded.value,
+                "logged_at": statement.excluded.logged_at,
+                "logged_by": statement.excluded.logged_by,
+            },
+        ),
+        rows,
+    )
+    latest = _insert(connection, version_metric_latest)
+    connection.execute(
+        latest.on_conflict_do_update(
+            index_elements=["version_id", "key"], set_={"value": latest.excluded.value}
+        ),
+        [
+            {"version_id": version_id, "key": key, "model_name": model_name, "value": value}
+            for key, value in metrics.items()
+        ],
+    )
+
+
+def metric_records(connection: Connection, version_id: str) -> list[MetricRecord]:
+    rows = connection.execute(
+        sa.select(version_metrics)
+        .where(version_metrics.c.version_id == version_id)
+        .order_by(version_metrics.c.dataset_id, version_metrics.c.key)
+    )
+    return [
+        MetricRecord(
+            key=row.key,
+            value=row.value,
+            dataset_id=row.dataset_id or None,
+            logged_at=row.logged_at,
+            logged_by=row.logged_by,
+        )
+        for row in rows
+    ]
+
+
+def evaluated_dataset_ids(connection: Connection, version_id: str) -> list[str]:
+    rows = connection.execute(
+        sa.select(version_metrics.c.dataset_id)
+        .where(
+            version_metrics.c.version_id == version_id,
+            version_metrics.c.dataset_id != TRAINING_DATASET,
+        )
+        .distinct()
+    )
+    return [row[0] for row in rows]
+
+
+# --- approvals -------------------------------------------------------------------------
+
+
+def insert_approval(
+    connection: Connection, version_id: str, actor: str, reason: str | None, at: datetime
+) -> bool:
+    result = connection.execute(
+        _insert(connection, approvals)
+        .values(version_id=version_id, actor=actor, reason=reason, at=at)
+        .on_conflict_do_nothing(index_elements=["version_id", "actor"])
+        .returning(approvals.c.actor)
+    )
+    return result.first() is not None
+
+
+def approvers(connection: Connection, version_id: str) -> list[str]:
+    rows = connection.execute(
+        sa.select(approvals.c.actor)
+        .where(approvals.c.version_id == version_id)
+        .order_by(approvals.c.at)
+    )
+    return [row[0] for row in rows]
+
+
+# --- dependents ------------------------------------------------------------------------
+
+
+def dependents_of(connection: Connection, dataset_ids: Iterable[str]) -> list[Dependent]:
+    """Versions trained on (run input) or evaluated on (metrics) any of these datasets."""
+    ids = list(dataset_ids)
+    trained = connection.execute(
+        sa.select(
+            model_versions.c.id,
+            model_versions.c.model_name,
+            model_versions.c.version,
+            model_versions.c.stage,
+            run_inputs.c.role,
+        )
+        .select_from(
+            run_inputs.join(model_versions, model_versions.c.run_id == run_inputs.c.run_id)
+        )
+        .where(run_inputs.c.dataset_id.in_(ids))
+    )
+    evaluated = connection.execute(
+        sa.select(
+            model_versions.c.id,
+            model_versions.c.model_name,
+            model_versions.c.version,
+            model_versions.c.stage,
+        )
+        .select_from(
+            version_metrics.join(
+                model_versions, model_versions.c.id == version_metrics.c.version_id
+            )
+        )
+        .where(version_metrics.c.dataset_id.in_(ids))
+        .distinct()
+    )
+    found: dict[tuple[str, str], Dependent] = {}
+    for row in trained:
+        found.setdefault(
+            (row.id, "trained"),
+            Dependent(row.id, row.model_name, row.version, Stage(row.stage), "trained", row.role),
+        )
+    for row in evaluated:
+        found.setdefault(
+            (row.id, "evaluated"),
+            Dependent(row.id, row.model_name, row.version, Stage(row.stage), "evaluated"),
+        )
+    return sorted(found.values(), key=lambda d: (d.model_name, d.version, d.relation))
+
+
+def mark_trained_on_deleted(connection: Connection, version_ids: Iterable[str]) -> None:
+    ids = list(version_ids)
+    if ids:
+        connection.execute(
+            model_versions.update()
+            .where(model_versions.c.id.in_(ids))
+            .values(trained_on_deleted_data=True)
+        )

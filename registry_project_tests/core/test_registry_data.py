@@ -1,0 +1,227 @@
+"""Dataset snapshots, references, training runs, lineage and governed deletion."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from registry_project import ModelRegistry, Stage
+from registry_project.core import errors
+from registry_project.core.entities import DatasetKind, RunStatus
+
+
+def _customers(seed: int = 0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": range(seed, seed + 50),
+            "tenure": [float(i % 7) for i in range(50)],
+            "plan": ["basic", "pro"] * 25,
+        }
+    )
+
+
+def test_snapshot_is_content_addressed_and_idempotent(registry: ModelRegistry) -> None:
+    first = registry.snapshot_dataset("customers", _customers())
+    again = registry.snapshot_dataset("customers", _customers())
+    as_arrow = registry.snapshot_dataset("customers-arrow", pa.Table.from_pandas(_customers()))
+    changed = registry.snapshot_dataset("customers", _customers(seed=1))
+    assert again.id == first.id and again.digest == first.digest
+    assert changed.digest != first.digest
+    assert first.row_count == 50
+    assert [c.name for c in first.columns] == ["customer_id", "tenure", "plan"]
+    assert [c.type for c in first.columns][:2] == ["int64", "double"]
+    assert "string" in first.columns[2].type
+    assert first.kind is DatasetKind.SNAPSHOT
+    assert uuid.UUID(first.id) and uuid.UUID(as_arrow.id)
+    assert list(registry.blobs.iter_digests()).count(first.digest) == 1
+    pd.testing.assert_frame_equal(registry.load_dataset(first), _customers())
+    table = registry.load_dataset(first.id, as_arrow=True)
+    assert table.num_rows == 50
+
+
+def test_snapshot_refuses_unsupported_data_without_writing(sqlite_registry: ModelRegistry) -> None:
+    with pytest.raises(errors.InvalidInputError, match="DataFrame"):
+        sqlite_registry.snapshot_dataset("customers", [1, 2, 3])
+    assert sqlite_registry.datasets() == []
+    assert list(sqlite_registry.blobs.iter_digests()) == []
+
+
+def test_reference_pins_external_data_without_copying(registry: ModelRegistry) -> None:
+    ref = registry.reference_dataset(
+        "events", uri="s3://lake/events/2026-11.parquet", version_id="v123", row_count=10**9
+    )
+    assert ref.kind is DatasetKind.REFERENCE
+    assert (ref.uri, ref.version_id, ref.row_count) == (
+        "s3://lake/events/2026-11.parquet",
+        "v123",
+        10**9,
+    )
+    assert list(registry.blobs.iter_digests()) == []
+    with pytest.raises(errors.InvalidInputError, match="pinned"):
+        registry.reference_dataset("events", uri="s3://lake/events.parquet")
+    for bad_uri in ["relative/path", "s3://b/../../etc/passwd", "", "s3://"]:
+        with pytest.raises(errors.InvalidInputError):
+            registry.reference_dataset("events", uri=bad_uri, etag="x")
+    with pytest.raises(errors.InvalidInputError, match="reference"):
+        registry.load_dataset(ref)
+
+
+def test_snapshot_expiry_must_be_timezone_aware(sqlite_registry: ModelRegistry) -> None:
+    later = datetime.now(UTC) + timedelta(days=30)
+    snap = sqlite_registry.snapshot_dataset("customers", _customers(), expires_at=later)
+    assert snap.expires_at is not None and abs((snap.expires_at - later).total_seconds()) < 1e-3
+    with pytest.raises(errors.InvalidInputError, match="timezone"):
+        sqlite_registry.snapshot_dataset("c2", _customers(), expires_at=datetime(2030, 1, 1))
+
+
+def test_run_records_params_inputs_code_environment_and_status(
+    registry: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "requirements.txt").write_text("scikit-learn\n")
+    (project / "Dockerfile").write_text("FROM python:3.11\n")
+    git = ["git", "-C", str(project)]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run(
+        [*git, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"], check=True
+    )
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    monkeypatch.chdir(project)
+
+    train = registry.snapshot_dataset("train", _customers())
+    test = registry.snapshot_dataset("test", _customers(seed=100))
+    with registry.start_run(
+        "churn-training",
+        params={"C": 1.0, "layers": [64, 32], "opts": {"balanced": True}},
+        inputs={"train": train, "test": test},
+        dagster_run_id="dagster-run-1",
+    ) as run:
+        run.log_metrics({"train_loss": 0.3})
+        mv = registry.register_model("churn", 1, run=run, metrics={"auc": 0.9})
+    info = registry.get_run(run.id)
+    assert info.status is RunStatus.FINISHED and info.ended_at is not None
+    assert dict(info.params) == {"C": 1.0, "layers": [64, 32], "opts": {"balanced": True}}
+    assert {(i.dataset_id, i.role.value) for i in info.inputs} == {
+        (train.id, "train"),
+        (test.id, "test"),
+    }
+    assert dict(info.metrics) == {"train_loss": 0.3}
+    assert info.code.commit == commit and info.code.dirty is False and info.code.branch == "main"
+    assert info.environment is not None
+    assert {f.path for f in info.environment.files} >= {"requirements.txt", "Dockerfile"}
+    packages = registry.blobs.read_bytes(info.environment.packages_digest).decode()
+    assert "pandas==" in packages
+    assert info.dagster_run_id == "dagster-run-1"
+    assert mv.dagster_run_id == "dagster-run-1"
+
+
+def test_failed_run_is_recorded_with_the_exception(registry: ModelRegistry) -> None:
+    with pytest.raises(RuntimeError, match="diverged"), registry.start_run("train") as run:
+        raise RuntimeError("loss diverged")
+    info = registry.get_run(run.id)
+    assert info.status is RunStatus.FAILED
+    assert "loss diverged" in (info.error or "")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"f": float("nan")}, {"obj": object()}, {"big": "x" * (2 * 1024 * 1024)}, "not a mapping"],
+)
+def test_bad_params_are_refused(sqlite_registry: ModelRegistry, params: object) -> None:
+    with pytest.raises(errors.InvalidParamsError):
+        sqlite_registry.start_run("train", params=params)  # type: ignore[arg-type]
+
+
+def test_deeply_nested_params_are_refused(sqlite_registry: ModelRegistry) -> None:
+    nested: dict = {}
+    cursor = nested
+    for _ in range(100):
+        cursor["n"] = {}
+        cursor = cursor["n"]
+    with pytest.raises(errors.InvalidParamsError, match="deeper"):
+        sqlite_registry.start_run("train", params=nested)
+
+
+def test_lineage_and_dependents(registry: ModelRegistry) -> None:
+    train = registry.snapshot_dataset("train", _customers())
+    holdout = registry.snapshot_dataset("holdout", _customers(seed=7))
+    with registry.start_run("train", params={"C": 2}, inputs=[train]) as run:
+        mv = registry.register_model("churn", 1, run=run, metrics={"auc": 0.8})
+    registry.log_metrics(mv, {"auc": 0.82}, dataset=holdout)
+    other = registry.register_model("unrelated", 2)
+    lineage = registry.lineage("churn/1")
+    assert lineage.run is not None and lineage.run.id == run.id
+    relations = {(d.snapshot.name, d.relation, d.role) for d in lineage.datasets}
+    assert relations == {("train", "trained", "train"), ("holdout", "evaluated", None)}
+    assert all(not d.deleted for d in lineage.datasets)
+    assert lineage.environment is not None and lineage.environment.python_version
+    deps = registry.dependents(train)
+    assert [(d.model_name, d.version, d.relation) for d in deps] == [("churn", 1, "trained")]
+    assert [(d.relation) for d in registry.dependents(holdout)] == ["evaluated"]
+    assert other.id not in {d.version_id for d in deps}
+
+
+def test_delete_refused_while_depended_on_then_forced_with_tombstone(
+    registry: ModelRegistry,
+) -> None:
+    train = registry.snapshot_dataset("train", _customers())
+    with registry.start_run("train", inputs=[train]) as run:
+        mv = registry.register_model("churn", 1, run=run)
+    registry.promote(mv, actor="alice", reason="go")
+    with pytest.raises(errors.DatasetInUseError, match=r"churn/1 \(production") as caught:
+        registry.delete_dataset(train, actor="dpo", reason="GDPR request 17")
+    assert [d.version for d in caught.value.dependents] == [1]
+    assert registry.blobs.exists(train.digest)
+    assert not registry.get_dataset(train).deleted
+    with pytest.raises(errors.InvalidInputError, match="reason"):
+        registry.delete_dataset(train, actor="dpo", reason="", force=True)
+
+    tombstone = registry.delete_dataset(train, actor="dpo", reason="GDPR request 17", force=True)
+    assert tombstone.deleted and tombstone.deleted_by == "dpo"
+    assert tombstone.deletion_reason == "GDPR request 17"
+    assert tombstone.digest == train.digest and tombstone.row_count == 50
+    assert not registry.blobs.exists(train.digest)
+    with pytest.raises(errors.DatasetDeletedError, match="GDPR"):
+        registry.load_dataset(train)
+    assert registry.get_version(mv).trained_on_deleted_data
+    lineage = registry.lineage(mv)
+    assert [d.deleted for d in lineage.datasets] == [True]
+    event = registry.audit_log(dataset="train", action="delete_dataset")[-1]
+    assert event.actor == "dpo" and event.after and event.after["forced"] is True
+    assert registry.verify().ok
+
+
+def test_unused_dataset_deletes_without_force_but_needs_a_reason(registry: ModelRegistry) -> None:
+    snap = registry.snapshot_dataset("scratch", _customers())
+    with pytest.raises(errors.InvalidInputError, match="reason"):
+        registry.delete_dataset(snap, actor="me", reason=None)  # type: ignore[arg-type]
+    registry.delete_dataset(snap, actor="me", reason="scratch data")
+    assert not registry.blobs.exists(snap.digest)
+
+
+def test_identical_bytes_under_another_name_survive_deletion(registry: ModelRegistry) -> None:
+    first = registry.snapshot_dataset("a", _customers())
+    second = registry.snapshot_dataset("b", _customers())
+    assert first.digest == second.digest
+    registry.delete_dataset(first, actor="me", reason="dup")
+    pd.testing.assert_frame_equal(registry.load_dataset(second), _customers())
+
+
+def test_models_listing(registry: ModelRegistry) -> None:
+    registry.register_model("b-model", 1)
+    mv = registry.register_model("a-model", 1)
+    registry.register_model("a-model", 2)
+    registry.promote(mv, actor="x", reason="y")
+    listing = {m.name: (m.latest_version, m.production_version) for m in registry.models()}
+    assert listing == {"a-model": (2, 1), "b-model": (1, None)}
+    assert registry.get_version("a-model@production").stage is Stage.PRODUCTION
