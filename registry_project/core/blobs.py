@@ -368,8 +368,9 @@ class S3BlobStore(BlobStore):
     def _copy_into(
         self, digest: str, sink: IO[bytes] | None, on_bytes: ProgressCallback | None
     ) -> BlobInfo:
+        key = self._key(digest)
         try:
-            body = self._client.get_object(Bucket=self.bucket, Key=self._key(digest))["Body"]
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
         except Exception as exc:
             raise self._error(exc, digest) from exc
         try:
@@ -378,8 +379,9 @@ class S3BlobStore(BlobStore):
             body.close()
 
     def exists(self, digest: str) -> bool:
+        key = self._key(digest)
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self._key(digest))
+            self._client.head_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
             error = self._error(exc, digest)
             if isinstance(error, BlobNotFoundError):
@@ -388,8 +390,9 @@ class S3BlobStore(BlobStore):
         return True
 
     def size(self, digest: str) -> int:
+        key = self._key(digest)
         try:
-            head = self._client.head_object(Bucket=self.bucket, Key=self._key(digest))
+            head = self._client.head_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
             raise self._error(exc, digest) from exc
         return int(head["ContentLength"])
