@@ -146,6 +146,28 @@ class ModelRegistry:
         self._blobs = blobs
         self.config = config
         self.allow_pickle = allow_pickle
+        self._owns_engine = True
+        # Recorded on every write that does not name its own (see `bound`).
+        self.default_dagster_run_id: str | None = None
+        self.default_asset_key: str | None = None
+
+    def bound(
+        self, *, dagster_run_id: str | None = None, asset_key: str | None = None
+    ) -> ModelRegistry:
+        """A view of this registry whose writes record this Dagster run id and asset key
+        unless a call passes its own. It shares the connection pool; closing it is a no-op.
+
+        Example::
+
+            reg.bound(dagster_run_id=context.run_id, asset_key="churn/candidate")
+        """
+        view = ModelRegistry(
+            self._engine, self._blobs, config=self.config, allow_pickle=self.allow_pickle
+        )
+        view._owns_engine = False
+        view.default_dagster_run_id = dagster_run_id
+        view.default_asset_key = asset_key
+        return view
 
     # --- opening -------------------------------------------------------------------------
 
@@ -185,7 +207,8 @@ class ModelRegistry:
         return cls(engine, blobs, config=config, allow_pickle=allow_pickle)
 
     def close(self) -> None:
-        self._engine.dispose()
+        if self._owns_engine:
+            self._engine.dispose()
 
     def __enter__(self) -> ModelRegistry:
         return self
@@ -263,6 +286,8 @@ class ModelRegistry:
         validate_name(name, "dataset name")
         expires = validate_expiry(expires_at)
         who = resolve_actor(actor)
+        dagster_run_id = dagster_run_id or self.default_dagster_run_id
+        asset_key = asset_key or self.default_asset_key
         table = parquet.to_arrow(data)  # refuses unsupported types before any write
         with self._blobs.writer() as writer:
             shape = parquet.write_parquet(table, writer)
@@ -336,6 +361,8 @@ class ModelRegistry:
         validate_reference_uri(uri)
         expires = validate_expiry(expires_at)
         who = resolve_actor(actor)
+        dagster_run_id = dagster_run_id or self.default_dagster_run_id
+        asset_key = asset_key or self.default_asset_key
         pins = {"version_id": version_id, "etag": etag}
         for key, value in pins.items():
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 1024):
@@ -527,6 +554,8 @@ class ModelRegistry:
         validate_name(name, "run name")
         params_json = validate_params(params)
         who = resolve_actor(actor)
+        dagster_run_id = dagster_run_id or self.default_dagster_run_id
+        asset_key = asset_key or self.default_asset_key
         pairs = self._normalise_inputs(inputs)
         values: dict[str, Any] = {
             "id": str(uuid.uuid4()),
@@ -687,6 +716,8 @@ class ModelRegistry:
         validate_name(name, "model name")
         clean_metrics = validate_metrics(metrics)
         who = resolve_actor(actor)
+        dagster_run_id = dagster_run_id or self.default_dagster_run_id
+        asset_key = asset_key or self.default_asset_key
         if description is not None and (
             not isinstance(description, str) or len(description) > 10_000
         ):

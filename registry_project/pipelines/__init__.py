@@ -1,0 +1,1 @@
+"""Demo ML pipelines built with registry_project.orchestration."""

@@ -1,0 +1,143 @@
+"""The demo: two churn classifiers built from the same factories.
+
+customers / customers_holdout (dataset snapshots)
+  -> churn/candidate (logistic regression) -> churn/evaluation -> churn/production -> churn/scores
+  -> churn-forest/candidate (random forest) -> ...
+"""
+
+# No `from __future__ import annotations`: Dagster reads the real type hints of the
+# decorated functions (context and config classes).
+
+import os
+from datetime import UTC, date, datetime
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from registry_project.core.policy import GuardMetric, PromotionPolicy
+from registry_project.orchestration import (
+    MetricThreshold,
+    TrainingResult,
+    build_model_pipeline,
+    registry_dataset,
+)
+from registry_project.pipelines.churn_data import FEATURES, LABEL, generate_customers
+
+OWNERS = ["team:ml-platform"]
+GROUP = "churn_data"
+DAY_ENV = "REGISTRY_DEMO_DAY"  # YYYY-MM-DD: pin the synthetic day (tests, reproductions)
+
+
+def data_day(context: dg.AssetExecutionContext | None = None) -> date:
+    """The day whose data to generate: the schedule's tick, else REGISTRY_DEMO_DAY, else today."""
+    if context is not None:
+        scheduled = context.run.tags.get("dagster/scheduled_execution_time")
+        if scheduled:
+            return datetime.fromisoformat(scheduled).date()
+    pinned = os.environ.get(DAY_ENV)
+    if pinned:
+        return date.fromisoformat(pinned)
+    return datetime.now(UTC).date()
+
+
+@registry_dataset(
+    group_name=GROUP, owners=OWNERS, automation_condition=dg.AutomationCondition.eager()
+)
+def customers(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    """Today's customers with their churn outcome (synthetic, deterministic per day)."""
+    return generate_customers(data_day(context), 2000, salt="train")
+
+
+@registry_dataset(
+    group_name=GROUP, owners=OWNERS, automation_condition=dg.AutomationCondition.eager()
+)
+def customers_holdout(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    """A holdout sample drawn the same day, never seen in training."""
+    return generate_customers(data_day(context), 800, salt="holdout")
+
+
+def evaluate(model: Any, holdout: pd.DataFrame) -> dict[str, float]:
+    """AUC, log loss and accuracy on the holdout snapshot."""
+    probabilities = model.predict_proba(holdout[FEATURES])[:, 1]
+    return {
+        "auc": float(roc_auc_score(holdout[LABEL], probabilities)),
+        "log_loss": float(log_loss(holdout[LABEL], probabilities)),
+        "accuracy": float(accuracy_score(holdout[LABEL], probabilities >= 0.5)),
+    }
+
+
+def score(model: Any, data: pd.DataFrame) -> pd.DataFrame:
+    """Churn probability for every customer, from the production model."""
+    return pd.DataFrame(
+        {
+            "customer_id": data["customer_id"],
+            "p_churn": model.predict_proba(data[FEATURES])[:, 1].round(6),
+        }
+    )
+
+
+def train_logistic(train: pd.DataFrame, params: dict[str, Any]) -> TrainingResult:
+    """Scaled logistic regression on the day's customers."""
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=params["C"], max_iter=500))
+    model.fit(train[FEATURES], train[LABEL])
+    accuracy = float(model.score(train[FEATURES], train[LABEL]))
+    return TrainingResult(
+        model, metrics={"train_accuracy": accuracy}, signature=train[FEATURES].head()
+    )
+
+
+def train_forest(train: pd.DataFrame, params: dict[str, Any]) -> TrainingResult:
+    """A random forest on the same data: same factories, different estimator."""
+    model = RandomForestClassifier(
+        n_estimators=params["n_estimators"], max_depth=params["max_depth"], random_state=0
+    )
+    model.fit(train[FEATURES], train[LABEL])
+    accuracy = float(model.score(train[FEATURES], train[LABEL]))
+    return TrainingResult(
+        model, metrics={"train_accuracy": accuracy}, signature=train[FEATURES].head()
+    )
+
+
+CHURN_POLICY = PromotionPolicy(
+    "auc",
+    min_delta=0.0005,
+    guards=(GuardMetric("log_loss", higher_is_better=False, max_regression=0.02),),
+)
+GATES = [MetricThreshold("auc", minimum=0.65), MetricThreshold("accuracy", minimum=0.6)]
+
+churn = build_model_pipeline(
+    model_name="churn",
+    datasets={"train": customers},
+    holdout=customers_holdout,
+    train=train_logistic,
+    evaluate=evaluate,
+    score=score,
+    scoring_dataset=customers,
+    params={"C": 1.0},
+    policy=CHURN_POLICY,
+    gates=GATES,
+    owners=OWNERS,
+)
+
+churn_forest = build_model_pipeline(
+    model_name="churn-forest",
+    datasets={"train": customers},
+    holdout=customers_holdout,
+    train=train_forest,
+    evaluate=evaluate,
+    score=score,
+    scoring_dataset=customers,
+    params={"n_estimators": 60, "max_depth": 6},
+    policy=CHURN_POLICY,
+    gates=GATES,
+    owners=OWNERS,
+)
+
+PIPELINES = (churn, churn_forest)
+DATASETS = (customers, customers_holdout)

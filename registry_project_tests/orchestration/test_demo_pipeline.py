@@ -1,0 +1,148 @@
+"""The whole demo materialized with Dagster's own `materialize` against a real registry."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from registry_project import ModelRegistry, Stage
+from registry_project.orchestration import ModelRegistryResource
+from registry_project.pipelines.churn import DATASETS, churn, churn_forest
+
+TRAINING_SELECTION = ["customers", "customers_holdout", "churn/candidate", "churn/evaluation"]
+
+
+def _all_assets() -> list[dg.AssetsDefinition]:
+    return [*DATASETS, *churn.assets, *churn_forest.assets]
+
+
+def _materialize(
+    instance: dg.DagsterInstance,
+    resource: ModelRegistryResource,
+    selection: list[str],
+    run_config: dg.RunConfig | None = None,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        _all_assets(),
+        instance=instance,
+        resources={"registry": resource},
+        selection=selection,
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+def test_training_and_evaluation_record_lineage_and_metadata(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
+) -> None:
+    result = _materialize(instance, registry_resource, TRAINING_SELECTION)
+    assert result.success
+
+    version = registry.get_version("churn/1")
+    assert version.stage is Stage.EXPERIMENT
+    assert version.flavor == "joblib"
+    assert version.dagster_run_id == result.run_id
+    assert version.asset_key == "churn/candidate"
+    assert set(version.metrics) >= {"auc", "log_loss", "accuracy", "train_accuracy"}
+
+    lineage = registry.lineage(version)
+    by_name = {d.snapshot.name: d for d in lineage.datasets}
+    assert by_name["customers"].relation == "trained"
+    assert by_name["customers_holdout"].relation == "evaluated"
+    assert lineage.run is not None and lineage.run.dagster_run_id == result.run_id
+    assert dict(lineage.run.params) == {"C": 1.0}
+    assert lineage.environment is not None and lineage.environment.packages_digest
+    assert lineage.code is not None
+
+    snapshot_event = instance.get_latest_materialization_event(dg.AssetKey("customers"))
+    assert snapshot_event is not None and snapshot_event.asset_materialization is not None
+    recorded = snapshot_event.asset_materialization.metadata
+    snapshot = registry.get_dataset(recorded["registry/snapshot_id"].value)
+    assert recorded["dagster/row_count"].value == snapshot.row_count == 2000
+    assert recorded["registry/digest"].value == by_name["customers"].snapshot.digest
+    assert [c.name for c in recorded["dagster/column_schema"].value.columns][:2] == [
+        "customer_id",
+        "tenure_months",
+    ]
+    assert snapshot.dagster_run_id == result.run_id
+
+    candidate_event = instance.get_latest_materialization_event(dg.AssetKey(["churn", "candidate"]))
+    assert candidate_event is not None and candidate_event.asset_materialization is not None
+    candidate_meta = candidate_event.asset_materialization.metadata
+    assert candidate_meta["registry/version"].value == 1
+    assert candidate_meta["registry/version_id"].value == version.id
+    assert isinstance(candidate_meta["metric/train_accuracy"].value, float)
+
+    evaluation = instance.get_latest_materialization_event(dg.AssetKey(["churn", "evaluation"]))
+    assert evaluation is not None and evaluation.asset_materialization is not None
+    evaluation_meta = evaluation.asset_materialization.metadata
+    assert evaluation_meta["registry/gates_passed"].value is True
+    assert "| auc |" in evaluation_meta["comparison"].value
+    checks = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == evaluation.asset_materialization.asset_key
+    ]
+    assert {c.check_name for c in checks} == {
+        "auc_threshold",
+        "accuracy_threshold",
+        "log_loss_regression",
+    }
+    assert all(c.passed for c in checks)
+
+
+def test_same_day_rematerialization_reuses_the_snapshot(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    _materialize(instance, registry_resource, ["customers"])
+    _materialize(instance, registry_resource, ["customers"])
+    assert len(registry.datasets("customers")) == 1
+    versions = [
+        event.asset_materialization.tags.get("dagster/data_version")
+        for event in instance.fetch_materializations(dg.AssetKey("customers"), limit=10).records
+        if event.asset_materialization is not None
+    ]
+    assert len(versions) == 2 and versions[0] == versions[1]
+
+
+def test_full_life_cycle_promotes_and_scores(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING_SELECTION).success
+    candidate = registry.get_version("churn/1")
+    config = dg.RunConfig(
+        ops={
+            "churn__production": {
+                "config": {
+                    "candidate_version_id": candidate.id,
+                    "expected_production_id": "",
+                    "reason": "first model",
+                }
+            }
+        }
+    )
+    promoted = _materialize(
+        instance, registry_resource, ["churn/production", "churn/scores"], config
+    )
+    assert promoted.success
+    assert registry.get_version("churn@production").id == candidate.id
+    scores = registry.datasets("churn-scores")
+    assert len(scores) == 1 and scores[0].row_count == 2000
+    event = registry.audit_log(model="churn", action="promote")[-1]
+    assert event.actor == "dagster:churn/production"
+
+
+@pytest.mark.parametrize("pipeline", [churn, churn_forest], ids=lambda p: p.model_name)
+def test_both_models_come_from_the_same_factories(pipeline: object) -> None:
+    keys = {a.key.to_user_string() for a in pipeline.assets}  # type: ignore[attr-defined]
+    name = pipeline.model_name  # type: ignore[attr-defined]
+    assert keys == {
+        f"{name}/candidate",
+        f"{name}/evaluation",
+        f"{name}/production",
+        f"{name}/scores",
+    }
