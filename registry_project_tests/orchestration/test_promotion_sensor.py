@@ -1,0 +1,197 @@
+"""The promotion sensor on a real Dagster instance, and the compare-and-swap run it requests."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from registry_project import ModelRegistry, PromotionPolicy, Stage
+from registry_project.orchestration import (
+    MetricThreshold,
+    ModelRegistryResource,
+    build_model_pipeline,
+)
+from registry_project.pipelines import churn as demo
+from registry_project.pipelines.churn import DATASETS, churn
+
+TRAINING = ["customers", "customers_holdout", "churn/candidate", "churn/evaluation"]
+
+
+def _materialize(
+    instance: dg.DagsterInstance,
+    resource: ModelRegistryResource,
+    selection: list[str],
+    run_config: object = None,
+    pipeline: object = churn,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*DATASETS, *pipeline.assets],  # type: ignore[attr-defined]
+        instance=instance,
+        resources={"registry": resource},
+        selection=selection,
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+def _tick(
+    instance: dg.DagsterInstance, resource: ModelRegistryResource, pipeline: object = churn
+) -> dg.RunRequest | dg.SkipReason:
+    sensor = pipeline.sensors[0]  # type: ignore[attr-defined]
+    with dg.build_sensor_context(instance=instance, resources={"registry": resource}) as context:
+        data = sensor.evaluate_tick(context)
+    if data.run_requests:
+        assert len(data.run_requests) == 1
+        return data.run_requests[0]
+    return dg.SkipReason(data.skip_message)
+
+
+def _run_request(
+    instance: dg.DagsterInstance,
+    resource: ModelRegistryResource,
+    request: dg.RunRequest,
+    pipeline: object = churn,
+) -> dg.ExecuteInProcessResult:
+    name = pipeline.model_name  # type: ignore[attr-defined]
+    return _materialize(
+        instance, resource, [f"{name}/production"], request.run_config, pipeline=pipeline
+    )
+
+
+def test_first_candidate_is_promoted_once(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    assert _tick(instance, registry_resource).skip_message.endswith("has not been materialized")  # type: ignore[union-attr]
+    assert _materialize(instance, registry_resource, TRAINING).success
+    request = _tick(instance, registry_resource)
+    assert isinstance(request, dg.RunRequest)
+    candidate = registry.get_version("churn/1")
+    assert request.run_key == f"promote:{candidate.id}:auto"
+    assert request.tags["registry/candidate"] == "churn/1"
+    again = _tick(instance, registry_resource)
+    assert isinstance(again, dg.RunRequest) and again.run_key == request.run_key  # deduplicated
+
+    assert _run_request(instance, registry_resource, request).success
+    assert registry.get_version("churn@production").id == candidate.id
+    after = _tick(instance, registry_resource)
+    assert isinstance(after, dg.SkipReason) and "already production" in (after.skip_message or "")
+    assert len(registry.audit_log(model="churn", action="promote")) == 1
+
+
+def test_candidate_that_does_not_beat_production_is_skipped_with_numbers(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING).success
+    assert _run_request(instance, registry_resource, _tick(instance, registry_resource)).success
+    production_auc = registry.get_version("churn@production").metrics["auc"]
+    assert _materialize(
+        instance, registry_resource, ["churn/candidate", "churn/evaluation"]
+    ).success
+    skip = _tick(instance, registry_resource)
+    assert isinstance(skip, dg.SkipReason)
+    message = skip.skip_message or ""
+    assert message.startswith("churn/2 is not promoted: auc")
+    assert f"{production_auc:.6g}" in message and "below the required 0.0005" in message
+
+
+def test_better_candidate_gets_a_run_request(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING).success
+    assert _run_request(instance, registry_resource, _tick(instance, registry_resource)).success
+    # Production's holdout AUC drops (as after a re-evaluation on harder data): the same-day
+    # retrained candidate now beats it.
+    registry.log_metrics("churn@production", {"auc": 0.5}, actor="monitoring")
+    assert _materialize(
+        instance, registry_resource, ["churn/candidate", "churn/evaluation"]
+    ).success
+    request = _tick(instance, registry_resource)
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags["registry/candidate"] == "churn/2"
+    assert _run_request(instance, registry_resource, request).success
+    assert {v.version: v.stage for v in registry.versions("churn")} == {
+        2: Stage.PRODUCTION,
+        1: Stage.ARCHIVED,
+    }
+
+
+def test_production_changed_between_tick_and_run_is_refused(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING).success
+    request = _tick(instance, registry_resource)
+    assert isinstance(request, dg.RunRequest)
+    # Someone promotes another version after the tick decided, before the run executes.
+    other = registry.register_model("churn", {"hand": "made"}, actor="alice")
+    registry.promote(other, actor="alice", reason="hotfix")
+    result = _run_request(instance, registry_resource, request)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "compare-and-swap" in str(failure.event_specific_data.error)  # type: ignore[union-attr]
+    assert registry.get_version("churn@production").id == other.id
+    assert registry.get_version("churn/1").stage is Stage.EXPERIMENT
+
+
+def test_failing_blocking_gate_stops_promotion(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    strict = build_model_pipeline(
+        model_name="strict",
+        datasets={"train": demo.customers},
+        holdout=demo.customers_holdout,
+        train=demo.train_logistic,
+        evaluate=demo.evaluate,
+        params={"C": 1.0},
+        policy=PromotionPolicy("auc"),
+        gates=[MetricThreshold("auc", minimum=0.999)],
+    )
+    result = _materialize(
+        instance,
+        registry_resource,
+        [
+            "customers",
+            "customers_holdout",
+            "strict/candidate",
+            "strict/evaluation",
+            "strict/production",
+        ],
+        pipeline=strict,
+    )
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("auc_threshold", False)]
+    produced = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}  # type: ignore[union-attr]
+    assert "strict/evaluation" in produced and "strict/production" not in produced
+    skip = _tick(instance, registry_resource, pipeline=strict)
+    assert isinstance(skip, dg.SkipReason)
+    assert "failed its quality gates: auc_threshold: auc =" in (skip.skip_message or "")
+    with pytest.raises(Exception, match="no version in production"):
+        registry.get_version("strict@production")
+
+
+def test_approval_required_stages_the_candidate_and_waits(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    reviewed = build_model_pipeline(
+        model_name="reviewed",
+        datasets={"train": demo.customers},
+        holdout=demo.customers_holdout,
+        train=demo.train_logistic,
+        evaluate=demo.evaluate,
+        params={"C": 1.0},
+        policy=PromotionPolicy("auc", require_approval=True),
+    )
+    selection = ["customers", "customers_holdout", "reviewed/candidate", "reviewed/evaluation"]
+    assert _materialize(instance, registry_resource, selection, pipeline=reviewed).success
+    pending = _tick(instance, registry_resource, pipeline=reviewed)
+    assert isinstance(pending, dg.RunRequest) and pending.run_key.endswith(":pending")  # type: ignore[union-attr]
+    assert _run_request(instance, registry_resource, pending, pipeline=reviewed).success
+    assert registry.get_version("reviewed/1").stage is Stage.STAGING
+    waiting = _tick(instance, registry_resource, pipeline=reviewed)
+    assert isinstance(waiting, dg.SkipReason) and "approve reviewed/1" in (
+        waiting.skip_message or ""
+    )
+    registry.approve("reviewed/1", actor="bob", reason="looked at the evaluation")
+    approved = _tick(instance, registry_resource, pipeline=reviewed)
+    assert isinstance(approved, dg.RunRequest) and approved.run_key.endswith(":approved")  # type: ignore[union-attr]
+    assert _run_request(instance, registry_resource, approved, pipeline=reviewed).success
+    assert registry.get_version("reviewed@production").version == 1
