@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from registry_project.core.entities import ModelVersion
-from registry_project.core.errors import RegistryError, VersionNotFoundError
+from registry_project.core.errors import NotFoundError, RegistryError
 from registry_project.core.validation import validate_metrics
 from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import (
@@ -188,7 +188,7 @@ def registry_evaluation(
                     production: ModelVersion | None = registry.get_version(
                         f"{model_name}@production"
                     )
-                except VersionNotFoundError:
+                except NotFoundError:
                     production = None
             except RegistryError as exc:
                 raise as_failure(exc) from exc

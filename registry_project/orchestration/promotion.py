@@ -11,9 +11,9 @@ import dagster as dg
 
 from registry_project.core.entities import ModelVersion, Stage
 from registry_project.core.errors import (
+    NotFoundError,
     PromotionConflictError,
     RegistryError,
-    VersionNotFoundError,
 )
 from registry_project.core.policy import PromotionPolicy
 from registry_project.core.registry import ModelRegistry
@@ -47,7 +47,7 @@ class PromotionConfig(dg.Config):
 def current_production(registry: ModelRegistry, model_name: str) -> ModelVersion | None:
     try:
         return registry.get_version(f"{model_name}@production")
-    except VersionNotFoundError:
+    except NotFoundError:
         return None
 
 

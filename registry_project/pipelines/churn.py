@@ -30,8 +30,19 @@ from registry_project.orchestration import (
 from registry_project.pipelines.churn_data import FEATURES, LABEL, generate_customers
 
 OWNERS = ["team:ml-platform"]
-GROUP = "churn_data"
+GROUP = "churn_demo"
+DAILY = "0 6 * * *"
 DAY_ENV = "REGISTRY_DEMO_DAY"  # YYYY-MM-DD: pin the synthetic day (tests, reproductions)
+
+
+# Snapshot the data when it has never been materialized, so `dagster dev` alone starts the
+# life cycle (a failed attempt is not retried in a loop). The daily retraining schedule
+# snapshots each new day's data; training and evaluation follow eagerly.
+FRESH_DATA = (
+    dg.AutomationCondition.missing()
+    & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.execution_failed()
+).with_label("missing")
 
 
 def data_day(context: dg.AssetExecutionContext | None = None) -> date:
@@ -46,17 +57,13 @@ def data_day(context: dg.AssetExecutionContext | None = None) -> date:
     return datetime.now(UTC).date()
 
 
-@registry_dataset(
-    group_name=GROUP, owners=OWNERS, automation_condition=dg.AutomationCondition.eager()
-)
+@registry_dataset(group_name=GROUP, owners=OWNERS, automation_condition=FRESH_DATA)
 def customers(context: dg.AssetExecutionContext) -> pd.DataFrame:
     """Today's customers with their churn outcome (synthetic, deterministic per day)."""
     return generate_customers(data_day(context), 2000, salt="train")
 
 
-@registry_dataset(
-    group_name=GROUP, owners=OWNERS, automation_condition=dg.AutomationCondition.eager()
-)
+@registry_dataset(group_name=GROUP, owners=OWNERS, automation_condition=FRESH_DATA)
 def customers_holdout(context: dg.AssetExecutionContext) -> pd.DataFrame:
     """A holdout sample drawn the same day, never seen in training."""
     return generate_customers(data_day(context), 800, salt="holdout")
@@ -122,7 +129,9 @@ churn = build_model_pipeline(
     params={"C": 1.0},
     policy=CHURN_POLICY,
     gates=GATES,
+    retrain_cron=DAILY,
     owners=OWNERS,
+    group_name=GROUP,
 )
 
 churn_forest = build_model_pipeline(
@@ -136,7 +145,9 @@ churn_forest = build_model_pipeline(
     params={"n_estimators": 60, "max_depth": 6},
     policy=CHURN_POLICY,
     gates=GATES,
+    retrain_cron=DAILY,
     owners=OWNERS,
+    group_name=GROUP,
 )
 
 PIPELINES = (churn, churn_forest)

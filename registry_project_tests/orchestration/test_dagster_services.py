@@ -1,0 +1,179 @@
+"""The real Dagster tools on the project's workspace: validate, webserver (+ Chromium), daemon."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from registry_project import ModelRegistry
+from registry_project.core.errors import NotFoundError
+from registry_project_tests.browser import render_page
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKSPACE = ROOT / "workspace.yaml"
+BIN = Path(sys.executable).parent
+DOCS = ROOT / "docs"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def project_env(tmp_path: Path) -> dict[str, str]:
+    """A fresh DAGSTER_HOME (with the project's dagster.yaml) and a fresh registry."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = dict(os.environ)
+    env.update(
+        DAGSTER_HOME=str(home),
+        REGISTRY_DATABASE_URL=f"sqlite:///{tmp_path / 'registry.db'}",
+        REGISTRY_ARTIFACT_ROOT=str(tmp_path / "artifacts"),
+        REGISTRY_DEMO_DAY="2026-11-02",
+    )
+    return env
+
+
+@contextlib.contextmanager
+def _background(command: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
+    """Run a server in its own process group; stop the whole group afterwards."""
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_for_http(url: str, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(1)
+    pytest.fail(f"{url} did not come up within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def test_definitions_validate(project_env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", str(WORKSPACE)],
+        cwd=ROOT,
+        env=project_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+ASSET_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } groupName kinds } }"
+
+
+@pytest.mark.slow
+def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "webserver.log"
+    command = [
+        str(BIN / "dagster-webserver"),
+        "-w",
+        str(WORKSPACE),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    with _background(command, project_env, log):
+        base = f"http://127.0.0.1:{port}"
+        _wait_for_http(f"{base}/server_info", log)
+        request = urllib.request.Request(
+            f"{base}/graphql",
+            data=json.dumps({"query": ASSET_QUERY}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            nodes = json.load(response)["data"]["assetNodes"]
+        edges = {
+            ("/".join(dep["path"]), "/".join(node["assetKey"]["path"]))
+            for node in nodes
+            for dep in node["dependencyKeys"]
+        }
+        for model in ("churn", "churn-forest"):
+            assert ("customers", f"{model}/candidate") in edges
+            assert (f"{model}/candidate", f"{model}/evaluation") in edges
+            assert ("customers_holdout", f"{model}/evaluation") in edges
+            assert (f"{model}/evaluation", f"{model}/production") in edges
+            assert (f"{model}/production", f"{model}/scores") in edges
+        kinds = {"/".join(n["assetKey"]["path"]): set(n["kinds"]) for n in nodes}
+        assert "parquet" in kinds["customers"]
+
+        page = f"{base}/locations/__repository__@registry_project/asset-groups/churn_demo"
+        shot = tmp_path / "asset-graph.png"
+        rendered = render_page(page, shot, expect=("candidate", "evaluation", "production"))
+        for name in ("customers", "candidate", "evaluation", "production", "scores"):
+            assert name in rendered, f"{name!r} not rendered in the asset graph page"
+        assert shot.stat().st_size > 10_000
+        if not os.environ.get("CI"):
+            DOCS.mkdir(exist_ok=True)
+            shutil.copy(shot, DOCS / "asset-graph.png")  # refresh the README's picture
+
+
+@pytest.mark.slow
+def test_daemon_runs_the_life_cycle_to_production(
+    project_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Under the real daemon, with nothing materialized: the automation sensor snapshots the
+    data and trains, then the promotion sensor's run puts a version in production."""
+    log = tmp_path / "daemon.log"
+    command = [str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)]
+    with _background(command, project_env, log):
+        registry = ModelRegistry.open(
+            project_env["REGISTRY_DATABASE_URL"], project_env["REGISTRY_ARTIFACT_ROOT"]
+        )
+        try:
+            deadline = time.monotonic() + 300
+            production = None
+            while time.monotonic() < deadline and production is None:
+                time.sleep(5)
+                try:
+                    production = registry.get_version("churn@production")
+                except NotFoundError:
+                    continue
+            assert production is not None, log.read_text()[-5000:]
+            assert production.version == 1
+            event = registry.audit_log(model="churn", action="promote")[-1]
+            assert event.actor == "dagster:churn/production"
+            assert production.dagster_run_id
+        finally:
+            registry.close()
