@@ -1,0 +1,20 @@
+"""The `registry` command: inspect, compare, promote and govern the model registry.
+
+A thin layer: every command calls one public method of `ModelRegistry` and formats the
+result, as a rich table or tree for people, or as JSON with `--json` for scripts.
+"""
+
+from __future__ import annotations
+
+from registry_project.cli import data, db, inspect, integrity, stages
+from registry_project.cli.app import cli
+
+for module in (inspect, stages, data, integrity, db):
+    module.register(cli)
+
+
+def main() -> None:
+    cli(prog_name="registry")
+
+
+__all__ = ["cli", "main"]
