@@ -188,6 +188,17 @@ def test_verify_and_gc(filled: Filled) -> None:
     assert report.exit_code == 1 and json.loads(report.stdout)["ok"] is False
 
 
+def test_download_writes_verified_bytes(filled: Filled, tmp_path: Path) -> None:
+    target = tmp_path / "model.pkl"
+    result = run(filled, "download", "churn@production", "-o", str(target))
+    assert result.exit_code == 0 and "verified" in result.output
+    with ModelRegistry.open(filled.database_url, filled.artifact_root) as reg:
+        expected = reg.blobs.read_bytes(reg.get_version("churn/1").artifact_digest)
+    assert target.read_bytes() == expected
+    data = run_json(filled, "download", "fraud/1", "-o", str(tmp_path / "f.pkl"))
+    assert data["version"]["ref"] == "fraud/1"  # type: ignore[index]
+
+
 def test_db_commands(filled: Filled) -> None:
     current = run(filled, "db", "current")
     assert current.exit_code == 0 and "up to date" in current.output

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 import pandas as pd
+from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 from rich.tree import Tree
 
@@ -268,6 +269,39 @@ def lineage(state: CliState, ref: str) -> None:
     console().print(lineage_tree(found))
 
 
+@click.command()
+@click.argument("ref")
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False), help="File to write."
+)
+@json_option
+@pass_state
+@handles_errors
+def download(state: CliState, ref: str, output: str) -> None:
+    """Write a version's artifact bytes to a file, digest-verified (never unpickled).
+
+    Example: registry download churn@production -o model.joblib
+    """
+    registry = state.registry()
+    version = registry.get_version(ref)
+    with Progress(
+        *Progress.get_default_columns(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"downloading {version.ref}", total=version.artifact_size)
+        registry.export_artifact(version, output, on_bytes=lambda n: progress.advance(task, n))
+    if state.json:
+        emit_json({"version": version, "path": output, "sha256": version.artifact_digest})
+    else:
+        console().print(
+            f"wrote {version.ref} to {output} ({version.artifact_size:,} bytes, "
+            f"sha256:{version.artifact_digest} verified)"
+        )
+
+
 def register(group: click.Group) -> None:
-    for command in (models, versions, show, compare, lineage):
+    for command in (models, versions, show, compare, lineage, download):
         group.add_command(command)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -959,6 +961,37 @@ class ModelRegistry:
             )
         with self._blobs.open_verified(target.artifact_digest) as stream:
             return chosen.load(stream)
+
+    def export_artifact(
+        self,
+        reference: VersionRef,
+        destination: str | os.PathLike[str],
+        *,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> ModelVersion:
+        """Copy a version's artifact bytes to a file, verified, without deserialising them
+        (for serving images or inspection). The file appears only once its digest matched.
+
+        Example::
+
+            reg.export_artifact("churn@production", "/srv/model.joblib")
+        """
+        target = self.get_version(reference)
+        path = Path(destination)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        try:
+            with (
+                self._blobs.open_verified(target.artifact_digest, on_bytes) as stream,
+                open(partial, "wb") as out,
+            ):
+                while chunk := stream.read(1024 * 1024):
+                    out.write(chunk)
+            os.replace(partial, path)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
 
     def compare(self, name: str, versions: Sequence[int | str | ModelVersion]) -> pd.DataFrame:
         """Params and metrics of several versions side by side, with each metric's delta to

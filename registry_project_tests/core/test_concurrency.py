@@ -11,8 +11,8 @@ from registry_project import ModelRegistry
 from registry_project.core import errors
 from registry_project_tests.backends import postgres_schema_url
 
-PROCESSES = 4
-REGISTRATIONS_EACH = 6
+PROCESSES = 8
+REGISTRATIONS_EACH = 4
 
 
 def _worker(database_url: str, artifact_root: str, worker: int) -> tuple[int, int, int]:

@@ -1,0 +1,216 @@
+"""Crashes, lost connections and secrets: the registry never records half of anything."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+import sqlalchemy as sa
+
+from registry_project import ModelRegistry, Stage
+from registry_project.core import errors, flavors
+from registry_project.core.store import audit, schema
+from registry_project_tests.backends import postgres_schema_url
+
+CHUNK = b"x" * (1024 * 1024)
+
+
+class SlowFlavor(flavors.Flavor):
+    """Writes a large artifact slowly, so a test can kill the writer in the middle."""
+
+    name = "test-slow"
+    pickle_based = False
+
+    def can_handle(self, obj: object) -> bool:
+        return False
+
+    def save(self, obj: object, fileobj: BinaryIO) -> None:
+        for _ in range(10_000):
+            fileobj.write(CHUNK)
+            time.sleep(0.01)
+
+    def load(self, fileobj: BinaryIO) -> object:
+        return fileobj.read()
+
+
+def _register_slowly(database_url: str, artifact_root: str) -> None:
+    registry = ModelRegistry.open(database_url, artifact_root)
+    registry.register_model("big", None, flavor=SlowFlavor())
+
+
+def _promote_then_hang(database_url: str, artifact_root: str, marker: str) -> None:
+    """Promote, but stop forever inside the transaction, after the stage updates ran."""
+    original = audit.append_event
+
+    def hang_on_promote(connection: Any, draft: audit.EventDraft) -> Any:
+        event = original(connection, draft)
+        if draft.action == "promote":
+            Path(marker).write_text("inside the promotion transaction")
+            time.sleep(600)
+        return event
+
+    audit.append_event = hang_on_promote  # type: ignore[assignment]
+    registry = ModelRegistry.open(database_url, artifact_root)
+    registry.promote("churn/2", actor="doomed", reason="never commits")
+
+
+def _wait_for(condition: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("the child process never reached the crash point")
+        time.sleep(0.05)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.db'}"
+    else:
+        with postgres_schema_url() as url:
+            yield url
+
+
+@pytest.mark.slow
+def test_kill_during_artifact_write_leaves_no_version_and_gc_reclaims(
+    database_url: str, tmp_path: Path
+) -> None:
+    root = str(tmp_path / "artifacts")
+    ModelRegistry.open(database_url, root).close()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_register_slowly, args=(database_url, root)
+    )
+    process.start()
+    temp_dir = Path(root) / "tmp"
+    _wait_for(lambda: any(p.stat().st_size > 20 * len(CHUNK) for p in temp_dir.glob("*.part")))
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    with ModelRegistry.open(database_url, root) as registry:
+        assert registry.models() == []
+        assert list(registry.blobs.iter_digests()) == []
+        assert registry.verify().ok
+        assert list(temp_dir.glob("*.part")), "the killed writer left its temp file"
+        report = registry.gc(dry_run=False, grace_period=__import__("datetime").timedelta(0))
+        assert report.temp_files_removed == 1
+        assert not list(temp_dir.glob("*.part"))
+
+
+@pytest.mark.slow
+def test_kill_during_promotion_applies_nothing(database_url: str, tmp_path: Path) -> None:
+    root = str(tmp_path / "artifacts")
+    with ModelRegistry.open(database_url, root) as registry:
+        first = registry.register_model("churn", 1)
+        registry.register_model("churn", 2)
+        registry.promote(first, actor="alice", reason="baseline")
+        events_before = len(registry.audit_log())
+    marker = tmp_path / "inside"
+    process = multiprocessing.get_context("spawn").Process(
+        target=_promote_then_hang, args=(database_url, root, str(marker))
+    )
+    process.start()
+    _wait_for(marker.exists)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    with ModelRegistry.open(database_url, root) as registry:
+        stages = {v.version: v.stage for v in registry.versions("churn")}
+        assert stages == {1: Stage.PRODUCTION, 2: Stage.EXPERIMENT}
+        assert len(registry.audit_log()) == events_before
+        assert registry.verify().ok
+        registry.promote("churn/2", actor="bob", reason="after the crash")  # not stuck
+        assert registry.get_version("churn@production").version == 2
+
+
+def test_terminated_postgres_backend_mid_operation(tmp_path: Path) -> None:
+    """The backend is killed (pg_terminate_backend) inside a promotion transaction: a clear
+    StorageError, nothing applied, and the next call works on a fresh connection."""
+    with postgres_schema_url() as url:
+        name = f"registry-test-{os.getpid()}-{time.monotonic_ns()}"
+        separator = "&" if "?" in url else "?"
+        registry = ModelRegistry.open(f"{url}{separator}application_name={name}", str(tmp_path))
+        first = registry.register_model("churn", 1)
+        second = registry.register_model("churn", 2)
+        registry.promote(first, actor="alice", reason="baseline")
+        inside = threading.Event()
+        original = audit.append_event
+
+        def pause_on_promote(connection: Any, draft: audit.EventDraft) -> Any:
+            event = original(connection, draft)
+            if draft.action == "promote":
+                inside.set()
+                time.sleep(3)
+            return event
+
+        outcome: list[BaseException] = []
+
+        def promote() -> None:
+            try:
+                registry.promote(second, actor="bob", reason="will be cut off")
+            except BaseException as exc:
+                outcome.append(exc)
+
+        audit.append_event = pause_on_promote  # type: ignore[assignment]
+        try:
+            worker = threading.Thread(target=promote)
+            worker.start()
+            assert inside.wait(30)
+            admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                killed = connection.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND state <> 'idle'"
+                    ),
+                    {"name": name},
+                ).scalar_one()
+            admin.dispose()
+            worker.join(30)
+        finally:
+            audit.append_event = original  # type: ignore[assignment]
+        assert killed >= 1
+        assert len(outcome) == 1 and isinstance(outcome[0], errors.StorageError), outcome
+        assert "retry" in str(outcome[0])
+        assert registry.get_version("churn@production").id == first.id
+        assert registry.verify().ok
+        registry.promote(second, actor="bob", reason="retried")
+        assert registry.get_version("churn@production").id == second.id
+        registry.close()
+
+
+def test_s3_credentials_never_reach_the_database_or_logs(
+    s3_server: str, s3_bucket: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import pandas as pd
+
+    caplog.set_level(logging.DEBUG)
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"]
+    key_id = os.environ["AWS_ACCESS_KEY_ID"]
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    with ModelRegistry.open(url, f"s3://{s3_bucket}/p", s3_endpoint_url=s3_server) as registry:
+        snap = registry.snapshot_dataset("customers", pd.DataFrame({"a": [1, 2]}))
+        with registry.start_run("train", params={"C": 1}, inputs=[snap]) as run:
+            mv = registry.register_model("churn", {"w": 1}, run=run, metrics={"auc": 0.9})
+        registry.promote(mv, actor="alice", reason="go")
+        registry.delete_dataset(snap, actor="dpo", reason="gdpr", force=True)
+        registry.verify()
+        with registry.engine.connect() as connection:
+            dump = "\n".join(
+                repr(row)
+                for table in schema.metadata.sorted_tables
+                for row in connection.execute(sa.select(table))
+            )
+    assert dump, "the registry recorded nothing?"
+    stored = dump + (tmp_path / "registry.db").read_bytes().decode("latin-1")
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("registry"))
+    for value in (secret, key_id, os.environ["AWS_SESSION_TOKEN"]):
+        assert value not in stored
+        assert value not in ours
+    # botocore's own DEBUG log signs requests with the key id, never the secret.
+    assert secret not in caplog.text
