@@ -1,16 +1,19 @@
 """Capture of the "software" lineage: source code version and environment.
 
-Never raises: a training run must not fail because git is missing or a file is unreadable;
-the fields are simply left empty.
+Never raises: a training run must not fail because git is missing, slow or confused, or a
+file is unreadable; the fields are simply left empty.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import importlib.metadata
+import os
 import platform
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,88 +34,183 @@ ENVIRONMENT_FILE_PATTERNS = (
     "Pipfile.lock",
     "setup.cfg",
 )
-_CREDENTIALS_RE = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
+
+# Variables that would point git at another repository than the one `start` is in (they
+# are set, for instance, when the registry is used from inside a git hook).
+_GIT_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR")
+_URL_USERINFO = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@", re.I)
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def _git_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_REPOSITORY_VARIABLES}
+    # No index.lock for a read-only status, so a capture never collides with the user's
+    # own git commands; and never wait for a prompt.
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
 
 
 def _git(start: Path, *args: str) -> str | None:
+    """stdout of `git -C start args...`, or None if git is missing, fails or times out."""
     try:
         done = subprocess.run(
             ["git", "-C", str(start), *args],
             capture_output=True,
             text=True,
+            encoding="utf-8",
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+            env=_git_environment(),
             timeout=GIT_TIMEOUT_SECONDS,
             check=False,
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, ValueError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _start_directory(start: Path | None) -> Path | None:
+    try:
+        return Path(start).resolve() if start is not None else Path.cwd()
+    except OSError:  # the working directory was deleted under us
+        return None
+
+
 def find_project_root(start: Path | None = None) -> Path:
-    base = (start or Path.cwd()).resolve()
+    """The git top level of `start` (default: the working directory) if it is inside a
+    git work tree, else `start` itself."""
+    base = _start_directory(start)
+    if base is None:
+        return Path(start) if start is not None else Path(".")
     top = _git(base, "rev-parse", "--show-toplevel")
     return Path(top) if top else base
 
 
 def strip_credentials(url: str) -> str:
-    """`https://user:token@host/x.git` -> `https://host/x.git`: tokens never reach the DB."""
-    return _CREDENTIALS_RE.sub(r"\g<scheme>", url)
+    """`https://user:token@host/x.git` -> `https://host/x.git`: secrets never reach the DB.
+
+    Any user information of an http(s) URL is dropped (a lone token is often put in the
+    user part); other schemes keep a bare user name (`ssh://git@host/x`) but lose a
+    password. scp-like `git@host:x.git` has no password syntax and is kept as it is.
+    """
+    match = _URL_USERINFO.match(url)
+    if match is None:
+        return url
+    scheme, userinfo = match["scheme"], match["userinfo"]
+    if ":" in userinfo or scheme.lower().startswith(("http://", "https://")):
+        return scheme + url[match.end() :]
+    return url
 
 
 def capture_code(start: Path | None = None) -> CodeVersion:
-    base = (start or Path.cwd()).resolve()
-    commit = _git(base, "rev-parse", "HEAD")
-    if commit is None:
+    """Commit, dirty flag (untracked files count), origin URL without credentials and
+    branch of the git work tree containing `start`; all None outside git. Never raises."""
+    try:
+        base = _start_directory(start)
+        if base is None:
+            return CodeVersion()
+        commit = _git(base, "rev-parse", "--verify", "--quiet", "HEAD")
+        if commit is None:  # not a work tree, git missing, or no commit yet
+            return CodeVersion()
+        status = _git(base, "status", "--porcelain", "--untracked-files=normal")
+        remote = _git(base, "config", "--get", "remote.origin.url")
+        branch = _git(base, "symbolic-ref", "--quiet", "--short", "HEAD")  # None if detached
+        return CodeVersion(
+            commit=commit,
+            dirty=None if status is None else bool(status),
+            remote=strip_credentials(remote) if remote else None,
+            branch=branch or None,
+        )
+    except Exception:  # capture is best effort; see the module docstring
         return CodeVersion()
-    status = _git(base, "status", "--porcelain")
-    remote = _git(base, "config", "--get", "remote.origin.url")
-    branch = _git(base, "rev-parse", "--abbrev-ref", "HEAD")
-    return CodeVersion(
-        commit=commit,
-        dirty=None if status is None else bool(status),
-        remote=strip_credentials(remote) if remote else None,
-        branch=branch if branch and branch != "HEAD" else None,
-    )
 
 
 @dataclass(frozen=True)
 class CapturedEnvironment:
+    """The software environment of a run, before its files are stored as blobs."""
+
     python_version: str
     platform: str
-    packages: tuple[str, ...]
-    files: tuple[tuple[str, Path], ...]
+    packages: tuple[str, ...]  # sorted `name==version`, one per distribution
+    files: tuple[tuple[str, Path], ...]  # (name relative to the project root, absolute path)
 
     def packages_text(self) -> bytes:
+        """The package list as a requirements-style file, one `name==version` a line."""
         return ("\n".join(self.packages) + "\n").encode("utf-8")
+
+
+def normalise_package_name(name: str) -> str:
+    """PEP 503 normalisation: `Scikit_Learn` and `scikit.learn` are `scikit-learn`."""
+    return _NAME_SEPARATORS.sub("-", name).lower()
 
 
 @functools.cache
 def installed_packages() -> tuple[str, ...]:
-    """Sorted `name==version` of every installed distribution; cached per process because
-    it takes tens of milliseconds and registration is on the hot path."""
-    found: set[str] = set()
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name")
-        if name:
-            normalised = re.sub(r"[-_.]+", "-", name).lower()
-            found.add(f"{normalised}=={dist.version}")
-    return tuple(sorted(found))
+    """Sorted `name==version` of every installed distribution.
+
+    Cached per process: listing distributions costs tens of milliseconds and registration
+    is on the hot path; packages installed after the first call are not seen. When a name
+    is installed twice on sys.path the first one wins, as it does for imports.
+    """
+    versions: dict[str, str] = {}
+    try:
+        for dist in importlib.metadata.distributions():
+            name, version = dist.metadata.get("Name"), dist.version
+            if name and version:
+                versions.setdefault(normalise_package_name(name), version)
+    except Exception:  # a broken .dist-info must not fail the run
+        pass
+    return tuple(sorted(f"{name}=={version}" for name, version in versions.items()))
 
 
 def environment_files(root: Path) -> tuple[tuple[str, Path], ...]:
-    found: dict[str, Path] = {}
-    for pattern in ENVIRONMENT_FILE_PATTERNS:
-        for path in root.glob(pattern):
-            if path.is_file():
-                found[path.name] = path
-    return tuple(sorted(found.items()))
+    """Environment files directly in `root`, sorted by name (not cached: they change)."""
+    root = root.resolve()
+    try:
+        with os.scandir(root) as entries:
+            names = [
+                entry.name
+                for entry in entries
+                if any(fnmatch.fnmatchcase(entry.name, p) for p in ENVIRONMENT_FILE_PATTERNS)
+                and entry.is_file()
+            ]
+    except OSError:
+        return ()
+    return tuple((name, root / name) for name in sorted(names))
 
 
 def capture_environment(start: Path | None = None) -> CapturedEnvironment:
-    root = find_project_root(start)
+    """Python, platform, installed packages and the environment files at the project root
+    of `start` (default: the working directory)."""
+    try:
+        files = environment_files(find_project_root(start))
+    except Exception:  # best effort, like capture_code
+        files = ()
     return CapturedEnvironment(
         python_version=platform.python_version(),
         platform=platform.platform(),
         packages=installed_packages(),
-        files=environment_files(root),
+        files=files,
     )
+
+
+# Capturing costs five git processes (~20 ms). Runs started within a few seconds of each
+# other in one process share a capture: code does not change faster than that in practice,
+# and a training loop that starts many short runs should not pay it each time.
+CAPTURE_MAX_AGE_SECONDS = 5.0
+_recent_captures: dict[Path | None, tuple[float, CodeVersion, CapturedEnvironment]] = {}
+
+
+def capture_software(
+    start: Path | None = None, max_age: float = CAPTURE_MAX_AGE_SECONDS
+) -> tuple[CodeVersion, CapturedEnvironment]:
+    """`capture_code` and `capture_environment` together, reused for `max_age` seconds."""
+    key = _start_directory(start)
+    now = time.monotonic()
+    cached = _recent_captures.get(key)
+    if cached is not None and now - cached[0] <= max_age:
+        return cached[1], cached[2]
+    code, captured = capture_code(start), capture_environment(start)
+    _recent_captures[key] = (now, code, captured)
+    return code, captured

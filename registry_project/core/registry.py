@@ -149,6 +149,7 @@ class ModelRegistry:
         self.config = config
         self.allow_pickle = allow_pickle
         self._owns_engine = True
+        self._stored_capture: tuple[Any, str, tuple[tuple[str, str, int], ...]] | None = None
         # Recorded on every write that does not name its own (see `bound`).
         self.default_dagster_run_id: str | None = None
         self.default_asset_key: str | None = None
@@ -571,22 +572,18 @@ class ModelRegistry:
         }
         files: list[tuple[str, str, int]] = []
         if capture_environment:
-            code = environment.capture_code()
+            code, captured = environment.capture_software()
             values.update(
                 code_commit=code.commit,
                 code_dirty=code.dirty,
                 code_remote=code.remote,
                 code_branch=code.branch,
             )
-            captured = environment.capture_environment()
-            packages_blob = self._blobs.put_bytes(captured.packages_text())
-            for relative, path in captured.files:
-                stored = self._blobs.put_file(path)
-                files.append((relative, stored.digest, stored.size))
+            packages_digest, files = self._store_environment(captured)
             values.update(
                 python_version=captured.python_version,
                 platform=captured.platform,
-                packages_digest=packages_blob.digest,
+                packages_digest=packages_digest,
                 package_count=len(captured.packages),
             )
 
@@ -614,6 +611,23 @@ class ModelRegistry:
 
         self._write(work)
         return ActiveRun(self, values["id"], name)
+
+    def _store_environment(
+        self, captured: environment.CapturedEnvironment
+    ) -> tuple[str, list[tuple[str, str, int]]]:
+        """Store the package list and environment files as blobs (once per capture)."""
+        if self._stored_capture is not None and self._stored_capture[0] is captured:
+            return self._stored_capture[1], list(self._stored_capture[2])
+        packages_blob = self._blobs.put_bytes(captured.packages_text())
+        files = []
+        for relative, path in captured.files:
+            try:
+                stored = self._blobs.put_file(path)
+            except OSError:  # deleted or unreadable since the capture: leave it out
+                continue
+            files.append((relative, stored.digest, stored.size))
+        self._stored_capture = (captured, packages_blob.digest, tuple(files))
+        return packages_blob.digest, files
 
     @staticmethod
     def _normalise_inputs(inputs: InputsArg) -> list[tuple[str, str]]:

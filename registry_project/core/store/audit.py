@@ -39,6 +39,13 @@ class EventDraft:
     reason: str | None = None
 
 
+_ADVANCE_HEAD = (
+    audit_head.update()
+    .where(audit_head.c.id == 1)
+    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+
+
 def _timestamp_text(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -109,12 +116,10 @@ def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
         "prev_hash": head.hash,
     }
     values["hash"] = compute_hash(**values)
-    connection.execute(audit_events.insert().values(**values))
-    connection.execute(
-        audit_head.update()
-        .where(audit_head.c.id == 1)
-        .values(seq=values["seq"], hash=values["hash"])
-    )
+    # Parameters passed separately (not baked in with .values()) keep the compiled
+    # statement cached: appends are on every write's path.
+    connection.execute(audit_events.insert(), values)
+    connection.execute(_ADVANCE_HEAD, {"new_seq": values["seq"], "new_hash": values["hash"]})
     return _event_from_values(values)
 
 

@@ -15,7 +15,7 @@ from registry_project.core.store.schema import datasets
 
 
 def insert_dataset(connection: Connection, values: Mapping[str, Any]) -> None:
-    connection.execute(datasets.insert().values(**values))
+    connection.execute(datasets.insert(), dict(values))
 
 
 def fetch_dataset(connection: Connection, dataset_id: str) -> DatasetSnapshot | None:

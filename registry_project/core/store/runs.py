@@ -26,7 +26,7 @@ def insert_run(
     inputs: Sequence[tuple[str, str]],
     files: Sequence[tuple[str, str, int]],
 ) -> None:
-    connection.execute(runs.insert().values(**values))
+    connection.execute(runs.insert(), dict(values))
     if inputs:
         connection.execute(
             run_inputs.insert(),

@@ -234,7 +234,7 @@ def _list_by_metric(
 
 
 def insert_version(connection: Connection, values: Mapping[str, Any]) -> None:
-    connection.execute(model_versions.insert().values(**values))
+    connection.execute(model_versions.insert(), dict(values))
 
 
 def set_stage(connection: Connection, version_id: str, stage: Stage, at: datetime) -> None:
@@ -256,16 +256,17 @@ def record_transition(
     at: datetime,
 ) -> None:
     connection.execute(
-        stage_transitions.insert().values(
-            version_id=row.id,
-            model_name=row.model_name,
-            version=row.version,
-            from_stage=from_stage.value if from_stage else None,
-            to_stage=to_stage.value,
-            actor=actor,
-            reason=reason,
-            at=at,
-        )
+        stage_transitions.insert(),
+        {
+            "version_id": row.id,
+            "model_name": row.model_name,
+            "version": row.version,
+            "from_stage": from_stage.value if from_stage else None,
+            "to_stage": to_stage.value,
+            "actor": actor,
+            "reason": reason,
+            "at": at,
+        },
     )
 
 

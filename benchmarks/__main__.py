@@ -1,0 +1,239 @@
+"""`python -m benchmarks`: every workload on registry_project and MLflow, alternating.
+
+Examples:
+    python -m benchmarks --scale tiny            # seconds; what CI runs
+    python -m benchmarks --scale small           # minutes; the README table
+    python -m benchmarks --scale full            # the issue's sizes (hours with MLflow)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import dagster_overhead, mlflow_side, ours
+from benchmarks.harness import Measurement, Report, machine_info
+
+
+@dataclass(frozen=True)
+class Scale:
+    registrations: tuple[int, ...]
+    lookup_versions: tuple[int, ...]
+    lookups: int
+    dependents_versions: int
+    artifact_mb: int
+    rounds: int
+
+
+SCALES = {
+    "tiny": Scale((20,), (50,), 50, 50, 8, 2),
+    "small": Scale((300,), (2_000,), 300, 2_000, 256, 3),
+    "full": Scale((1_000, 10_000), (10_000, 100_000), 1_000, 10_000, 1024, 3),
+}
+
+
+def _fresh(base: Path, name: str) -> Path:
+    path = base / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def run(scale: Scale, label: str, workdir: Path, with_mlflow: bool, report: Report) -> None:
+    artifact = os.urandom(100 * 1024)
+    systems = ["registry_project", "mlflow"] if with_mlflow else ["registry_project"]
+
+    print("W1 registration", flush=True)
+    for count in scale.registrations:
+        samples: dict[str, list[float]] = {s: [] for s in systems}
+        for round_ in range(scale.rounds):
+            order = systems if round_ % 2 == 0 else list(reversed(systems))  # alternate
+            for system in order:
+                directory = _fresh(workdir, f"w1-{system}-{count}-{round_}")
+                side = ours if system == "registry_project" else mlflow_side
+                samples[system].extend(side.registration(directory, count, artifact))
+        for system in systems:
+            report.add(
+                Measurement(
+                    "W1 registration", f"N={count}", system, "ms each", tuple(samples[system])
+                )
+            )
+
+    print("W2/W3 lookups", flush=True)
+    for versions in scale.lookup_versions:
+        lookups: dict[str, list[float]] = {s: [] for s in systems}
+        best: dict[str, list[float]] = {s: [] for s in systems}
+        registry = ours.populate(_fresh(workdir, f"w2-ours-{versions}"), versions)
+        client = experiment = None
+        if with_mlflow:
+            client, experiment = mlflow_side.populate(
+                _fresh(workdir, f"w2-mlflow-{versions}"), versions
+            )
+        for round_ in range(scale.rounds):
+            order = systems if round_ % 2 == 0 else list(reversed(systems))
+            for system in order:
+                if system == "registry_project":
+                    lookups[system].extend(ours.production_lookup(registry, scale.lookups))
+                    best[system].extend(ours.best_by_metric(registry, scale.lookups))
+                else:
+                    lookups[system].extend(mlflow_side.production_lookup(client, scale.lookups))
+                    best[system].extend(
+                        mlflow_side.best_by_metric(client, experiment, max(10, scale.lookups // 10))
+                    )
+        registry.close()
+        for system in systems:
+            report.add(
+                Measurement(
+                    "W2 production lookup",
+                    f"{versions} versions",
+                    system,
+                    "ms each",
+                    tuple(lookups[system]),
+                )
+            )
+            report.add(
+                Measurement(
+                    "W3 best by metric",
+                    f"{versions} versions",
+                    system,
+                    "ms each",
+                    tuple(best[system]),
+                )
+            )
+
+    print("W4 dependents", flush=True)
+    samples4 = ours.dependents(_fresh(workdir, "w4"), scale.dependents_versions, scale.lookups)
+    report.add(
+        Measurement(
+            "W4 dependents",
+            f"{scale.dependents_versions} versions",
+            "registry_project",
+            "ms each",
+            samples4,
+        )
+    )
+
+    print("W5 large artifact", flush=True)
+    large_artifact(scale, workdir, report)
+
+    print("W6 Dagster overhead", flush=True)
+    walls, spent = dagster_overhead.measure(_fresh(workdir, "w6"), scale.rounds)
+    report.add(
+        Measurement("W6 Dagster training materialization", "demo", "dagster wall", "ms", walls)
+    )
+    report.add(
+        Measurement(
+            "W6 Dagster training materialization",
+            "demo",
+            "registry_project",
+            "ms in registry calls",
+            spent,
+        )
+    )
+    share = 100 * sum(spent) / sum(walls)
+    report.notes.append(f"W6: registry calls take {share:.1f}% of the materialization's wall time")
+    del label
+
+
+def large_artifact(scale: Scale, workdir: Path, report: Report) -> None:
+    directory = _fresh(workdir, "w5")
+    source = directory / "source.bin"
+    with open(source, "wb") as out:
+        block = os.urandom(8 * 1024 * 1024)
+        for _ in range(max(1, scale.artifact_mb // 8)):
+            out.write(block)
+    size_mb = source.stat().st_size / 2**20
+    cp_times, ours_register, ours_load, rss, rss_added = [], [], [], [], []
+    for _ in range(scale.rounds):
+        start = time.perf_counter()
+        subprocess.run(["cp", str(source), str(directory / "copy.bin")], check=True)
+        cp_times.append(time.perf_counter() - start)
+        (directory / "copy.bin").unlink()
+        store = _fresh(workdir, "w5-store")
+        code = (
+            "import json, sys; from pathlib import Path; from benchmarks import ours; "
+            f"print(json.dumps(ours.large_artifact(Path({str(store)!r}), Path({str(source)!r}))))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        result = __import__("json").loads(done.stdout.strip().splitlines()[-1])
+        ours_register.append(result["register_s"])
+        ours_load.append(result["load_s"])
+        rss.append(result["peak_rss_mb"])
+        rss_added.append(result["rss_above_baseline_mb"])
+    label = f"{size_mb:.0f} MiB"
+    report.add(
+        Measurement(
+            "W5 large artifact register",
+            label,
+            "registry_project",
+            "MB/s",
+            tuple(size_mb / t for t in ours_register),
+        )
+    )
+    report.add(
+        Measurement(
+            "W5 large artifact register", label, "cp", "MB/s", tuple(size_mb / t for t in cp_times)
+        )
+    )
+    report.add(
+        Measurement(
+            "W5 large artifact load",
+            label,
+            "registry_project",
+            "MB/s",
+            tuple(size_mb / t for t in ours_load),
+        )
+    )
+    report.add(
+        Measurement(
+            "W5 large artifact load", label, "cp", "MB/s", tuple(size_mb / t for t in cp_times)
+        )
+    )
+    report.add(Measurement("W5 peak RSS", label, "registry_project", "MB", tuple(rss)))
+    report.add(
+        Measurement(
+            "W5 RSS added by the artifact", label, "registry_project", "MB", tuple(rss_added)
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--no-mlflow", action="store_true", help="Ours only (no mlflow-skinny).")
+    parser.add_argument(
+        "--workdir", type=Path, help="Where stores are created (default: a temp dir)."
+    )
+    args = parser.parse_args(argv)
+    with_mlflow = not args.no_mlflow
+    if with_mlflow:
+        try:
+            import mlflow  # noqa: F401
+        except ImportError:
+            parser.error("MLflow is not installed: pip install -e '.[bench]' (or pass --no-mlflow)")
+    report = Report(machine=machine_info())
+    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        run(SCALES[args.scale], args.scale, Path(workdir), with_mlflow, report)
+    json_path, md_path = report.write(args.out)
+    print()
+    print(report.markdown())
+    print(f"written {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Timing, alternation and reporting shared by every workload."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Measurement:
+    workload: str
+    size: str
+    system: str  # "registry_project", "mlflow", "cp"
+    metric: str  # what the numbers are, e.g. "ms per registration"
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+@dataclass
+class Report:
+    machine: dict[str, str] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, measurement: Measurement) -> None:
+        self.measurements.append(measurement)
+        print(
+            f"  {measurement.workload} {measurement.size:>12} {measurement.system:>17}: "
+            f"median {measurement.median:.4g} {measurement.metric}",
+            flush=True,
+        )
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per (workload, size): ours, MLflow (or baseline) and the ratio."""
+        grouped: dict[tuple[str, str], dict[str, Measurement]] = {}
+        for m in self.measurements:
+            grouped.setdefault((m.workload, m.size), {})[m.system] = m
+        rows = []
+        for (workload, size), systems in grouped.items():
+            ours = systems.get("registry_project")
+            other = systems.get("mlflow") or systems.get("cp")
+            extra = {
+                k: v for k, v in systems.items() if k not in ("registry_project", "mlflow", "cp")
+            }
+            row: dict[str, object] = {
+                "workload": workload,
+                "size": size,
+                "metric": ours.metric if ours else (other.metric if other else ""),
+                "registry_project": ours.median if ours else None,
+                "baseline": other.system if other else None,
+                "baseline_value": other.median if other else None,
+            }
+            if ours and other and ours.median > 0 and other.median > 0:
+                # Always "how many times better are we": for throughput (MB/s) ours/theirs,
+                # for latency theirs/ours.
+                higher_is_better = ours.metric.endswith("/s")
+                row["ratio"] = (
+                    ours.median / other.median if higher_is_better else other.median / ours.median
+                )
+            for name, m in extra.items():
+                row[name] = m.median
+            rows.append(row)
+        return rows
+
+    def markdown(self) -> str:
+        lines = [
+            "| workload | size | metric | registry_project | baseline | baseline value "
+            "| ours vs baseline (x better) |",
+            "|---|---|---|---:|---|---:|---:|",
+        ]
+        for row in self.rows():
+            ratio = f"{row['ratio']:.1f}x" if "ratio" in row else "-"
+            lines.append(
+                f"| {row['workload']} | {row['size']} | {row['metric']} | "
+                f"{_fmt(row['registry_project'])} | {row['baseline'] or '-'} | "
+                f"{_fmt(row['baseline_value'])} | {ratio} |"
+            )
+        machine = ", ".join(f"{k}: {v}" for k, v in self.machine.items())
+        notes = "".join(f"\n- {note}" for note in self.notes)
+        return "\n".join(lines) + f"\n\nMachine: {machine}{notes}\n"
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        json_path = directory / "results.json"
+        md_path = directory / "results.md"
+        json_path.write_text(
+            json.dumps(
+                {
+                    "machine": self.machine,
+                    "rows": self.rows(),
+                    "measurements": [{**asdict(m), "median": m.median} for m in self.measurements],
+                    "notes": self.notes,
+                },
+                indent=2,
+            )
+        )
+        md_path.write_text(self.markdown())
+        return json_path, md_path
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "-"
+
+
+def machine_info() -> dict[str, str]:
+    import os
+
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": str(os.cpu_count()),
+    }
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        info["memory"] = f"{pages / 2**30:.0f} GiB"
+    except (ValueError, OSError):
+        pass
+    return info
+
+
+def time_each(operation: Callable[[int], object], count: int) -> tuple[float, ...]:
+    """Milliseconds of each call of `operation(i)`."""
+    samples = []
+    for i in range(count):
+        start = time.perf_counter()
+        operation(i)
+        samples.append((time.perf_counter() - start) * 1000)
+    return tuple(samples)

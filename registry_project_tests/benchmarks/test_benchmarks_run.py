@@ -1,0 +1,31 @@
+"""The benchmark suite still runs end to end (tiny sizes; no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_runs_every_workload_against_mlflow(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--scale", "tiny", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    workloads = {row["workload"] for row in results["rows"]}
+    assert {w.split()[0] for w in workloads} == {"W1", "W2", "W3", "W4", "W5", "W6"}
+    compared = {row["workload"]: row for row in results["rows"] if row.get("baseline") == "mlflow"}
+    assert set(compared) == {"W1 registration", "W2 production lookup", "W3 best by metric"}
+    assert all(row["ratio"] > 0 for row in compared.values())
+    assert "| W1 registration |" in (tmp_path / "results.md").read_text()
