@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from registry_project import ModelRegistry
 from registry_project.cli import cli
+from registry_project.core.store import migrate
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def test_db_commands(filled: Filled) -> None:
     current = run(filled, "db", "current")
     assert current.exit_code == 0 and "up to date" in current.output
     upgraded = run(filled, "db", "upgrade")
-    assert upgraded.exit_code == 0 and "-> 0001" in upgraded.output
+    assert upgraded.exit_code == 0 and f"-> {migrate.head_revision()}" in upgraded.output
 
 
 def test_errors_are_one_line_and_usage_errors_exit_2(filled: Filled) -> None:

@@ -85,3 +85,50 @@ def test_unsupported_database_urls_are_configuration_errors(url: str) -> None:
 def test_unreachable_postgres_is_a_storage_error() -> None:
     with pytest.raises(errors.StorageError, match="cannot reach"):
         ModelRegistry.open("postgresql://postgres@127.0.0.1:1/none", "/tmp/unused")
+
+
+def test_database_filled_at_the_first_migration_keeps_every_record_on_upgrade(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Built at revision 0001 and used there, then `registry db upgrade`d to head."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from registry_project.cli import cli
+    from registry_project.core.blobs import open_blob_store
+    from registry_project.core.config import RegistryConfig
+
+    root = str(tmp_path / "artifacts")
+    engine = create_registry_engine(database_url)
+    migrate.upgrade(engine, "0001")
+    assert migrate.current_revision(engine) == "0001"
+    # The 0001-era registry: the same code paths, without the head-revision check.
+    old = ModelRegistry(engine, open_blob_store(root), config=RegistryConfig(database_url, root))
+    snap = old.snapshot_dataset("customers", pd.DataFrame({"a": [1, 2, 3]}))
+    with old.start_run("train", params={"C": 1}, inputs=[snap]) as run:
+        first = old.register_model("churn", {"w": 1}, run=run, metrics={"auc": 0.8})
+    second = old.register_model("churn", {"w": 2}, metrics={"auc": 0.9})
+    old.promote(first, actor="alice", reason="baseline")
+    old.promote(second, actor="bob", reason="better")
+    events_before = [(e.seq, e.hash) for e in old.audit_log()]
+    old.close()
+
+    with pytest.raises(errors.SchemaVersionError):
+        ModelRegistry.open(database_url, root)
+    result = CliRunner().invoke(cli, ["--database-url", database_url, "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "0001 -> " + migrate.head_revision() in result.output
+
+    with ModelRegistry.open(database_url, root) as upgraded:
+        assert [(e.seq, e.hash) for e in upgraded.audit_log()] == events_before
+        assert {v.version: v.stage.value for v in upgraded.versions("churn")} == {
+            1: "archived",
+            2: "production",
+        }
+        assert upgraded.lineage("churn/1").datasets[0].snapshot.id == snap.id
+        assert upgraded.load_model("churn@production") == {"w": 2}
+        assert upgraded.verify().ok
+        assert {e.action for e in upgraded.audit_log(actor="bob")} == {
+            "promote",
+            "promote:archive_previous",
+        }

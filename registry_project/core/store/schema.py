@@ -258,6 +258,9 @@ audit_events = sa.Table(
     sa.Index(None, "model_name", "seq"),
     sa.Index(None, "dataset_name", "seq"),
     sa.Index(None, "at"),
+    # Added in migration 0002: audit filters by actor and by action (UI, CLI).
+    sa.Index(None, "actor", "seq"),
+    sa.Index(None, "action", "seq"),
 )
 
 # One row: the tip of the audit chain. Appenders lock it, which serialises the chain
