@@ -1,51 +1,73 @@
 """Content-addressed blob store: the SHA-256 of the bytes is their name.
 
 Writes hash while they stream and become visible atomically (temp file + rename locally,
-upload-then-exists on S3), so a reader never sees a partial blob under a real name. Reads
-hash while they stream into a temporary spool and are checked before the caller sees a
-single byte, so corrupt data is never deserialised. Nothing holds a whole blob in memory.
+spool-then-upload on S3), so a reader never sees a partial blob under a real name, and
+identical bytes are stored once. Reads hash while they stream into a temporary spool and
+are checked before the caller sees a single byte, so corrupt data is never deserialised.
+Nothing holds a whole blob in memory: data moves in `CHUNK_SIZE` pieces and spools roll
+over to disk past `SPOOL_MAX_IN_MEMORY`.
+
+Layout (both backends): `<root>/blobs/sha256/ab/cd/<digest>`.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import hashlib
+import io
 import os
 import re
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from registry_project.core.errors import (
     BlobNotFoundError,
     ConfigurationError,
     IntegrityCheckError,
     InvalidInputError,
+    RegistryError,
     StorageError,
 )
 
 CHUNK_SIZE = 1024 * 1024
 SPOOL_MAX_IN_MEMORY = 16 * 1024 * 1024
+S3_MULTIPART_THRESHOLD = 16 * 1024 * 1024
+S3_PART_SIZE = 8 * 1024 * 1024
+S3_MAX_CONCURRENCY = 4
 S3_ENDPOINT_ENV = "REGISTRY_S3_ENDPOINT_URL"
+
 _DIGEST_RE = re.compile(r"[0-9a-f]{64}")
+_FANOUT_RE = re.compile(r"[0-9a-f]{2}")
+# botocore's own (permissive) bucket check: legacy us-east-1 names may hold capitals or "_".
+_BUCKET_RE = re.compile(r"[A-Za-z0-9.\-_]{1,255}")
+_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+_DENIED_CODES = frozenset(
+    {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}
+)
 
 ProgressCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)
 class BlobInfo:
+    """What a finished write produced: the blob's name (lowercase hex SHA-256) and size."""
+
     digest: str
     size: int
 
 
 @dataclass(frozen=True)
 class StoredBlob:
-    """A blob as listed by the store: what gc needs to judge it."""
+    """A blob as listed by the store: what gc needs to judge it (age protects fresh writes)."""
 
     digest: str
     size: int
@@ -53,39 +75,67 @@ class StoredBlob:
 
 
 def check_digest(digest: object) -> str:
+    """Refuse anything but 64 lowercase hex characters, so no digest can escape the layout."""
     if not isinstance(digest, str) or not _DIGEST_RE.fullmatch(digest):
         raise InvalidInputError(
-            f"invalid blob digest {digest!r}: expected 64 lowercase hexadecimal characters"
+            f"invalid blob digest {digest!r}: expected 64 lowercase hexadecimal characters "
+            "(a SHA-256 as recorded by the registry)"
         )
     return digest
 
 
 def relative_key(digest: str) -> str:
+    """Where a blob lives below the root; two fan-out levels keep directories small."""
     return f"blobs/sha256/{digest[:2]}/{digest[2:4]}/{digest}"
 
 
-class BlobWriter:
-    """A write-only, non-seekable binary stream that hashes what passes through it."""
+# --- writing ---------------------------------------------------------------------------
 
-    def __init__(self, sink: BinaryIO, on_bytes: ProgressCallback | None) -> None:
+
+class BlobWriter:
+    """A write-only, non-seekable binary stream that hashes what passes through it.
+
+    It implements the part of the io protocol that pickle, joblib and pyarrow use. A
+    serialiser may `close()` it (pyarrow does); that only stops further writes, because
+    the store, not the serialiser, decides when the blob is finished. `info` is set once
+    the blob is durable, i.e. after the `with store.writer()` block exits normally.
+    """
+
+    mode = "wb"
+
+    def __init__(self, sink: IO[bytes], on_bytes: ProgressCallback | None) -> None:
         self._sink = sink
         self._hash = hashlib.sha256()
         self._size = 0
         self._on_bytes = on_bytes
+        self._closed = False
         self.info: BlobInfo | None = None
 
-    # The parts of the io protocol that pickle, joblib and pyarrow use.
     def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        self._hash.update(view)
-        self._sink.write(view)
-        self._size += len(view)
+        if self._closed:
+            raise ValueError("write to a closed blob writer")
+        with memoryview(data) as raw, raw.cast("B") as view:
+            self._hash.update(view)
+            try:
+                self._sink.write(view)
+            except OSError as exc:
+                raise StorageError(
+                    f"writing a blob to temporary storage failed: {exc}. Free some disk space "
+                    "or fix permissions, then retry."
+                ) from exc
+            count = len(view)
+        self._size += count
         if self._on_bytes is not None:
-            self._on_bytes(len(view))
-        return len(view)
+            self._on_bytes(count)
+        return count
+
+    def writelines(self, lines: Iterable[Any]) -> None:
+        for line in lines:
+            self.write(line)
 
     def flush(self) -> None:
-        self._sink.flush()
+        if not self._closed:
+            self._sink.flush()
 
     def tell(self) -> int:
         return self._size
@@ -99,20 +149,29 @@ class BlobWriter:
     def seekable(self) -> bool:
         return False
 
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("a blob writer has no file descriptor")
+
     @property
     def closed(self) -> bool:
-        return self.info is not None
+        return self._closed
 
-    def close(self) -> None:  # the store, not the serialiser, decides when it is done
-        pass
+    def close(self) -> None:
+        self._closed = True
 
-    def _finish(self) -> BlobInfo:
+    def _seal(self) -> BlobInfo:
+        """Stop accepting bytes and report what was written (not yet durable)."""
+        self._closed = True
         return BlobInfo(self._hash.hexdigest(), self._size)
 
 
 def _hash_stream(
-    source: BinaryIO, sink: IO[bytes] | None, on_bytes: ProgressCallback | None
+    source: IO[bytes], sink: IO[bytes] | None, on_bytes: ProgressCallback | None
 ) -> BlobInfo:
+    """Copy `source` to `sink` (or nowhere) chunk by chunk, hashing on the way."""
     digest = hashlib.sha256()
     size = 0
     while chunk := source.read(CHUNK_SIZE):
@@ -125,7 +184,25 @@ def _hash_stream(
     return BlobInfo(digest.hexdigest(), size)
 
 
+def _integrity_error(expected: str, actual: str, where: str) -> IntegrityCheckError:
+    return IntegrityCheckError(
+        f"blob {expected} in {where} is corrupt: its bytes hash to {actual}. It was not "
+        "deserialised; run `registry verify` and restore the blob from a backup."
+    )
+
+
+def _finished(writer: BlobWriter) -> BlobInfo:
+    if writer.info is None:  # only if a subclass forgot to set it; never silently
+        raise StorageError("the blob store finished a write without recording it")
+    return writer.info
+
+
+# --- the interface ---------------------------------------------------------------------
+
+
 class BlobStore(abc.ABC):
+    """Where artifact and dataset bytes live, named by their SHA-256."""
+
     root_uri: str
 
     @abc.abstractmethod
@@ -133,45 +210,50 @@ class BlobStore(abc.ABC):
         self, on_bytes: ProgressCallback | None = None
     ) -> contextlib.AbstractContextManager[BlobWriter]:
         """Yield a hashing writer; on clean exit the blob is durable and `writer.info` set.
-        An exception inside the block stores nothing."""
+
+        An exception inside the block stores nothing, removes the temporary data and
+        propagates, so a failed serialisation never leaves a half-written blob behind.
+        """
 
     def put_bytes(self, data: bytes) -> BlobInfo:
+        """Store a small in-memory value (large ones should stream through `writer`)."""
         with self.writer() as writer:
             writer.write(data)
-        assert writer.info is not None
-        return writer.info
+        return _finished(writer)
 
     def put_file(
         self, path: str | os.PathLike[str], on_bytes: ProgressCallback | None = None
     ) -> BlobInfo:
+        """Store a file's bytes, streamed in chunks so its size does not matter."""
         with open(path, "rb") as source, self.writer(on_bytes) as writer:
             while chunk := source.read(CHUNK_SIZE):
                 writer.write(chunk)
-        assert writer.info is not None
-        return writer.info
+        return _finished(writer)
 
     @contextlib.contextmanager
     def open_verified(
         self, digest: str, on_bytes: ProgressCallback | None = None
     ) -> Iterator[BinaryIO]:
-        """A seekable copy of the blob, yielded only after its SHA-256 matched `digest`."""
+        """A seekable copy of the blob, yielded only after its SHA-256 matched `digest`.
+
+        The copy is a spool that rolls over to a temporary file past
+        `SPOOL_MAX_IN_MEMORY`, and is removed when the block exits.
+        """
         check_digest(digest)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_IN_MEMORY) as spool:
             actual = self._copy_into(digest, spool, on_bytes)
             if actual.digest != digest:
-                raise IntegrityCheckError(
-                    f"blob {digest} is corrupt: its bytes hash to {actual.digest}. It was not "
-                    "deserialised; run `registry verify` and restore it from a backup."
-                )
+                raise _integrity_error(digest, actual.digest, self.root_uri)
             spool.seek(0)
             yield spool  # type: ignore[misc]
 
     def read_bytes(self, digest: str) -> bytes:
+        """The verified bytes of a small blob."""
         with self.open_verified(digest) as stream:
             return stream.read()
 
     def check(self, digest: str) -> str | None:
-        """None when the blob is intact, else "missing" or "corrupt"."""
+        """None when the blob is intact, else "missing" or "corrupt" (re-hashed, streamed)."""
         check_digest(digest)
         try:
             actual = self._copy_into(digest, None, None)
@@ -180,6 +262,7 @@ class BlobStore(abc.ABC):
         return None if actual.digest == digest else "corrupt"
 
     def iter_digests(self) -> Iterator[str]:
+        """Every stored blob's digest (what `gc` compares against the metadata)."""
         for blob in self.iter_blobs():
             yield blob.digest
 
@@ -190,37 +273,56 @@ class BlobStore(abc.ABC):
         """Stream the stored bytes into `sink` (or nowhere), hashing them."""
 
     @abc.abstractmethod
-    def exists(self, digest: str) -> bool: ...
+    def exists(self, digest: str) -> bool:
+        """Whether a blob is stored under `digest` (its content is not checked)."""
 
     @abc.abstractmethod
-    def size(self, digest: str) -> int: ...
+    def size(self, digest: str) -> int:
+        """The stored size in bytes; BlobNotFoundError when missing."""
 
     @abc.abstractmethod
-    def delete(self, digest: str) -> bool: ...
+    def delete(self, digest: str) -> bool:
+        """Remove a blob; True if something was deleted."""
 
     @abc.abstractmethod
-    def iter_blobs(self) -> Iterator[StoredBlob]: ...
+    def iter_blobs(self) -> Iterator[StoredBlob]:
+        """Every stored blob with its size and modification time."""
 
     @abc.abstractmethod
     def cleanup_temporary(self, older_than: timedelta = timedelta(hours=1)) -> int:
-        """Remove leftovers of interrupted writes older than `older_than`; returns how many."""
+        """Remove leftovers of interrupted writes older than `older_than`; returns how many.
+
+        The age threshold protects writes that are still in progress.
+        """
 
     @abc.abstractmethod
-    def uri_for(self, digest: str) -> str: ...
+    def uri_for(self, digest: str) -> str:
+        """Where the blob lives, for people and for lineage records."""
+
+
+# --- local directory -------------------------------------------------------------------
 
 
 class LocalBlobStore(BlobStore):
-    """Blobs under `<root>/blobs/sha256/ab/cd/<digest>`, written via `<root>/tmp/`."""
+    """Blobs under `<root>/blobs/sha256/ab/cd/<digest>`, written via `<root>/tmp/*.part`.
+
+    The temp directory sits on the same file system as the blobs, so the final rename is
+    atomic: a blob is either absent or complete.
+    """
 
     def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+        self.root = root.expanduser().resolve()
         self.root_uri = str(self.root)
         self._tmp = self.root / "tmp"
+        self._base = self.root / "blobs" / "sha256"
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
-            (self.root / "blobs").mkdir(exist_ok=True)
+            self._base.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigurationError(f"cannot create the artifact root {self.root}: {exc}") from exc
+            raise ConfigurationError(
+                f"cannot create the artifact root {self.root}: {exc}. Choose a writable "
+                "directory (REGISTRY_ARTIFACT_ROOT) or fix its permissions."
+            ) from exc
 
     def _path(self, digest: str) -> Path:
         return self.root / relative_key(check_digest(digest))
@@ -229,61 +331,81 @@ class LocalBlobStore(BlobStore):
     def writer(self, on_bytes: ProgressCallback | None = None) -> Iterator[BlobWriter]:
         temp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            with open(temp, "wb") as sink:
-                writer = BlobWriter(sink, on_bytes)  # type: ignore[arg-type]
-                yield writer
+            with open(temp, "xb") as sink:
+                writer = BlobWriter(sink, on_bytes)
+                try:
+                    yield writer
+                finally:
+                    info = writer._seal()
                 sink.flush()
                 os.fsync(sink.fileno())
-            info = writer._finish()
-            final = self._path(info.digest)
-            if final.exists():
-                temp.unlink()  # identical bytes are stored once
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temp, final)
-                _fsync_directory(final.parent)
+            self._commit(temp, info.digest)
             writer.info = info
         finally:
             temp.unlink(missing_ok=True)
 
+    def _commit(self, temp: Path, digest: str) -> None:
+        """Rename the finished temp file into place, unless identical bytes are there."""
+        final = self._path(digest)
+        if final.is_file():
+            return  # the caller's `finally` drops the temp: identical bytes stored once
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, final)
+        except OSError as exc:
+            raise StorageError(
+                f"could not store blob {digest} under {self.root}: {exc}. Check free space "
+                "and permissions, then retry."
+            ) from exc
+        _fsync_directory(final.parent)
+
     def _copy_into(
         self, digest: str, sink: IO[bytes] | None, on_bytes: ProgressCallback | None
     ) -> BlobInfo:
+        path = self._path(digest)
         try:
-            with open(self._path(digest), "rb") as source:
+            with open(path, "rb") as source:
                 return _hash_stream(source, sink, on_bytes)
         except FileNotFoundError as exc:
-            raise BlobNotFoundError(
-                f"blob {digest} is missing from {self.root}; run `registry verify`"
-            ) from exc
+            raise self._missing(digest) from exc
+        except OSError as exc:  # permissions, a directory in the way, I/O errors
+            raise StorageError(f"could not read blob {path}: {exc}") from exc
+
+    def _missing(self, digest: str) -> BlobNotFoundError:
+        return BlobNotFoundError(
+            f"blob {digest} is missing from {self.root}; run `registry verify` to find "
+            "every affected record"
+        )
 
     def exists(self, digest: str) -> bool:
         return self._path(digest).is_file()
 
     def size(self, digest: str) -> int:
-        try:
-            return self._path(digest).stat().st_size
-        except FileNotFoundError as exc:
-            raise BlobNotFoundError(f"blob {digest} is missing from {self.root}") from exc
-
-    def delete(self, digest: str) -> bool:
         path = self._path(digest)
         try:
-            path.unlink()
+            return path.stat().st_size
+        except FileNotFoundError as exc:
+            raise self._missing(digest) from exc
+
+    def delete(self, digest: str) -> bool:
+        try:
+            self._path(digest).unlink()
         except FileNotFoundError:
             return False
         return True
 
     def iter_blobs(self) -> Iterator[StoredBlob]:
-        base = self.root / "blobs" / "sha256"
-        if not base.is_dir():
-            return
-        for path in sorted(base.glob("??/??/*")):
-            if _DIGEST_RE.fullmatch(path.name):
-                stat = path.stat()
-                yield StoredBlob(
-                    path.name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)
-                )
+        # Directory by directory, so a huge store is never listed into memory at once.
+        for first in _sorted_entries(self._base):
+            if not (first.is_dir() and _FANOUT_RE.fullmatch(first.name)):
+                continue
+            for second in _sorted_entries(Path(first.path)):
+                if not (second.is_dir() and _FANOUT_RE.fullmatch(second.name)):
+                    continue
+                for entry in _sorted_entries(Path(second.path)):
+                    blob = _stored_blob(entry, first.name + second.name)
+                    if blob is not None:
+                        yield blob
 
     def cleanup_temporary(self, older_than: timedelta = timedelta(hours=1)) -> int:
         cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
@@ -299,6 +421,28 @@ class LocalBlobStore(BlobStore):
         return str(self._path(digest))
 
 
+def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return []
+
+
+def _stored_blob(entry: os.DirEntry[str], fanout: str) -> StoredBlob | None:
+    """A listing entry as a blob, or None for strays (temp names, misplaced files)."""
+    name = entry.name
+    if not (_DIGEST_RE.fullmatch(name) and name[:4] == fanout):
+        return None
+    try:
+        if not entry.is_file():
+            return None
+        stat = entry.stat()
+    except FileNotFoundError:  # deleted while we were listing
+        return None
+    return StoredBlob(name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+
 def _fsync_directory(path: Path) -> None:
     """Make the rename itself durable (POSIX); harmless where unsupported."""
     with contextlib.suppress(OSError):
@@ -309,10 +453,36 @@ def _fsync_directory(path: Path) -> None:
             os.close(fd)
 
 
+# --- S3 --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _s3_error_types() -> tuple[type[Exception], ...]:
+    """What boto3 raises for a failed request (imported lazily: local use needs no boto3)."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, Boto3Error)
+
+
+def _error_code(exc: BaseException) -> str:
+    """The S3 error code, also through boto3's S3UploadFailedError (which chains it)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code", ""))
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
 class S3BlobStore(BlobStore):
     """Blobs under `s3://bucket/prefix/blobs/sha256/ab/cd/<digest>`.
 
-    Credentials come from boto3's default chain only; they are never stored or logged.
+    The key is the digest, known only once all bytes are seen, so a writer spools to a
+    private local temp file while hashing and uploads at the end (multipart for large
+    blobs). Credentials come from boto3's default chain only; they are never stored or
+    logged, and error messages carry S3's error text, which does not contain them.
     """
 
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None) -> None:
@@ -323,140 +493,244 @@ class S3BlobStore(BlobStore):
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
         self.root_uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        self._client = boto3.client("s3", endpoint_url=endpoint_url)
         self._transfer = TransferConfig(
-            multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024
+            multipart_threshold=S3_MULTIPART_THRESHOLD,
+            multipart_chunksize=S3_PART_SIZE,
+            max_concurrency=S3_MAX_CONCURRENCY,
         )
+        try:
+            # A private session: boto3's default session is not safe to share across
+            # threads while clients are being created.
+            session = boto3.session.Session()
+            self._client: Any = session.client("s3", endpoint_url=endpoint_url)
+        except _s3_error_types() as exc:
+            raise ConfigurationError(
+                f"cannot configure an S3 client for {self.root_uri}: {exc}. Check AWS_PROFILE, "
+                "AWS_DEFAULT_REGION and the endpoint URL."
+            ) from exc
+
+    # keys and errors
 
     def _key(self, digest: str) -> str:
-        key = relative_key(check_digest(digest))
+        return self._under_prefix(relative_key(check_digest(digest)))
+
+    def _under_prefix(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _error(self, exc: Exception, digest: str | None = None) -> Exception:
-        from botocore.exceptions import ClientError
+    def _where(self) -> str:
+        if self.endpoint_url:
+            return f"{self.root_uri} (endpoint {self.endpoint_url})"
+        return self.root_uri
 
-        if isinstance(exc, ClientError):
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("404", "NoSuchKey", "NotFound") and digest is not None:
-                return BlobNotFoundError(
-                    f"blob {digest} is missing from {self.root_uri}; run `registry verify`"
-                )
-            if code == "NoSuchBucket":
-                return ConfigurationError(
-                    f"S3 bucket {self.bucket!r} does not exist; create it or fix the artifact root"
-                )
-        return StorageError(f"S3 request to {self.root_uri} failed: {exc}. Retry, or check access.")
+    def _translate(self, exc: Exception, digest: str | None) -> RegistryError:
+        """One clear registry error for a boto3/botocore failure."""
+        from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+        code = _error_code(exc)
+        if code in _NOT_FOUND_CODES and digest is not None:
+            return BlobNotFoundError(
+                f"blob {digest} is missing from {self.root_uri}; run `registry verify` to find "
+                "every affected record"
+            )
+        if code == "NoSuchBucket":
+            return ConfigurationError(
+                f"S3 bucket {self.bucket!r} does not exist; create it or fix the artifact root "
+                f"({self.root_uri})"
+            )
+        if code in _DENIED_CODES:
+            return StorageError(
+                f"S3 refused access to {self._where()} ({code}). Check the credentials boto3 "
+                "finds (environment, ~/.aws, instance role) and the bucket policy."
+            )
+        if isinstance(exc, NoCredentialsError):
+            return StorageError(
+                f"no AWS credentials found for {self.root_uri}. Configure boto3's default "
+                "chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or a role)."
+            )
+        if isinstance(exc, EndpointConnectionError):
+            return StorageError(
+                f"cannot reach S3 at {self._where()}: {exc}. Check the endpoint URL "
+                f"({S3_ENDPOINT_ENV} / AWS_ENDPOINT_URL) and the network, then retry."
+            )
+        return StorageError(f"S3 request to {self._where()} failed: {exc}. Retry, or check access.")
+
+    @contextlib.contextmanager
+    def _s3_errors(self, digest: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except _s3_error_types() as exc:
+            raise self._translate(exc, digest) from exc
+
+    # writing
 
     @contextlib.contextmanager
     def writer(self, on_bytes: ProgressCallback | None = None) -> Iterator[BlobWriter]:
-        # The key is the digest, known only at the end: spool to local disk, then upload.
-        with tempfile.NamedTemporaryFile(prefix="registry-", suffix=".part") as spool:
-            writer = BlobWriter(spool, on_bytes)  # type: ignore[arg-type]
-            yield writer
-            spool.flush()
-            info = writer._finish()
-            if not self.exists(info.digest):
-                spool.seek(0)
+        fd, spool_path = tempfile.mkstemp(prefix="registry-blob-", suffix=".part")
+        try:
+            with open(fd, "wb") as spool:
+                writer = BlobWriter(spool, on_bytes)
                 try:
-                    self._client.upload_fileobj(
-                        spool, self.bucket, self._key(info.digest), Config=self._transfer
-                    )
-                except Exception as exc:
-                    raise self._error(exc) from exc
+                    yield writer
+                finally:
+                    info = writer._seal()
+            self._upload_unless_present(spool_path, info.digest)
             writer.info = info
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(spool_path)
+
+    def _upload_unless_present(self, spool_path: str, digest: str) -> None:
+        if self.exists(digest):
+            return  # identical bytes are stored once
+        with self._s3_errors():
+            # upload_file (not upload_fileobj) reads each part lazily from disk, so a big
+            # blob is never buffered in memory part by part.
+            self._client.upload_file(
+                spool_path, self.bucket, self._key(digest), Config=self._transfer
+            )
+
+    # reading
 
     def _copy_into(
         self, digest: str, sink: IO[bytes] | None, on_bytes: ProgressCallback | None
     ) -> BlobInfo:
         key = self._key(digest)
-        try:
+        with self._s3_errors(digest):
             body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        except Exception as exc:
-            raise self._error(exc, digest) from exc
-        try:
-            return _hash_stream(body, sink, on_bytes)
-        finally:
-            body.close()
+            try:
+                return _hash_stream(body, sink, on_bytes)
+            finally:
+                body.close()
+
+    def _head(self, digest: str) -> dict[str, Any]:
+        key = self._key(digest)
+        with self._s3_errors(digest):
+            return dict(self._client.head_object(Bucket=self.bucket, Key=key))
 
     def exists(self, digest: str) -> bool:
-        key = self._key(digest)
         try:
-            self._client.head_object(Bucket=self.bucket, Key=key)
-        except Exception as exc:
-            error = self._error(exc, digest)
-            if isinstance(error, BlobNotFoundError):
-                return False
-            raise error from exc
+            self._head(digest)
+        except BlobNotFoundError:
+            return False
         return True
 
     def size(self, digest: str) -> int:
-        key = self._key(digest)
-        try:
-            head = self._client.head_object(Bucket=self.bucket, Key=key)
-        except Exception as exc:
-            raise self._error(exc, digest) from exc
-        return int(head["ContentLength"])
+        return int(self._head(digest)["ContentLength"])
 
     def delete(self, digest: str) -> bool:
+        # S3's delete is silent about absent keys; ask first so the answer means something.
         if not self.exists(digest):
             return False
-        try:
+        with self._s3_errors(digest):
             self._client.delete_object(Bucket=self.bucket, Key=self._key(digest))
-        except Exception as exc:
-            raise self._error(exc, digest) from exc
         return True
 
+    def _blobs_prefix(self) -> str:
+        return self._under_prefix("blobs/sha256/")
+
     def iter_blobs(self) -> Iterator[StoredBlob]:
-        prefix = f"{self.prefix}/blobs/sha256/" if self.prefix else "blobs/sha256/"
         paginator = self._client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        with self._s3_errors():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._blobs_prefix()):
                 for item in page.get("Contents", []):
-                    name = item["Key"].rsplit("/", 1)[-1]
-                    if _DIGEST_RE.fullmatch(name):
-                        yield StoredBlob(name, int(item["Size"]), item["LastModified"])
-        except Exception as exc:
-            raise self._error(exc) from exc
+                    blob = self._listed_blob(item)
+                    if blob is not None:
+                        yield blob
+
+    def _listed_blob(self, item: Any) -> StoredBlob | None:
+        key: str = item["Key"]
+        name = key.rsplit("/", 1)[-1]
+        if not _DIGEST_RE.fullmatch(name) or key != self._under_prefix(relative_key(name)):
+            return None  # a stray object, not one of ours
+        return StoredBlob(name, int(item["Size"]), item["LastModified"])
 
     def cleanup_temporary(self, older_than: timedelta = timedelta(hours=1)) -> int:
-        """Abort multipart uploads a killed writer left behind (they cost storage)."""
+        """Abort multipart uploads a killed writer left under the blob prefix.
+
+        Incomplete uploads are invisible in listings but S3 bills their parts.
+        """
+        from botocore.exceptions import ClientError
+
         cutoff = datetime.now(UTC) - older_than
         aborted = 0
-        try:
-            paginator = self._client.get_paginator("list_multipart_uploads")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        with self._s3_errors():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._blobs_prefix()):
                 for upload in page.get("Uploads", []):
-                    if upload["Initiated"] <= cutoff:
+                    if upload["Initiated"] > cutoff:
+                        continue
+                    try:
                         self._client.abort_multipart_upload(
                             Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                         )
-                        aborted += 1
-        except Exception as exc:
-            raise self._error(exc) from exc
+                    except ClientError as exc:
+                        if _error_code(exc) != "NoSuchUpload":  # someone else finished it
+                            raise
+                        continue
+                    aborted += 1
         return aborted
 
     def uri_for(self, digest: str) -> str:
         return f"s3://{self.bucket}/{self._key(digest)}"
 
 
-def open_blob_store(artifact_root: str, *, s3_endpoint_url: str | None = None) -> BlobStore:
-    """`s3://bucket/prefix` -> S3; a path or `file://` URL -> local directory."""
-    if not isinstance(artifact_root, str) or not artifact_root.strip():
-        raise ConfigurationError(
-            "artifact root is empty: pass a directory or s3://bucket/prefix, or set "
-            "REGISTRY_ARTIFACT_ROOT"
-        )
-    if artifact_root.startswith("s3://"):
-        bucket, _, prefix = artifact_root[len("s3://") :].partition("/")
-        if not bucket:
-            raise ConfigurationError(f"artifact root {artifact_root!r} names no bucket")
+# --- opening ---------------------------------------------------------------------------
+
+
+def open_blob_store(
+    artifact_root: str | os.PathLike[str], *, s3_endpoint_url: str | None = None
+) -> BlobStore:
+    """`s3://bucket/prefix` -> S3; a path or `file://` URL -> local directory (created).
+
+    The S3 endpoint is `s3_endpoint_url`, else `$REGISTRY_S3_ENDPOINT_URL`, else whatever
+    boto3's default chain says (AWS_ENDPOINT_URL, config files, AWS itself).
+    """
+    root = _root_string(artifact_root)
+    scheme, separator, rest = root.partition("://")
+    if not separator:
+        return LocalBlobStore(Path(root))
+    scheme = scheme.lower()
+    if scheme == "s3":
+        bucket, prefix = _parse_s3_root(root, rest)
         endpoint = s3_endpoint_url or os.environ.get(S3_ENDPOINT_ENV) or None
         return S3BlobStore(bucket, prefix, endpoint)
-    if artifact_root.startswith("file://"):
-        return LocalBlobStore(Path(artifact_root[len("file://") :]))
-    if "://" in artifact_root:
-        scheme = artifact_root.split("://", 1)[0]
+    if scheme == "file":
+        return LocalBlobStore(_file_url_path(root))
+    raise ConfigurationError(
+        f"artifact root {root!r}: scheme {scheme!r} is not supported. Use a directory, a "
+        "file:// URL or s3://bucket/prefix."
+    )
+
+
+def _root_string(artifact_root: object) -> str:
+    if isinstance(artifact_root, os.PathLike):
+        artifact_root = os.fspath(artifact_root)
+    if not isinstance(artifact_root, str) or not artifact_root.strip():
         raise ConfigurationError(
-            f"artifact root scheme {scheme!r} is not supported; use a directory or s3://"
+            f"artifact root {artifact_root!r} is empty: pass a directory or "
+            "s3://bucket/prefix, or set REGISTRY_ARTIFACT_ROOT"
         )
-    return LocalBlobStore(Path(artifact_root).expanduser())
+    return artifact_root.strip()
+
+
+def _parse_s3_root(root: str, rest: str) -> tuple[str, str]:
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise ConfigurationError(
+            f"artifact root {root!r} names no bucket; use s3://bucket or s3://bucket/prefix"
+        )
+    if not _BUCKET_RE.fullmatch(bucket):
+        raise ConfigurationError(f"artifact root {root!r}: {bucket!r} is not a valid bucket name")
+    return bucket, prefix
+
+
+def _file_url_path(root: str) -> Path:
+    parsed = urlparse(root)
+    if parsed.netloc not in ("", "localhost"):
+        raise ConfigurationError(
+            f"artifact root {root!r} points at host {parsed.netloc!r}; file:// URLs must be "
+            "local (file:///absolute/path). Mount remote storage or use s3://."
+        )
+    if not parsed.path:
+        raise ConfigurationError(f"artifact root {root!r} has no path; use file:///absolute/path")
+    return Path(url2pathname(parsed.path))
