@@ -892,9 +892,15 @@ class ModelRegistry:
 
     def get_version(self, reference: VersionRef) -> ModelVersion:
         """A version by ModelVersion, UUID, `name/7`, `name@production` or `name@latest`."""
+        if isinstance(reference, ModelVersion):
+            reference = reference.id
+        parsed = parse_reference(reference)
         with self._read() as connection:
-            row = self._fetch_version_row(connection, reference)
-            return version_store.to_versions(connection, [row])[0]
+            found = version_store.fetch_version(connection, parsed)
+            if found is not None:
+                return found
+            self._fetch_version_row(connection, reference)  # raises the precise error
+        raise AssertionError("unreachable")
 
     def _fetch_version_row(self, connection: Connection, reference: VersionRef) -> Row[Any]:
         if isinstance(reference, ModelVersion):

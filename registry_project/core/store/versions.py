@@ -133,6 +133,75 @@ def fetch_by_alias(connection: Connection, name: str, alias: str) -> Row[Any] | 
     return connection.execute(query.order_by(model_versions.c.version.desc()).limit(1)).first()
 
 
+def _version_with_metrics(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return (
+        sa.select(
+            model_versions,
+            version_metric_latest.c.key.label("metric_key"),
+            version_metric_latest.c.value.label("metric_value"),
+        )
+        .select_from(
+            model_versions.outerjoin(
+                version_metric_latest, version_metric_latest.c.version_id == model_versions.c.id
+            )
+        )
+        .where(condition)
+    )
+
+
+_MV = model_versions.c
+# Built once with bind parameters: constructing a statement costs more than running it, and
+# this is the lookup every model load does.
+_BY_ID = _version_with_metrics(_MV.id == sa.bindparam("version_id"))
+_BY_NUMBER = _version_with_metrics(
+    sa.and_(_MV.model_name == sa.bindparam("name"), _MV.version == sa.bindparam("number"))
+)
+_IN_PRODUCTION = _version_with_metrics(  # the partial unique index: at most one row
+    sa.and_(_MV.model_name == sa.bindparam("name"), _MV.stage == PRODUCTION)
+)
+_NEWEST_IN_STAGE = _version_with_metrics(
+    _MV.id
+    == sa.select(_MV.id)
+    .where(_MV.model_name == sa.bindparam("name"), _MV.stage == sa.bindparam("stage"))
+    .order_by(_MV.version.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_NEWEST = _version_with_metrics(
+    _MV.id
+    == sa.select(_MV.id)
+    .where(_MV.model_name == sa.bindparam("name"))
+    .order_by(_MV.version.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+
+
+def fetch_version(connection: Connection, reference: object) -> ModelVersion | None:
+    """One version and its current metrics in a single round trip (the hot lookup)."""
+    from registry_project.core.references import ByAlias, ById, ByNumber
+
+    statement: sa.Select[Any]
+    if isinstance(reference, ById):
+        statement, params = _BY_ID, {"version_id": reference.version_id}
+    elif isinstance(reference, ByNumber):
+        statement, params = _BY_NUMBER, {"name": reference.model_name, "number": reference.version}
+    else:
+        assert isinstance(reference, ByAlias)
+        params = {"name": reference.model_name}
+        if reference.alias == PRODUCTION:
+            statement = _IN_PRODUCTION
+        elif reference.alias == "latest":
+            statement = _NEWEST
+        else:
+            statement, params = _NEWEST_IN_STAGE, {**params, "stage": reference.alias}
+    rows = connection.execute(statement, params).all()
+    if not rows:
+        return None
+    metrics = {row.metric_key: row.metric_value for row in rows if row.metric_key is not None}
+    return version_from_row(rows[0], metrics)
+
+
 def fetch_production(connection: Connection, name: str) -> Row[Any] | None:
     return connection.execute(
         sa.select(model_versions).where(
