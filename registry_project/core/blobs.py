@@ -247,6 +247,27 @@ class BlobStore(abc.ABC):
             spool.seek(0)
             yield spool  # type: ignore[misc]
 
+    def download_verified(
+        self,
+        digest: str,
+        destination: str | os.PathLike[str],
+        on_bytes: ProgressCallback | None = None,
+    ) -> BlobInfo:
+        """Write the blob to `destination`, which appears only once the bytes matched
+        `digest` (streamed once, straight into a temp file beside it, then renamed)."""
+        check_digest(digest)
+        target = Path(destination)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        try:
+            with open(partial, "wb") as sink:
+                actual = self._copy_into(digest, sink, on_bytes)
+            if actual.digest != digest:
+                raise _integrity_error(digest, actual.digest, self.root_uri)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return actual
+
     def read_bytes(self, digest: str) -> bytes:
         """The verified bytes of a small blob."""
         with self.open_verified(digest) as stream:

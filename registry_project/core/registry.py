@@ -13,7 +13,6 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -997,20 +996,10 @@ class ModelRegistry:
             reg.export_artifact("churn@production", "/srv/model.joblib")
         """
         target = self.get_version(reference)
-        path = Path(destination)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
         try:
-            with (
-                self._blobs.open_verified(target.artifact_digest, on_bytes) as stream,
-                open(partial, "wb") as out,
-            ):
-                while chunk := stream.read(1024 * 1024):
-                    out.write(chunk)
-            os.replace(partial, path)
+            self._blobs.download_verified(target.artifact_digest, destination, on_bytes)
         except OSError as exc:
-            raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        finally:
-            partial.unlink(missing_ok=True)
+            raise InvalidInputError(f"cannot write {destination}: {exc.strerror or exc}") from exc
         return target
 
     def compare(self, name: str, versions: Sequence[int | str | ModelVersion]) -> pd.DataFrame:
