@@ -103,6 +103,25 @@ ASSET_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } groupNam
 
 @pytest.mark.slow
 def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_path: Path) -> None:
+    # Materialize the training side first, so the graph shows real runs and passing checks.
+    selection = "customers,customers_holdout,churn/candidate,churn/evaluation"
+    materialized = subprocess.run(
+        [
+            str(BIN / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "registry_project.definitions",
+            "--select",
+            selection,
+        ],
+        cwd=ROOT,
+        env=project_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert materialized.returncode == 0, materialized.stdout[-3000:] + materialized.stderr[-3000:]
     port = _free_port()
     log = tmp_path / "webserver.log"
     command = [
