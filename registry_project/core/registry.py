@@ -749,14 +749,10 @@ class ModelRegistry:
             trained_on_deleted = False
             run_dagster_id = None
             if run_id is not None:
-                found = run_store.fetch_run(connection, run_id)
-                if found is None:
+                summary = run_store.run_summary(connection, run_id)
+                if summary is None:
                     raise RunNotFoundError(f"no training run with id {run_id}")
-                inputs = dataset_store.fetch_datasets(
-                    connection, [item.dataset_id for item in found.inputs]
-                )
-                trained_on_deleted = any(d.deleted for d in inputs.values())
-                run_dagster_id = found.dagster_run_id
+                run_dagster_id, trained_on_deleted = summary
             version_store.ensure_model(connection, name, who, at)
             number = version_store.allocate_version_number(connection, name)
             version_id = str(uuid.uuid4())
@@ -782,12 +778,11 @@ class ModelRegistry:
                     "asset_key": asset_key,
                 },
             )
-            version_store.upsert_metrics(
+            version_store.insert_new_version_metrics(
                 connection,
                 version_id=version_id,
                 model_name=name,
                 metrics=clean_metrics,
-                dataset_id=None,
                 actor=who,
                 at=at,
             )

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from registry_project.core.entities import TrainingRun
 from registry_project.core.store.rows import run_from_row
 from registry_project.core.store.schema import (
+    datasets,
     run_environment_files,
     run_inputs,
     run_metrics,
@@ -104,6 +105,24 @@ def fetch_run(connection: Connection, run_id: str) -> TrainingRun | None:
         )
     ]
     return run_from_row(row, metrics=metrics, inputs=inputs, files=files)
+
+
+_RUN_SUMMARY = sa.select(
+    runs.c.dagster_run_id,
+    sa.exists()
+    .where(
+        run_inputs.c.run_id == runs.c.id,
+        datasets.c.id == run_inputs.c.dataset_id,
+        datasets.c.deleted_at.is_not(None),
+    )
+    .label("uses_deleted_data"),
+).where(runs.c.id == sa.bindparam("run_id"))
+
+
+def run_summary(connection: Connection, run_id: str) -> tuple[str | None, bool] | None:
+    """(Dagster run id, trained on deleted data?) of a run in one query, or None."""
+    row = connection.execute(_RUN_SUMMARY, {"run_id": run_id}).first()
+    return None if row is None else (row.dagster_run_id, bool(row.uses_deleted_data))
 
 
 def run_input_ids(connection: Connection, run_id: str) -> list[str]:

@@ -417,6 +417,42 @@ def upsert_metrics(
     )
 
 
+def insert_new_version_metrics(
+    connection: Connection,
+    *,
+    version_id: str,
+    model_name: str,
+    metrics: Mapping[str, float],
+    actor: str,
+    at: datetime,
+) -> None:
+    """Training metrics of a version being registered: nothing to conflict with, so plain
+    cached INSERTs instead of upserts (registration is the hot write path)."""
+    if not metrics:
+        return
+    connection.execute(
+        version_metrics.insert(),
+        [
+            {
+                "version_id": version_id,
+                "key": key,
+                "dataset_id": TRAINING_DATASET,
+                "value": value,
+                "logged_at": at,
+                "logged_by": actor,
+            }
+            for key, value in metrics.items()
+        ],
+    )
+    connection.execute(
+        version_metric_latest.insert(),
+        [
+            {"version_id": version_id, "key": key, "model_name": model_name, "value": value}
+            for key, value in metrics.items()
+        ],
+    )
+
+
 def metric_records(connection: Connection, version_id: str) -> list[MetricRecord]:
     rows = connection.execute(
         sa.select(version_metrics)
