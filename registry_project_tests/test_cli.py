@@ -154,7 +154,8 @@ def test_datasets_dependents_and_deletion(filled: Filled) -> None:
     assert sorted(d["version"] for d in deps) == [1, 2, 3]  # type: ignore[index]
     refused = run(filled, "delete-dataset", filled.train_id, "--reason", "GDPR 17")
     assert refused.exit_code == 1
-    assert "churn/1 (production, trained)" in refused.stderr
+    assert refused.stderr.startswith("error: 3 model version(s) depend on this dataset")
+    assert "│ churn │ 1       │ production │ trained" in refused.stderr
     forced = run_json(filled, "delete-dataset", filled.train_id, "--reason", "GDPR 17", "--force")
     assert forced["deleted"] is True and forced["deleted_by"] == "tester"  # type: ignore[index]
     assert "deleted" in run(filled, "datasets", "customers").output

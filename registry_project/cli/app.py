@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
+import sqlalchemy as sa
 
 from registry_project.core.config import RegistryConfig, resolve_actor
 from registry_project.core.errors import RegistryError
 from registry_project.core.registry import ModelRegistry
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+STAGES = ("experiment", "staging", "production", "archived")
 
 
 @dataclass
@@ -25,22 +27,32 @@ class CliState:
     _registry: ModelRegistry | None = field(default=None, repr=False)
 
     def registry(self) -> ModelRegistry:
-        """Opened on first use, so `--help` and usage errors never touch the database."""
+        """Opened on first use, so `--help`, usage errors and `db` never open it (opening
+        refuses a database whose schema is older than the package)."""
         if self._registry is None:
             self._registry = ModelRegistry.open(self.config.database_url, self.config.artifact_root)
             click.get_current_context().call_on_close(self._registry.close)
         return self._registry
 
     def who(self) -> str:
+        """--actor, else REGISTRY_ACTOR, else the OS user (the core's own fallback)."""
         return resolve_actor(self.actor)
 
 
+def fail(message: str) -> NoReturn:
+    """How every expected failure ends: one line on stderr, exit status 1."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    raise SystemExit(1)
+
+
 def json_option(command: F) -> F:
-    """`--json` after the command name too (`registry versions churn --json`)."""
+    """`--json` after the command name too (`registry versions churn --json`); it sets the
+    same flag as the global `registry --json versions churn`."""
 
     def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-        if value:
-            ctx.find_object(CliState).json = True  # type: ignore[union-attr]
+        state = ctx.find_object(CliState)
+        if value and state is not None:
+            state.json = True
         return value
 
     return click.option(
@@ -49,41 +61,91 @@ def json_option(command: F) -> F:
         is_flag=True,
         expose_value=False,
         callback=remember,
-        help="Machine-readable JSON output.",
+        help="Machine-readable JSON on stdout.",
     )(command)
 
 
 def handles_errors(command: F) -> F:
-    """An expected error is one line on stderr and exit status 1, never a traceback."""
+    """An expected error is one line on stderr and exit status 1, never a traceback.
+
+    Expected: the registry's own errors (their messages say what to do), a database that
+    cannot be reached or read, and file-system failures. A broken pipe (`| head`) is left
+    to click, which exits quietly.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except RegistryError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            fail(str(exc))
+        except sa.exc.SQLAlchemyError as exc:
+            detail = getattr(exc, "orig", None) or exc
+            fail(
+                f"registry database error: {detail}. Check --database-url "
+                "(REGISTRY_DATABASE_URL) and that the database is reachable."
+            )
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            fail(f"{exc}. Check the path and its permissions.")
 
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class RegistryGroup(click.Group):
+    """Lists commands by purpose, in the order they were added, instead of alphabetically."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sections: dict[str, list[str]] = {}
+
+    def add_section(self, title: str, *commands: click.Command) -> None:
+        for command in commands:
+            self.add_command(command)
+            self.sections.setdefault(title, []).append(command.name or "")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        width = max((len(name) for name in self.commands), default=0)
+        limit = formatter.width - 6 - width
+        for title, names in self.sections.items():
+            rows = [(name, self.commands[name].get_short_help_str(limit)) for name in names]
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=RegistryGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--database-url",
     envvar="REGISTRY_DATABASE_URL",
-    help="Metadata database URL [env REGISTRY_DATABASE_URL; default ./.registry/registry.db].",
+    metavar="URL",
+    help="Metadata database [env REGISTRY_DATABASE_URL; default sqlite:///./.registry/registry.db].",
 )
 @click.option(
     "--artifact-root",
     envvar="REGISTRY_ARTIFACT_ROOT",
-    help="Blob store: a directory or s3://bucket/prefix [env REGISTRY_ARTIFACT_ROOT].",
+    metavar="DIR|S3",
+    help="Blob store: a directory or s3://bucket/prefix "
+    "[env REGISTRY_ARTIFACT_ROOT; default ./.registry/artifacts].",
 )
 @click.option(
     "--actor",
     envvar="REGISTRY_ACTOR",
-    help="Who is acting, for the audit log [env REGISTRY_ACTOR; default the OS user].",
+    help="Who is acting, recorded in the audit log [env REGISTRY_ACTOR; default the OS user].",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Machine-readable JSON on stdout (also accepted after any command name).",
+)
+@click.version_option(package_name="registry_project", prog_name="registry")
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -94,13 +156,16 @@ def cli(
 ) -> None:
     """Inspect, compare, promote and govern the model registry.
 
+    A version is referred to by its UUID, NAME/N (churn/7) or NAME@STAGE (churn@production,
+    churn@latest). Errors print one line on stderr and exit 1; usage errors exit 2.
+
     \b
     Examples:
       registry models
       registry versions churn --order-by -metrics.auc --limit 5
-      registry show churn@production
+      registry compare churn 6 7
       registry promote churn/7 --reason "auc 0.93 > 0.91" --expect churn/6
-      registry --json lineage churn/7
+      registry --json lineage churn@production | jq .datasets
     """
     ctx.obj = CliState(RegistryConfig.resolve(database_url, artifact_root), actor, as_json)
 

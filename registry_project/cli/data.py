@@ -2,71 +2,133 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import click
 from rich.table import Table
+from rich.text import Text
 
-from registry_project.cli.app import CliState, handles_errors, json_option, pass_state
-from registry_project.cli.output import console, emit_json, when
+from registry_project.cli.app import (
+    CliState,
+    RegistryGroup,
+    fail,
+    handles_errors,
+    json_option,
+    pass_state,
+)
+from registry_project.cli.output import (
+    clean,
+    console,
+    emit_json,
+    short_digest,
+    stage_text,
+    text,
+    when,
+)
+from registry_project.core.entities import DatasetKind, DatasetSnapshot, Dependent
 from registry_project.core.errors import DatasetInUseError
 
 
-@click.command()
+def _status(snap: DatasetSnapshot) -> Text:
+    if not snap.deleted:
+        return Text("live")
+    return text(f"deleted {when(snap.deleted_at, seconds=False)} by {snap.deleted_by}", "red")
+
+
+@click.command(short_help="Dataset snapshots and references, tombstones included.")
 @click.argument("name", required=False)
 @json_option
 @pass_state
 @handles_errors
 def datasets(state: CliState, name: str | None) -> None:
-    """List dataset snapshots and references (deleted ones as tombstones).
+    """List dataset snapshots and pinned references, newest first per name, optionally only
+    those named NAME. Deleted ones are listed as tombstones.
 
-    Example: registry datasets customers
+    \b
+    Example:
+      registry datasets customers
     """
     found = state.registry().datasets(name)
     if state.json:
         emit_json(found)
         return
-    table = Table("name", "id", "kind", "rows", "sha256", "created", "expires", "status")
+    if not found:
+        console().print("no datasets" + (f" named {clean(name)}" if name else ""))
+        return
+    # The kind column only when there is a reference to tell apart: it keeps ids unbroken.
+    with_kind = any(snap.kind is not DatasetKind.SNAPSHOT for snap in found)
+    table = Table(title="Datasets")
+    for column in ("name", "id", *(["kind"] if with_kind else []), "rows", "sha256"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("status")
     for snap in found:
-        status = (
-            f"[red]deleted {when(snap.deleted_at)} by {snap.deleted_by}[/]"
-            if snap.deleted
-            else "live"
-        )
         table.add_row(
-            snap.name,
+            text(snap.name),
             snap.id,
-            snap.kind.value,
-            str(snap.row_count) if snap.row_count is not None else "-",
-            (snap.digest or snap.version_id or snap.etag or "-")[:16],
-            when(snap.created_at),
-            when(snap.expires_at),
-            status,
+            *([snap.kind.value] if with_kind else []),
+            f"{snap.row_count:,}" if snap.row_count is not None else "-",
+            text(short_digest(snap.digest or snap.version_id or snap.etag, 12)),
+            when(snap.created_at, seconds=False),
+            _status(snap),
         )
     console().print(table)
 
 
-@click.command()
+def dependents_table(found: list[Dependent] | tuple[Dependent, ...]) -> Table:
+    table = Table("model", "version", "stage", "relation", "role")
+    for dep in found:
+        table.add_row(
+            text(dep.model_name),
+            str(dep.version),
+            stage_text(dep.stage.value),
+            dep.relation,
+            text(dep.role or "-"),
+        )
+    return table
+
+
+@click.command(short_help="Model versions trained or evaluated on a snapshot.")
 @click.argument("snapshot")
 @json_option
 @pass_state
 @handles_errors
 def dependents(state: CliState, snapshot: str) -> None:
-    """Model versions trained or evaluated on SNAPSHOT (a dataset snapshot id).
+    """Model versions trained (as a run input) or evaluated (metrics logged) on dataset
+    SNAPSHOT, given by its id (see `registry datasets`).
 
-    Example: registry dependents 3f2c9a1e-...
+    \b
+    Example:
+      registry dependents 3f2c9a1e-8d4b-4c1e-9a7f-2b5d6e8f0a11
     """
     found = state.registry().dependents(snapshot)
     if state.json:
         emit_json(found)
         return
-    table = Table("model", "version", "stage", "relation", "role")
-    for dep in found:
-        table.add_row(
-            dep.model_name, str(dep.version), dep.stage.value, dep.relation, dep.role or "-"
-        )
-    console().print(table if found else "no model version depends on it")
+    console().print(dependents_table(found) if found else "no model version depends on it")
 
 
-@click.command("delete-dataset")
+def _refuse(state: CliState, exc: DatasetInUseError) -> NoReturn:
+    """The refusal, naming the versions in the way: one error line and a table on stderr,
+    and in --json mode `{"deleted": false, "dependents": [...]}` on stdout for scripts."""
+    found = [d for d in exc.dependents if isinstance(d, Dependent)]
+    if not found:  # the core's message is then the only account of what is in the way
+        fail(str(exc))
+    if state.json:
+        emit_json({"deleted": False, "error": str(exc), "dependents": found})
+    click.echo(
+        # Not "archive them first", as the core's message says: archived versions still
+        # depend on the data, and the refusal stands until --force.
+        f"error: {len(found)} model version(s) depend on this dataset; to delete it anyway, "
+        "pass --force with a --reason (they are then marked as trained on deleted data)",
+        err=True,
+    )
+    if not state.json:
+        console(stderr=True).print(dependents_table(found))
+    raise SystemExit(1)
+
+
+@click.command("delete-dataset", short_help="Delete a snapshot, keeping a tombstone.")
 @click.argument("snapshot")
 @click.option("--reason", required=True, help="Why (e.g. the GDPR request); audited.")
 @click.option("--force", is_flag=True, help="Delete even though model versions depend on it.")
@@ -74,30 +136,30 @@ def dependents(state: CliState, snapshot: str) -> None:
 @pass_state
 @handles_errors
 def delete_dataset(state: CliState, snapshot: str, reason: str, force: bool) -> None:
-    """Delete a snapshot's bytes, keeping a tombstone; refused while versions depend on it
-    unless --force.
+    """Delete the bytes of dataset SNAPSHOT, keeping a tombstone (digest, schema, rows, who,
+    when, why) so lineage still answers.
 
-    Example: registry delete-dataset 3f2c9a1e-... --reason "GDPR request 17" --force
+    Refused (exit 1, listing them) while model versions depend on it, unless --force:
+    then they are marked as trained on deleted data.
+
+    \b
+    Example:
+      registry delete-dataset 3f2c9a1e-8d4b-4c1e-9a7f-2b5d6e8f0a11 --reason "GDPR 17" --force
     """
     try:
         tombstone = state.registry().delete_dataset(
             snapshot, actor=state.who(), reason=reason, force=force
         )
     except DatasetInUseError as exc:
-        click.echo(f"error: {exc}", err=True)
-        for dep in exc.dependents:
-            click.echo(
-                f"  {dep.model_name}/{dep.version} ({dep.stage.value}, {dep.relation})", err=True
-            )  # type: ignore[attr-defined]
-        raise SystemExit(1) from exc
+        _refuse(state, exc)
     if state.json:
         emit_json(tombstone)
     else:
         console().print(
-            f"deleted {tombstone.name} {tombstone.id}; tombstone kept (sha256:{tombstone.digest})"
+            f"deleted {clean(tombstone.name)} {tombstone.id}; tombstone kept "
+            f"(sha256:{tombstone.digest or '-'}, {tombstone.row_count or 0:,} rows)"
         )
 
 
-def register(group: click.Group) -> None:
-    for command in (datasets, dependents, delete_dataset):
-        group.add_command(command)
+def register(group: RegistryGroup) -> None:
+    group.add_section("Datasets", datasets, dependents, delete_dataset)

@@ -1,55 +1,106 @@
-"""Schema commands: db upgrade, db current (they never open the registry, which would
-refuse an old schema)."""
+"""Schema commands: db upgrade, db current. They use the engine directly and never open
+the registry, which refuses a database whose schema is older than the package."""
 
 from __future__ import annotations
 
-import click
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
-from registry_project.cli.app import CliState, handles_errors, pass_state
+import click
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import Engine
+
+from registry_project.cli.app import (
+    CliState,
+    RegistryGroup,
+    fail,
+    handles_errors,
+    json_option,
+    pass_state,
+)
+from registry_project.cli.output import emit_json
 from registry_project.core.store import migrate
 from registry_project.core.store.engine import create_registry_engine
 
+T = TypeVar("T")
 
-@click.group()
+
+@contextmanager
+def _engine(state: CliState) -> Iterator[Engine]:
+    engine = create_registry_engine(state.config.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _alembic(step: Callable[[], T]) -> T:
+    """Alembic's own refusals (an unknown revision, a downgrade) as one error line."""
+    try:
+        return step()
+    except CommandError as exc:
+        fail(f"{exc}. `registry db current` shows the revisions; the target is usually head.")
+
+
+@click.group(short_help="Schema migrations of the metadata database.")
 def db() -> None:
-    """Schema migrations of the metadata database."""
+    """Schema migrations of the metadata database (these never open the registry).
+
+    \b
+    Examples:
+      registry db current
+      registry db upgrade
+    """
 
 
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
+@json_option
 @pass_state
 @handles_errors
 def db_upgrade(state: CliState, revision: str) -> None:
-    """Upgrade the database schema (back it up first).
+    """Upgrade the database schema to the package's revision (back the database up first;
+    other clients should be stopped).
 
-    Example: registry db upgrade
+    \b
+    Example:
+      registry db upgrade
     """
-    engine = create_registry_engine(state.config.database_url)
-    try:
+    with _engine(state) as engine:
         before = migrate.current_revision(engine)
-        after = migrate.upgrade(engine, revision)
-    finally:
-        engine.dispose()
-    click.echo(f"schema upgraded: {before or 'empty'} -> {after}")
+        after = _alembic(lambda: migrate.upgrade(engine, revision))
+    if state.json:
+        emit_json({"before": before, "after": after, "package": migrate.head_revision()})
+    else:
+        click.echo(f"schema upgraded: {before or 'empty'} -> {after}")
 
 
 @db.command("current")
+@json_option
 @pass_state
 @handles_errors
 def db_current(state: CliState) -> None:
-    """Show the schema revision of the database and the one this version needs.
+    """Show the schema revision of the database and the one this package needs.
 
-    Example: registry db current
+    \b
+    Example:
+      registry db current
     """
-    engine = create_registry_engine(state.config.database_url)
-    try:
+    with _engine(state) as engine:
         current = migrate.current_revision(engine)
-    finally:
-        engine.dispose()
     head = migrate.head_revision()
-    state = "up to date" if current == head else "needs `registry db upgrade`"
-    click.echo(f"database: {current or 'empty'}  package: {head}  ({state})")
+    if state.json:
+        emit_json({"database": current, "package": head, "up_to_date": current == head})
+        return
+    if current == head:
+        verdict = "up to date"
+    elif current is None:
+        verdict = "empty: created on first use, or by `registry db upgrade`"
+    else:
+        verdict = "differs: back up, then `registry db upgrade`"
+    click.echo(f"database: {current or 'empty'}  package: {head}  ({verdict})")
 
 
-def register(group: click.Group) -> None:
-    group.add_command(db)
+def register(group: RegistryGroup) -> None:
+    group.add_section("Schema", db)

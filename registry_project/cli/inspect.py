@@ -1,4 +1,7 @@
-"""Read-only commands: models, versions, show, compare, lineage."""
+"""Read-only commands about models and versions: models, versions, show, compare, download.
+
+(`lineage` lives in lineage.py, with the tree it draws.)
+"""
 
 from __future__ import annotations
 
@@ -9,267 +12,271 @@ import click
 import pandas as pd
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
-from rich.tree import Tree
+from rich.text import Text
 
-from registry_project.cli.app import CliState, handles_errors, json_option, pass_state
+from registry_project.cli.app import (
+    STAGES,
+    CliState,
+    RegistryGroup,
+    handles_errors,
+    json_option,
+    pass_state,
+)
+from registry_project.cli.lineage import lineage, lineage_summary, params_text
 from registry_project.cli.output import (
+    clean,
     console,
     emit_json,
     metrics_text,
     number,
+    signed,
     stage_text,
+    text,
     to_jsonable,
     when,
 )
-from registry_project.core.entities import Lineage, ModelVersion
+from registry_project.core.entities import Model, ModelVersion
 from registry_project.core.errors import NotFoundError
+from registry_project.core.registry import ModelRegistry
 
 
-def _production(state: CliState, name: str) -> ModelVersion | None:
+def _production(registry: ModelRegistry, name: str) -> ModelVersion | None:
     try:
-        return state.registry().get_version(f"{name}@production")
+        return registry.get_version(f"{name}@production")
     except NotFoundError:
         return None
 
 
-@click.command()
-@click.option("--metric", help="Metric to show [default: the first, alphabetically].")
+def _model_row(registry: ModelRegistry, model: Model, metric: str | None) -> dict[str, Any]:
+    """One line of `models`; the key metric comes from production, else the latest version."""
+    shown = _production(registry, model.name) or registry.get_version(f"{model.name}@latest")
+    key = metric or (min(shown.metrics) if shown.metrics else None)
+    return {
+        "name": model.name,
+        "latest_version": model.latest_version,
+        "production_version": model.production_version,
+        "metric": key,
+        "value": shown.metrics.get(key) if key else None,
+        "metric_from_version": shown.version,
+        "created_at": model.created_at,
+    }
+
+
+@click.command(short_help="Each model: latest and production version, key metric.")
+@click.option(
+    "--metric",
+    metavar="NAME",
+    help="The key metric [default: the alphabetically first metric of the version shown].",
+)
 @json_option
 @pass_state
 @handles_errors
 def models(state: CliState, metric: str | None) -> None:
-    """Each model with its latest version, production version and key metric.
+    """Each model with its latest version, its production version and one key metric.
 
-    The key metric is read from the production version, else the latest one.
+    The key metric is read from the production version, or from the latest version when
+    there is no production version; it is --metric NAME, else the first metric name in
+    alphabetical order.
 
-    Example: registry models --metric auc
+    \b
+    Example:
+      registry models --metric auc
     """
     registry = state.registry()
-    rows = []
-    for model in registry.models():
-        shown = _production(state, model.name) or registry.get_version(f"{model.name}@latest")
-        key = metric or (sorted(shown.metrics)[0] if shown.metrics else None)
-        rows.append(
-            {
-                "name": model.name,
-                "latest_version": model.latest_version,
-                "production_version": model.production_version,
-                "metric": key,
-                "value": shown.metrics.get(key) if key else None,
-                "metric_from_version": shown.version,
-                "created_at": model.created_at,
-            }
-        )
+    rows = [_model_row(registry, model, metric) for model in registry.models()]
     if state.json:
         emit_json(rows)
         return
-    table = Table("model", "latest", "production", "key metric", title="Models")
+    if not rows:
+        console().print("no models yet: register one with ModelRegistry.register_model")
+        return
+    table = Table("model", "latest", "production", "key metric", "from", title="Models")
     for row in rows:
-        metric_cell = f"{row['metric']}={number(row['value'])}" if row["metric"] else "-"
+        key = f"{clean(row['metric'])}={number(row['value'])}" if row["metric"] else "-"
         table.add_row(
-            row["name"],
+            text(row["name"]),
             str(row["latest_version"]),
             str(row["production_version"] or "-"),
-            f"{metric_cell} (v{row['metric_from_version']})",
+            key,
+            f"v{row['metric_from_version']}",
         )
     console().print(table)
 
 
 def versions_table(items: list[ModelVersion], title: str) -> Table:
-    table = Table("version", "stage", "metrics", "created", "by", "id", title=title)
+    # No id column: NAME/N refers to a version everywhere; `show` and --json give the UUID.
+    table = Table("version", "stage", "metrics", "created (UTC)", "by", title=title)
     for mv in items:
+        stage = stage_text(mv.stage.value)
+        if mv.trained_on_deleted_data:
+            stage.append(" (data deleted)", style="red")
         table.add_row(
             str(mv.version),
-            stage_text(mv.stage.value),
+            stage,
             metrics_text(mv.metrics),
-            when(mv.created_at),
-            mv.created_by,
-            mv.id,
+            when(mv.created_at, seconds=False),
+            text(mv.created_by),
         )
     return table
 
 
-@click.command()
+@click.command(short_help="A model's versions, filtered and ordered.")
 @click.argument("name")
-@click.option("--stage", type=click.Choice(["experiment", "staging", "production", "archived"]))
-@click.option("--order-by", default="-version", show_default=True, help="e.g. -metrics.auc")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many versions.")
+@click.option("--stage", type=click.Choice(STAGES), help="Only versions in this stage.")
+@click.option(
+    "--order-by",
+    default="-version",
+    show_default=True,
+    metavar="FIELD",
+    help="version, created_at, stage_changed_at or metrics.NAME; a leading - sorts descending.",
+)
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N versions.")
 @json_option
 @pass_state
 @handles_errors
 def versions(
     state: CliState, name: str, stage: str | None, order_by: str, limit: int | None
 ) -> None:
-    """List a model's versions, filtered by stage and ordered by any field or metric.
+    """List the versions of model NAME, optionally in one stage, ordered by a field or a
+    metric (versions without that metric come last).
 
-    Example: registry versions churn --order-by -metrics.auc --limit 5
+    \b
+    Example:
+      registry versions churn --order-by -metrics.auc --limit 5
     """
     found = state.registry().versions(name, stage=stage, order_by=order_by, limit=limit)
     if state.json:
         emit_json(found)
         return
-    console().print(versions_table(found, f"{name} ({len(found)} shown)"))
+    console().print(versions_table(found, f"{name}: {len(found)} version(s), by {order_by}"))
 
 
-@click.command()
+@click.command(short_help="One version: stage, metrics, params, artifact, lineage.")
 @click.argument("ref")
 @json_option
 @pass_state
 @handles_errors
 def show(state: CliState, ref: str) -> None:
-    """Show one version: stage, metrics, params, artifact and a lineage summary.
+    """Show one version: stage, metrics, params, artifact and a summary of its lineage.
 
     REF is a version UUID, NAME/N or NAME@STAGE (NAME@latest for the newest).
 
-    Example: registry show churn@production
+    \b
+    Example:
+      registry show churn@production
     """
     registry = state.registry()
-    lineage = registry.lineage(ref)
-    approvals = registry.approvals(lineage.version)
+    found = registry.lineage(ref)
+    approvals = registry.approvals(found.version)
     if state.json:
-        emit_json({"version": lineage.version, "lineage": lineage, "approvals": approvals})
+        emit_json({"version": found.version, "lineage": found, "approvals": approvals})
         return
-    mv = lineage.version
-    table = Table(show_header=False, title=f"{mv.ref}", title_justify="left")
-    table.add_column(style="bold")
+    mv = found.version
+    table = Table(show_header=False, title=mv.ref, title_justify="left")
+    table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    rows: list[tuple[str, str]] = [
+    stage = stage_text(mv.stage.value)
+    stage.append(f" since {when(mv.stage_changed_at)} UTC")
+    rows: list[tuple[str, str | Text]] = [
         ("id", mv.id),
-        ("stage", f"{stage_text(mv.stage.value)} since {when(mv.stage_changed_at)}"),
-        ("created", f"{when(mv.created_at)} by {mv.created_by}"),
+        ("stage", stage),
+        ("created", text(f"{when(mv.created_at)} UTC by {mv.created_by}")),
         ("artifact", f"sha256:{mv.artifact_digest} ({mv.artifact_size:,} bytes)"),
-        ("flavor", f"{mv.flavor} ({mv.python_class})"),
+        ("flavor", text(f"{mv.flavor} ({mv.python_class})")),
         ("metrics", metrics_text(mv.metrics, limit=50) or "-"),
     ]
-    if lineage.run is not None:
-        params = ", ".join(f"{k}={v}" for k, v in sorted(lineage.run.params.items()))
-        rows.append(("params", params or "-"))
-        rows.append(("run", f"{lineage.run.name} {lineage.run.id} ({lineage.run.status.value})"))
+    if mv.description:
+        rows.append(("description", text(mv.description)))
+    if found.run is not None:
+        rows.append(("params", text(params_text(found.run.params) or "-")))
     if mv.signature:
-        rows.append(("signature", ", ".join(f"{c.name}:{c.type}" for c in mv.signature)))
-    datasets = ", ".join(
-        f"{d.snapshot.name} ({d.relation}{', DELETED' if d.deleted else ''})"
-        for d in lineage.datasets
-    )
-    rows.append(("datasets", datasets or "-"))
-    if lineage.code is not None and lineage.code.commit:
-        dirty = " (dirty)" if lineage.code.dirty else ""
-        rows.append(("code", f"{lineage.code.commit}{dirty}"))
-    rows.append(("dagster run", lineage.dagster_run_id or "-"))
-    rows.append(("approved by", ", ".join(approvals) or "-"))
+        rows.append(("signature", text(", ".join(f"{c.name}:{c.type}" for c in mv.signature))))
+    rows.extend(lineage_summary(found))
+    rows.append(("approved by", text(", ".join(approvals) or "-")))
     if mv.trained_on_deleted_data:
-        rows.append(("warning", "[red]trained or evaluated on data that was deleted[/]"))
+        rows.append(("warning", Text("trained or evaluated on data that was deleted", "red")))
     for key, value in rows:
         table.add_row(key, value)
     console().print(table)
 
 
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+# Rows of `compare` whose differences matter; stage, dates and digests always differ.
+_COMPARED_ROWS = ("param.", "metric.", "code_commit", "flavor")
+
+
+def _plain(value: Any) -> Any:
+    """A DataFrame cell as a plain Python value (None for NaN/NaT)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _cell(row: str, column: str, value: Any) -> str:
+    value = _plain(value)
+    if value is None or value == "":
         return "-"
-    if isinstance(value, float):
+    if column.startswith("Δ"):
+        return signed(value)
+    if row.startswith("metric.") and isinstance(value, float | int):
         return number(value)
-    if isinstance(value, pd.Timestamp) or hasattr(value, "strftime"):
+    if hasattr(value, "strftime"):
         return when(value)
-    return str(value)
+    return clean(value)
 
 
-@click.command()
+def differing_rows(frame: pd.DataFrame) -> list[str]:
+    """Params, metrics, code and flavor whose values are not the same in every version
+    column (production included; the delta columns are not versions)."""
+    columns = [c for c in frame.columns if not str(c).startswith("Δ")]
+    found = []
+    for row in frame.index:
+        if str(row).startswith(_COMPARED_ROWS):
+            values = {repr(_plain(frame.loc[row, c])) for c in columns}
+            if len(values) > 1:
+                found.append(str(row))
+    return found
+
+
+@click.command(short_help="Versions side by side, differences marked, delta to production.")
 @click.argument("name")
 @click.argument("versions", nargs=-1, required=True)
 @json_option
 @pass_state
 @handles_errors
 def compare(state: CliState, name: str, versions: tuple[str, ...]) -> None:
-    """Params and metrics of versions side by side, differences highlighted, with each
-    metric's delta to production.
+    """Params and metrics of versions of NAME side by side, with each metric's delta to the
+    production version. Rows whose value differs between the versions (production
+    included) are marked with * and highlighted.
 
-    Example: registry compare churn 5 7
+    VERSIONS are numbers (7) or references (churn@staging).
+
+    \b
+    Example:
+      registry compare churn 6 7
     """
     frame = state.registry().compare(name, list(versions))
+    differing = differing_rows(frame)
     if state.json:
-        emit_json(
-            {
-                "columns": list(frame.columns),
-                "rows": {
-                    row: {col: to_jsonable(_plain(frame.loc[row, col])) for col in frame.columns}
-                    for row in frame.index
-                },
-            }
-        )
+        rows = {
+            str(row): {str(col): to_jsonable(_plain(frame.loc[row, col])) for col in frame.columns}
+            for row in frame.index
+        }
+        emit_json({"columns": [str(c) for c in frame.columns], "rows": rows, "differs": differing})
         return
-    version_columns = [c for c in frame.columns if str(c).startswith("v")]
-    table = Table("field", *frame.columns, title=f"{name}: compare {' '.join(versions)}")
+    table = Table("", "field", title=clean(f"{name}: {' vs '.join(versions)}"))
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if str(column).startswith("Δ") else "left")
     for row in frame.index:
-        values = [_cell(frame.loc[row, col]) for col in version_columns]
-        differs = len(set(values)) > 1 and row not in ("created_at", "artifact_digest")
-        cells = [_cell(frame.loc[row, col]) for col in frame.columns]
-        style = "bold yellow" if differs else None
-        table.add_row(str(row), *cells, style=style)
+        marked = str(row) in differing
+        cells = [_cell(str(row), str(col), frame.loc[row, col]) for col in frame.columns]
+        table.add_row(
+            "*" if marked else "", clean(row), *cells, style="bold yellow" if marked else None
+        )
     console().print(table)
-    console().print("[bold yellow]highlighted[/]: values that differ between the versions")
+    console().print("* differs between the versions (production included)")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def lineage_tree(lineage: Lineage) -> Tree:
-    mv = lineage.version
-    tree = Tree(f"[bold]{mv.ref}[/] {stage_text(mv.stage.value)}  sha256:{mv.artifact_digest[:16]}")
-    data = tree.add("datasets")
-    for item in lineage.datasets:
-        snap = item.snapshot
-        state = "[red]DELETED[/] " if item.deleted else ""
-        role = f"/{item.role}" if item.role else ""
-        data.add(
-            f"{state}{snap.name} ({item.relation}{role})  {snap.id}  "
-            f"rows={snap.row_count if snap.row_count is not None else '-'}  "
-            f"sha256:{(snap.digest or '-')[:16]}"
-        )
-    if lineage.run is not None:
-        run = lineage.run
-        node = tree.add(f"run {run.name} {run.id} ({run.status.value})")
-        node.add(f"params {dict(run.params)}")
-    if lineage.code is not None:
-        code = lineage.code
-        tree.add(
-            f"code {code.commit or 'unknown'}{' (dirty)' if code.dirty else ''} "
-            f"{code.branch or ''} {code.remote or ''}".rstrip()
-        )
-    if lineage.environment is not None:
-        env = lineage.environment
-        node = tree.add(f"environment Python {env.python_version} on {env.platform}")
-        node.add(f"{env.package_count} packages (sha256:{(env.packages_digest or '-')[:16]})")
-        for item in env.files:
-            node.add(f"{item.path} sha256:{item.digest[:16]}")
-    tree.add(f"dagster run {lineage.dagster_run_id or '-'}")
-    return tree
-
-
-@click.command()
-@click.argument("ref")
-@json_option
-@pass_state
-@handles_errors
-def lineage(state: CliState, ref: str) -> None:
-    """Everything a version came from: datasets (digest, rows, deleted?), run, code,
-    environment and Dagster run.
-
-    Example: registry lineage churn@production
-    """
-    found = state.registry().lineage(ref)
-    if state.json:
-        emit_json(found)
-        return
-    console().print(lineage_tree(found))
-
-
-@click.command()
+@click.command(short_help="Write a version's artifact to a file, digest-verified.")
 @click.argument("ref")
 @click.option(
     "--output", "-o", required=True, type=click.Path(dir_okay=False), help="File to write."
@@ -278,18 +285,23 @@ def lineage(state: CliState, ref: str) -> None:
 @pass_state
 @handles_errors
 def download(state: CliState, ref: str, output: str) -> None:
-    """Write a version's artifact bytes to a file, digest-verified (never unpickled).
+    """Write the artifact bytes of version REF to a file, verified against their SHA-256
+    digest; they are never unpickled.
 
-    Example: registry download churn@production -o model.joblib
+    \b
+    Example:
+      registry download churn@production -o model.joblib
     """
     registry = state.registry()
     version = registry.get_version(ref)
+    progress_console = console(stderr=True)
     with Progress(
         *Progress.get_default_columns(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        console=console(stderr=True),
+        console=progress_console,
         transient=True,
+        disable=not progress_console.is_terminal,
     ) as progress:
         task = progress.add_task(f"downloading {version.ref}", total=version.artifact_size)
         registry.export_artifact(version, output, on_bytes=lambda n: progress.advance(task, n))
@@ -297,11 +309,10 @@ def download(state: CliState, ref: str, output: str) -> None:
         emit_json({"version": version, "path": output, "sha256": version.artifact_digest})
     else:
         console().print(
-            f"wrote {version.ref} to {output} ({version.artifact_size:,} bytes, "
+            f"wrote {version.ref} to {clean(output)} ({version.artifact_size:,} bytes, "
             f"sha256:{version.artifact_digest} verified)"
         )
 
 
-def register(group: click.Group) -> None:
-    for command in (models, versions, show, compare, lineage, download):
-        group.add_command(command)
+def register(group: RegistryGroup) -> None:
+    group.add_section("Models and versions", models, versions, show, compare, lineage, download)

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
-from rich.progress import Progress
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from registry_project.cli.app import CliState, handles_errors, json_option, pass_state
-from registry_project.cli.output import console, emit_json, when
+from registry_project.cli.app import (
+    CliState,
+    RegistryGroup,
+    handles_errors,
+    json_option,
+    pass_state,
+)
+from registry_project.cli.output import clean, console, emit_json, number, text, when
+from registry_project.core.entities import AuditEvent
+
+CHANGE_WIDTH = 80
 
 
 class IsoDate(click.ParamType):
-    """YYYY-MM-DD or a full ISO 8601 timestamp; naive means UTC."""
+    """YYYY-MM-DD or a full ISO 8601 timestamp; without a UTC offset it is UTC. A bad date
+    is a usage error (exit 2)."""
 
     name = "date"
 
@@ -29,13 +44,52 @@ class IsoDate(click.ParamType):
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@click.command()
-@click.option("--model", help="Only events about this model.")
-@click.option("--dataset", help="Only events about this dataset name.")
-@click.option("--actor", "who", help="Only events by this actor.")
+def _short(value: Any) -> str:
+    """A value of an audit record, cut to what identifies it (digests and ids to 8)."""
+    if isinstance(value, Mapping):
+        return "{" + " ".join(f"{clean(k)}={_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return ",".join(_short(v) for v in value)
+    if isinstance(value, float):
+        return number(value)
+    shown = clean(value)
+    return shown[:8] + "…" if isinstance(value, str) and len(shown) > 16 else shown
+
+
+def change_summary(event: AuditEvent) -> str:
+    """What an event changed: `stage staging->production` when before and after describe
+    the same fields, else the new values (`digest=a53488e6… rows=2000`)."""
+    before, after = dict(event.before or {}), dict(event.after or {})
+    if before and before.keys() == after.keys():
+        parts = [
+            f"{clean(k)} {_short(before[k])}->{_short(after[k])}"
+            for k in after
+            if before[k] != after[k]
+        ]
+    else:  # a creation or a one-sided record; `version` is already in the subject column
+        parts = [
+            f"{clean(k)}={_short(v)}"
+            for k, v in after.items()
+            if v not in (None, "", [], {}) and not (k == "version" and event.model_name)
+        ]
+    summary = " ".join(parts)
+    return summary if len(summary) <= CHANGE_WIDTH else summary[: CHANGE_WIDTH - 1] + "…"
+
+
+def subject_text(event: AuditEvent) -> str:
+    version = (event.after or {}).get("version")
+    if event.model_name:
+        return f"{event.model_name}/{version}" if version is not None else event.model_name
+    return event.dataset_name or f"{event.subject_type} {event.subject_id[:8]}"
+
+
+@click.command(short_help="The audit log: who did what, when and why.")
+@click.option("--model", metavar="NAME", help="Only events about this model.")
+@click.option("--dataset", metavar="NAME", help="Only events about this dataset name.")
+@click.option("--actor", "who", metavar="WHO", help="Only events by this actor.")
 @click.option("--action", help="Only this action (promote, register_model, delete_dataset, ...).")
 @click.option("--since", type=IsoDate(), help="Only events at or after this date (UTC).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events.")
 @json_option
 @pass_state
 @handles_errors
@@ -48,9 +102,12 @@ def audit(
     since: datetime | None,
     limit: int | None,
 ) -> None:
-    """The append-only, hash-chained audit log: who did what, when and why.
+    """The append-only, hash-chained audit log, oldest first: who did what, when and why.
+    --since takes YYYY-MM-DD or an ISO 8601 timestamp (UTC unless it has an offset).
 
-    Example: registry audit --model churn --since 2026-11-01
+    \b
+    Example:
+      registry audit --model churn --since 2026-11-01
     """
     events = state.registry().audit_log(
         model=model, dataset=dataset, actor=who, action=action, since=since, limit=limit
@@ -58,35 +115,54 @@ def audit(
     if state.json:
         emit_json(events)
         return
-    table = Table("#", "at", "actor", "action", "subject", "change", "reason", title="Audit log")
+    if not events:
+        console().print("no audit events match")
+        return
+    # Borderless, so the two free-text columns (change, reason) get the width.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("#", no_wrap=True)
+    table.add_column("at (UTC)", no_wrap=True)
+    for column in ("actor", "action", "subject"):
+        table.add_column(column, overflow="fold")
+    table.add_column("change", overflow="fold", ratio=1)
+    table.add_column("reason", overflow="fold", ratio=1)  # folded, never cropped
     for event in events:
-        subject = event.model_name or event.dataset_name or event.subject_type
-        change = ""
-        if event.before or event.after:
-            change = f"{dict(event.before or {})} -> {dict(event.after or {})}"
         table.add_row(
             str(event.seq),
-            when(event.at),
-            event.actor,
-            event.action,
-            subject,
-            change[:80],
-            event.reason or "",
+            when(event.at, seconds=False),
+            text(event.actor),
+            text(event.action),
+            text(subject_text(event)),
+            change_summary(event),
+            text(event.reason or ""),
         )
     console().print(table)
 
 
-@click.command()
+@click.command(short_help="Check every blob's digest and the audit chain; exit 1 on a problem.")
 @json_option
 @pass_state
 @handles_errors
 def verify(state: CliState) -> None:
-    """Re-hash every referenced blob and check the audit chain; exit 1 on any problem.
+    """Re-hash every blob the metadata references and check the audit log's hash chain.
+    Exit status 1, with the list of problems, when anything is missing, corrupt or
+    tampered with. A progress bar runs on stderr (only on a terminal).
 
-    Example: registry verify
+    \b
+    Example:
+      registry verify
     """
-    with Progress(console=console(stderr=True), transient=True) as progress:
-        task = progress.add_task("verifying blobs", total=None)
+    progress_console = console(stderr=True)
+    with Progress(
+        TextColumn("verifying blobs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=progress_console,
+        transient=True,
+        disable=not progress_console.is_terminal,
+    ) as progress:
+        task = progress.add_task("verify", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -98,45 +174,63 @@ def verify(state: CliState) -> None:
         out = console()
         out.print(f"checked {report.blobs_checked} blobs and {report.events_checked} audit events")
         for problem in report.problems:
-            out.print(f"[red]{problem.kind}[/] {problem.subject}: {problem.detail}")
-        out.print("[green]ok[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]")
+            line = Text(problem.kind, style="red")
+            line.append(f" {clean(problem.subject)}: {clean(problem.detail)}")
+            out.print(line)
+        out.print(
+            Text("ok", style="green")
+            if report.ok
+            else Text(f"{len(report.problems)} problem(s)", style="red")
+        )
     if not report.ok:
         raise SystemExit(1)
 
 
-@click.command()
-@click.option("--apply", is_flag=True, help="Delete the orphans (default: only list them).")
+@click.command(short_help="Find (and with --apply delete) unreferenced blobs.")
+@click.option("--apply", is_flag=True, help="Delete them (default: a dry run that lists them).")
 @click.option(
     "--grace-minutes",
     type=click.IntRange(min=0),
     default=60,
     show_default=True,
-    help="Keep blobs younger than this (a registration may be writing its row).",
+    help="Keep blobs younger than this: a registration may be writing its row.",
 )
 @json_option
 @pass_state
 @handles_errors
 def gc(state: CliState, apply: bool, grace_minutes: int) -> None:
-    """Find blobs no record references; with --apply, delete them.
+    """Find blobs that no record references; with --apply, delete them (and leftover
+    temporary files). Without --apply nothing is deleted.
 
-    Example: registry gc            (dry run)   registry gc --apply
+    \b
+    Examples:
+      registry gc
+      registry gc --apply
     """
-    with console(stderr=True).status("scanning the blob store"):
+    status_console = console(stderr=True)
+    # The core's gc reports no progress, so a spinner (on a terminal only) shows it is alive.
+    spinner = (
+        status_console.status("scanning the blob store")
+        if status_console.is_terminal
+        else contextlib.nullcontext()
+    )
+    with spinner:
         report = state.registry().gc(
             dry_run=not apply, grace_period=timedelta(minutes=grace_minutes), actor=state.who()
         )
     if state.json:
         emit_json(report)
         return
-    verb = "deleted" if apply else "would delete"
-    console().print(
-        f"{verb} {len(report.orphan_digests)} unreferenced blob(s), "
-        f"{report.bytes_reclaimable:,} bytes"
-    )
+    found = f"{len(report.orphan_digests)} unreferenced blob(s), {report.bytes_reclaimable:,} bytes"
+    if apply:
+        console().print(f"deleted {found}")
+    else:
+        console().print(f"dry run, nothing deleted: {found}; `registry gc --apply` deletes them")
     for digest in report.orphan_digests:
         console().print(f"  {digest}")
+    if report.temp_files_removed:
+        console().print(f"removed {report.temp_files_removed} leftover temporary file(s)")
 
 
-def register(group: click.Group) -> None:
-    for command in (audit, verify, gc):
-        group.add_command(command)
+def register(group: RegistryGroup) -> None:
+    group.add_section("Audit and integrity", audit, verify, gc)

@@ -1,4 +1,10 @@
-"""Rendering: rich tables for people, stable JSON for scripts. No registry logic here."""
+"""Rendering: rich tables for people, stable JSON for scripts. No registry logic here.
+
+Everything stored in the registry (names, reasons, actors, params) is untrusted text: the
+console parses no markup and no emoji codes, and `clean` escapes control characters, so a
+reason such as "[/]" or "ok\\nalice promoted churn/9" can neither crash the table nor forge
+a line of it.
+"""
 
 from __future__ import annotations
 
@@ -8,66 +14,15 @@ import json
 import math
 import shutil
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import click
 import pandas as pd
 from rich.console import Console
+from rich.text import Text
 
 MIN_WIDTH = 120
-
-
-def console(*, stderr: bool = False) -> Console:
-    # Created per call so click's test runner (which swaps sys.stdout) captures it; never
-    # narrower than MIN_WIDTH so ids and digests are not cut in pipes and CI logs.
-    width = max(MIN_WIDTH, shutil.get_terminal_size((MIN_WIDTH, 24)).columns)
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Entities, enums, datetimes and read-only mappings as plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        for name in ("ref", "deleted", "ok"):  # derived properties scripts want too
-            attribute = getattr(type(value), name, None)
-            if isinstance(attribute, property):
-                data[name] = to_jsonable(getattr(value, name))
-        return data
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False))
-
-
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
-
-
-def number(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{value:.4g}"
-
-
-def metrics_text(metrics: Mapping[str, float], limit: int = 4) -> str:
-    items = sorted(metrics.items())
-    text = " ".join(f"{k}={number(v)}" for k, v in items[:limit])
-    return text + (f" (+{len(items) - limit})" if len(items) > limit else "")
-
 
 STAGE_STYLES = {
     "production": "bold green",
@@ -76,6 +31,101 @@ STAGE_STYLES = {
     "archived": "dim",
 }
 
+# Control characters shown as escapes (\n, \x1b, ...): one record stays one line.
+_CONTROL = {code: repr(chr(code))[1:-1] for code in [*range(32), 127]}
 
-def stage_text(stage: str) -> str:
-    return f"[{STAGE_STYLES.get(stage, '')}]{stage}[/]"
+
+def console(*, stderr: bool = False) -> Console:
+    """A console on stdout (or stderr), created per call so click's test runner, which swaps
+    sys.stdout, captures it; never narrower than MIN_WIDTH so ids and digests are not cut in
+    pipes and CI logs."""
+    width = max(MIN_WIDTH, shutil.get_terminal_size((MIN_WIDTH, 24)).columns)
+    return Console(
+        stderr=stderr,
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+        markup=False,
+        emoji=False,
+    )
+
+
+def clean(value: object) -> str:
+    """`value` as one line of inert text."""
+    return str(value).translate(_CONTROL)
+
+
+def text(value: object, style: str = "") -> Text:
+    return Text(clean(value), style=style)
+
+
+def stage_text(stage: str) -> Text:
+    return Text(stage, style=STAGE_STYLES.get(stage, ""))
+
+
+def to_jsonable(value: Any) -> Any:
+    """Entities, enums, datetimes and read-only mappings as plain JSON values.
+
+    Dataclasses become objects with one key per field, plus the derived properties scripts
+    want too (`ref` of a version, `deleted` of a snapshot or gc report, `ok` of a verify
+    report). Datetimes are ISO 8601 with their UTC offset; non-finite floats are null.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in ("ref", "deleted", "ok"):
+            attribute = getattr(type(value), name, None)
+            if isinstance(attribute, property):
+                data[name] = to_jsonable(getattr(value, name))
+        return data
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):  # pd.Timestamp is a datetime too
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NaT:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
+        return to_jsonable(value.item())
+    return value
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(to_jsonable(value), indent=2))
+
+
+def when(value: datetime | None, *, seconds: bool = True) -> str:
+    """A timestamp in UTC (the output says so), to the second or, in listings, the minute."""
+    if value is None:
+        return "-"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def number(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if abs(value) >= 10_000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def signed(value: float | None) -> str:
+    """A difference, with its sign always shown (+0.0079, -0.002, 0)."""
+    shown = number(value)
+    return f"+{shown}" if value is not None and shown != "-" and value > 0 else shown
+
+
+def metrics_text(metrics: Mapping[str, float], limit: int = 4) -> str:
+    items = sorted(metrics.items())
+    shown = " ".join(f"{clean(k)}={number(v)}" for k, v in items[:limit])
+    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def short_digest(digest: str | None, length: int = 16) -> str:
+    return digest[:length] if digest else "-"

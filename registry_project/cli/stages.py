@@ -1,100 +1,131 @@
-"""Stage changes: promote, transition, rollback, approve."""
+"""Stage changes: promote, transition, rollback, approve. Each is one core call; the rules
+(allowed transitions, compare-and-swap, four-eyes) are the core's."""
 
 from __future__ import annotations
 
-import click
+from typing import Any
 
-from registry_project.cli.app import CliState, handles_errors, json_option, pass_state
-from registry_project.cli.output import console, emit_json, stage_text
+import click
+from rich.text import Text
+
+from registry_project.cli.app import (
+    STAGES,
+    CliState,
+    RegistryGroup,
+    handles_errors,
+    json_option,
+    pass_state,
+)
+from registry_project.cli.output import clean, console, emit_json, stage_text
 from registry_project.core.entities import ModelVersion
 
-_UNSET = object()
+REASON_HELP = "Why; recorded in the audit log."
 
 
 def _report(state: CliState, mv: ModelVersion, verb: str) -> None:
     if state.json:
         emit_json(mv)
-    else:
-        console().print(f"{verb} [bold]{mv.ref}[/] -> {stage_text(mv.stage.value)} ({mv.id})")
+        return
+    line = Text(f"{verb} {clean(mv.ref)} -> ")
+    line.append_text(stage_text(mv.stage.value))
+    line.append(f" as {clean(state.who())} ({mv.id})")
+    console().print(line)
 
 
-@click.command()
+def _expected(expect: str | None) -> dict[str, Any]:
+    """--expect as the core's `expected_current`: absent means no compare-and-swap, `none`
+    means "there must be no production version"."""
+    if expect is None:
+        return {}
+    return {"expected_current": None if expect.lower() == "none" else expect}
+
+
+@click.command(short_help="Make a version production; the previous one is archived.")
 @click.argument("ref")
-@click.option("--reason", required=True, help="Why; recorded in the audit log.")
+@click.option("--reason", required=True, help=REASON_HELP)
 @click.option(
     "--expect",
-    help="Compare-and-swap: the production version you expect (REF), or 'none'.",
+    metavar="REF|none",
+    help="Compare-and-swap: the production version you based the decision on, or 'none'.",
 )
 @json_option
 @pass_state
 @handles_errors
 def promote(state: CliState, ref: str, reason: str, expect: str | None) -> None:
-    """Make REF the production version; the previous one is archived atomically.
+    """Make REF the production version of its model; the previous production version is
+    archived in the same transaction.
 
-    With --expect, refuse (exit 1, nothing changed) if production is no longer what you saw.
+    With --expect, the promotion is a compare-and-swap: if production is no longer the
+    version you expected (or no longer empty, with `--expect none`), nothing changes and
+    the command exits 1.
 
-    Example: registry promote churn/7 --reason "auc 0.93 > 0.91" --expect churn/6
+    \b
+    Example:
+      registry promote churn/7 --reason "auc 0.93 > 0.91" --expect churn/6
     """
-    expected: object = _UNSET
-    if expect is not None:
-        expected = None if expect.lower() == "none" else expect
-    registry = state.registry()
-    if expected is _UNSET:
-        mv = registry.promote(ref, actor=state.who(), reason=reason)
-    else:
-        mv = registry.promote(ref, actor=state.who(), reason=reason, expected_current=expected)  # type: ignore[arg-type]
+    mv = state.registry().promote(ref, actor=state.who(), reason=reason, **_expected(expect))
     _report(state, mv, "promoted")
 
 
-@click.command()
+@click.command(short_help="Move a version to another stage.")
 @click.argument("ref")
-@click.argument("stage", type=click.Choice(["experiment", "staging", "production", "archived"]))
-@click.option("--reason", required=True, help="Why; recorded in the audit log.")
+@click.argument("stage", type=click.Choice(STAGES))
+@click.option("--reason", required=True, help=REASON_HELP)
 @json_option
 @pass_state
 @handles_errors
 def transition(state: CliState, ref: str, stage: str, reason: str) -> None:
-    """Move REF to STAGE (experiment -> staging -> production -> archived).
+    """Move REF to STAGE. The registry allows experiment -> staging -> production ->
+    archived, staging -> experiment, and experiment|staging -> archived; an archived
+    version returns only through promote or rollback.
 
-    Example: registry transition churn/7 staging --reason "passed offline checks"
+    \b
+    Example:
+      registry transition churn/7 staging --reason "passed offline checks"
     """
     mv = state.registry().transition(ref, stage, actor=state.who(), reason=reason)
     _report(state, mv, "moved")
 
 
-@click.command()
+@click.command(short_help="Re-promote the previous production version.")
 @click.argument("name")
-@click.option("--reason", required=True, help="Why; recorded in the audit log.")
+@click.option("--reason", required=True, help=REASON_HELP)
 @json_option
 @pass_state
 @handles_errors
 def rollback(state: CliState, name: str, reason: str) -> None:
-    """Re-promote the version that was in production before the current one.
+    """Put back in production the version of model NAME that was there before the current
+    one; the current one is archived.
 
-    Example: registry rollback churn --reason "incident 42"
+    \b
+    Example:
+      registry rollback churn --reason "incident 42"
     """
     mv = state.registry().rollback(name, actor=state.who(), reason=reason)
     _report(state, mv, "rolled back to")
 
 
-@click.command()
+@click.command(short_help="Approve a version (four-eyes: not its registrant).")
 @click.argument("ref")
 @click.option("--reason", required=True, help="What you reviewed; recorded in the audit log.")
 @json_option
 @pass_state
 @handles_errors
 def approve(state: CliState, ref: str, reason: str) -> None:
-    """Approve REF for production (four-eyes: not by its registrant).
+    """Record your approval of REF, which a promotion policy with require_approval needs.
+    The version's registrant cannot approve it.
 
-    Example: registry --actor bob approve churn/7 --reason "reviewed the evaluation"
+    \b
+    Example:
+      registry --actor bob approve churn/7 --reason "reviewed the evaluation"
     """
-    mv = state.registry().approve(ref, actor=state.who(), reason=reason)
+    who = state.who()
+    mv = state.registry().approve(ref, actor=who, reason=reason)
     if state.json:
-        emit_json({"version": mv, "approved_by": state.who()})
+        emit_json({"version": mv, "approved_by": who})
     else:
-        console().print(f"approved [bold]{mv.ref}[/] as {state.who()}")
+        console().print(f"approved {clean(mv.ref)} as {clean(who)} ({mv.id})")
 
 
-def register(group: click.Group) -> None:
-    for command in (promote, transition, rollback, approve):
-        group.add_command(command)
+def register(group: RegistryGroup) -> None:
+    group.add_section("Stages", promote, transition, rollback, approve)
