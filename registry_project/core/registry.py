@@ -103,7 +103,7 @@ _WRITE_RETRIES = 5
 # old one); archived -> production only through promote/rollback with a reason.
 _ALLOWED_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     Stage.EXPERIMENT: frozenset({Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}),
-    Stage.STAGING: frozenset({Stage.EXPERIMENT, Stage.PRODUCTION, Stage.ARCHIVED}),
+    Stage.STAGING: frozenset({Stage.PRODUCTION, Stage.ARCHIVED}),
     Stage.PRODUCTION: frozenset({Stage.ARCHIVED}),
     Stage.ARCHIVED: frozenset(),
 }
@@ -489,8 +489,9 @@ class ModelRegistry:
                 )
                 raise DatasetInUseError(
                     f"dataset {snapshot.name} ({snapshot.id}) is used by {len(dependents)} "
-                    f"model version(s): {listing}. Archive them first, or pass force=True "
-                    "(CLI: --force) with a reason to delete it anyway and mark them.",
+                    f"model version(s): {listing}. Deleting it would leave them unreproducible: "
+                    "pass force=True (CLI: --force) with a reason to delete it anyway; they "
+                    "are then marked as trained on deleted data.",
                     tuple(dependents),
                 )
             at = _now()
@@ -1225,8 +1226,13 @@ class ModelRegistry:
             current_production = version_store.fetch_production(connection, target.model_name)
             current_id = current_production.id if current_production is not None else None
             if expected_id is not _UNSET and expected_id != current_id:
+                expected_row = (
+                    version_store.fetch_by_id(connection, expected_id) if expected_id else None
+                )
                 seen = (
-                    "no production version" if expected_id is None else f"version id {expected_id}"
+                    f"{expected_row.model_name}/{expected_row.version}"
+                    if expected_row is not None
+                    else "no production version"
                 )
                 now = (
                     f"{target.model_name}/{current_production.version}"

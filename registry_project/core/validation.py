@@ -139,6 +139,9 @@ def validate_actor(actor: object) -> str:
             f"actor must be a non-empty string of at most {MAX_ACTOR_LENGTH} characters, "
             f"got {actor!r}"
         )
+    # An audit trail must not be forgeable by an actor name that starts a new log line.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in actor):
+        raise InvalidInputError(f"actor {actor!r} contains control characters; use a plain name")
     return actor
 
 

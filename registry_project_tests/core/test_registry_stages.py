@@ -123,3 +123,21 @@ def test_approval_is_four_eyes_and_gates_promotion(registry: ModelRegistry) -> N
     assert registry.promote(mv, actor="sensor", reason="r", policy=policy).stage is Stage.PRODUCTION
     approval = registry.audit_log(model="churn", action="approve")[-1]
     assert (approval.actor, approval.reason) == ("bob", "reviewed")
+
+
+def test_conflict_message_names_versions_and_control_characters_in_actors_are_refused(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    first = sqlite_registry.register_model("churn", 1)
+    second = sqlite_registry.register_model("churn", 2)
+    sqlite_registry.promote(first, actor="a", reason="r")
+    sqlite_registry.promote(second, actor="a", reason="r")
+    third = sqlite_registry.register_model("churn", 3)
+    with pytest.raises(errors.PromotionConflictError, match="expected churn/1, it is now churn/2"):
+        sqlite_registry.promote(third, actor="c", reason="r", expected_current=first)
+    with pytest.raises(errors.InvalidInputError, match="control characters"):
+        sqlite_registry.promote(third, actor="mallory\n2026-01-01 alice promote", reason="r")
+    with pytest.raises(errors.InvalidTransitionError):
+        sqlite_registry.transition(
+            sqlite_registry.transition(third, Stage.STAGING, actor="c"), Stage.EXPERIMENT, actor="c"
+        )
