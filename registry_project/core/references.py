@@ -10,6 +10,7 @@ from registry_project.core.errors import InvalidReferenceError
 from registry_project.core.validation import NAME_PATTERN, validate_name
 
 LATEST = "latest"
+MAX_VERSION_NUMBER = 2**31 - 1  # the version column is a 32-bit integer on every backend
 _HELP = (
     "use a version UUID, 'name/7' (version number), 'name@production' (or @staging, "
     "@experiment, @archived: the newest in that stage) or 'name@latest'"
@@ -53,7 +54,11 @@ def parse_reference(reference: object) -> VersionReference:
     if "/" in reference:
         name, _, number = reference.partition("/")
         _check_name(name, reference)
-        if not number.isdigit() or not number.isascii() or int(number) < 1:
+        if (
+            not number.isdigit()
+            or not number.isascii()
+            or not 1 <= int(number) <= MAX_VERSION_NUMBER
+        ):
             raise InvalidReferenceError(
                 f"invalid version number in {reference!r}: versions are 1, 2, 3 ...; {_HELP}"
             )

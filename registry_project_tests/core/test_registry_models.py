@@ -143,6 +143,7 @@ def test_get_version_by_every_reference_form(registry: ModelRegistry) -> None:
         ("churn@prod", errors.InvalidReferenceError),
         ("churn/0", errors.InvalidReferenceError),
         ("churn/x", errors.InvalidReferenceError),
+        ("churn/99999999999999999999999", errors.InvalidReferenceError),
         ("../churn/1", errors.InvalidReferenceError),
         ("7d9f2a4e-1c3b-4e5f-9a8b-0c1d2e3f4a5b", errors.VersionNotFoundError),
         ("", errors.InvalidReferenceError),

@@ -1,0 +1,71 @@
+"""The real server in headless Chromium: tick two versions on the model page, compare."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from registry_project import ModelRegistry
+from registry_project.ui import create_app
+from registry_project_tests.browser import chromium, wait_for_text
+from registry_project_tests.ui.fill import Demo
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "compare.png"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(registry: ModelRegistry) -> Iterator[str]:
+    """uvicorn on 127.0.0.1 in a thread, as `registry ui` runs it; yields the base URL."""
+    port = free_port()
+    app = create_app(registry, allowed_hosts=["127.0.0.1"])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.mark.slow
+def test_tick_two_versions_and_compare_them(demo_registry: ModelRegistry, demo: Demo) -> None:
+    with serve(demo_registry) as base, chromium() as driver:
+        from selenium.webdriver.common.by import By
+
+        driver.get(f"{base}/models/churn")
+        wait_for_text(driver, ["Compare selected versions", "auc"])
+        driver.find_element(By.ID, "compare-v5").click()
+        driver.find_element(By.ID, "compare-v4").click()
+        driver.find_element(By.ID, "compare-button").click()
+        # Both versions' metrics, production's for reference and the deltas against it.
+        source = wait_for_text(
+            driver, ["churn: v4, v5", "metric.auc", "0.8517", "0.8392", "production (v2)"]
+        )
+        assert driver.current_url.startswith(f"{base}/models/churn/compare?")
+        assert sorted(driver.current_url.split("?")[1].split("&")) == ["v=4", "v=5"]
+        assert "+0.0078" in source and "-0.0047" in source and "0.866" in source
+        highlighted = driver.find_elements(By.CSS_SELECTOR, "#comparison tr.differs")
+        assert {row.get_attribute("data-row") for row in highlighted} >= {"metric.auc", "param.C"}
+        if not os.environ.get("CI"):
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(1400, min(height + 120, 1800))
+            driver.save_screenshot(str(SCREENSHOT))
