@@ -146,3 +146,16 @@ def test_both_models_come_from_the_same_factories(pipeline: object) -> None:
         f"{name}/production",
         f"{name}/scores",
     }
+
+
+def test_materializations_link_to_the_registry_ui_when_configured(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REGISTRY_UI_URL", "http://127.0.0.1:3001/")
+    assert _materialize(instance, registry_resource, TRAINING_SELECTION[:3]).success
+    event = instance.get_latest_materialization_event(dg.AssetKey(["churn", "candidate"]))
+    assert event is not None and event.asset_materialization is not None
+    link = event.asset_materialization.metadata["registry/ui"]
+    assert link.value == "http://127.0.0.1:3001/models/churn/versions/1"
