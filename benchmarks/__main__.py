@@ -2,7 +2,8 @@
 
 Examples:
     python -m benchmarks --scale tiny            # seconds; what CI runs
-    python -m benchmarks --scale small           # minutes; the README table
+    python -m benchmarks --scale small           # minutes
+    python -m benchmarks --scale medium          # ~20 minutes; the README table
     python -m benchmarks --scale full            # the issue's sizes (hours with MLflow)
 """
 
@@ -35,6 +36,7 @@ class Scale:
 SCALES = {
     "tiny": Scale((20,), (50,), 50, 50, 8, 2),
     "small": Scale((300,), (2_000,), 300, 2_000, 256, 3),
+    "medium": Scale((1_000,), (10_000,), 300, 10_000, 1024, 2),
     "full": Scale((1_000, 10_000), (10_000, 100_000), 1_000, 10_000, 1024, 3),
 }
 

@@ -43,3 +43,31 @@ def as_failure(exc: RegistryError) -> dg.Failure:
 
 def merged_tags(base: Mapping[str, str] | None, extra: Mapping[str, str]) -> dict[str, str]:
     return {**extra, **(base or {})}
+
+
+def asset_options(
+    *,
+    role: str,
+    model_name: str | None,
+    kinds: set[str],
+    description: str | None,
+    group_name: str | None,
+    owners: Sequence[str] | None,
+    tags: Mapping[str, str] | None,
+    resource_key: str,
+    automation_condition: dg.AutomationCondition | None = None,
+) -> dict[str, Any]:
+    """The `@dg.asset` arguments every registry factory sets the same way: what the UI
+    shows (description, group, owners, kinds, role/model tags) and the registry resource."""
+    own_tags = {"registry/role": role}
+    if model_name is not None:
+        own_tags["registry/model"] = model_name
+    return {
+        "description": description,
+        "group_name": group_name,
+        "owners": owners,
+        "kinds": kinds,
+        "tags": merged_tags(tags, own_tags),
+        "required_resource_keys": {resource_key},
+        "automation_condition": automation_condition,
+    }

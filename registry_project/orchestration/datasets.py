@@ -13,8 +13,8 @@ from registry_project.core.errors import RegistryError
 from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import (
     as_failure,
+    asset_options,
     call_user_function,
-    merged_tags,
     registry_for,
 )
 
@@ -53,13 +53,17 @@ def registry_dataset(
         @dg.asset(
             name=asset_name,
             key_prefix=key_prefix,
-            description=description or fn.__doc__,
-            group_name=group_name,
-            owners=owners,
-            kinds={"pandas", "parquet"},
-            tags=merged_tags(tags, {"registry/role": "dataset"}),
-            required_resource_keys={resource_key},
-            automation_condition=automation_condition,
+            **asset_options(
+                role="dataset",
+                model_name=None,
+                kinds={"pandas", "parquet"},
+                description=description or fn.__doc__,
+                group_name=group_name,
+                owners=owners,
+                tags=tags,
+                resource_key=resource_key,
+                automation_condition=automation_condition,
+            ),
         )
         def _dataset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             data = call_user_function(fn, context)

@@ -19,8 +19,8 @@ from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import (
     AssetRef,
     as_failure,
+    asset_options,
     call_user_function,
-    merged_tags,
     registry_for,
     to_asset_key,
 )
@@ -160,14 +160,18 @@ def registry_evaluation(
         @dg.asset(
             key=asset_key,
             deps=[candidate_key, holdout_key],
-            description=description or fn.__doc__,
-            group_name=group_name,
-            owners=owners,
-            kinds={"python"},
-            tags=merged_tags(tags, {"registry/role": "evaluation", "registry/model": model_name}),
             check_specs=check_specs,
-            required_resource_keys={resource_key},
-            automation_condition=automation_condition,
+            **asset_options(
+                role="evaluation",
+                model_name=model_name,
+                kinds={"python"},
+                description=description or fn.__doc__,
+                group_name=group_name,
+                owners=owners,
+                tags=tags,
+                resource_key=resource_key,
+                automation_condition=automation_condition,
+            ),
         )
         def _evaluation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             registry = registry_for(context, resource_key)

@@ -21,7 +21,7 @@ from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import (
     AssetRef,
     as_failure,
-    merged_tags,
+    asset_options,
     registry_for,
     to_asset_key,
 )
@@ -79,13 +79,17 @@ def registry_production_asset(
     @dg.asset(
         key=dg.AssetKey([model_name, "production"]),
         deps=[evaluation_key],
-        description=description
-        or f"The {model_name} version in production, promoted by the promotion sensor.",
-        group_name=group_name,
-        owners=owners,
-        kinds={"python"},
-        tags=merged_tags(tags, {"registry/role": "production", "registry/model": model_name}),
-        required_resource_keys={resource_key},
+        **asset_options(
+            role="production",
+            model_name=model_name,
+            kinds={"python"},
+            description=description
+            or f"The {model_name} version in production, promoted by the promotion sensor.",
+            group_name=group_name,
+            owners=owners,
+            tags=tags,
+            resource_key=resource_key,
+        ),
     )
     def _production(
         context: dg.AssetExecutionContext, config: PromotionConfig

@@ -13,8 +13,8 @@ from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import (
     AssetRef,
     as_failure,
+    asset_options,
     call_user_function,
-    merged_tags,
     registry_for,
     to_asset_key,
 )
@@ -52,13 +52,17 @@ def registry_scoring(
         @dg.asset(
             key=dg.AssetKey([model_name, name]),
             deps=[production_key, dataset_key],
-            description=description or fn.__doc__,
-            group_name=group_name,
-            owners=owners,
-            kinds={"pandas", "parquet"},
-            tags=merged_tags(tags, {"registry/role": "scoring", "registry/model": model_name}),
-            required_resource_keys={resource_key},
-            automation_condition=automation_condition,
+            **asset_options(
+                role="scoring",
+                model_name=model_name,
+                kinds={"pandas", "parquet"},
+                description=description or fn.__doc__,
+                group_name=group_name,
+                owners=owners,
+                tags=tags,
+                resource_key=resource_key,
+                automation_condition=automation_condition,
+            ),
         )
         def _scoring(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             registry = registry_for(context, resource_key)

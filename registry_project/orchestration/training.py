@@ -16,8 +16,8 @@ from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import (
     AssetRef,
     as_failure,
+    asset_options,
     call_user_function,
-    merged_tags,
     registry_for,
     to_asset_key,
 )
@@ -71,13 +71,17 @@ def registry_training(
             name=name,
             key_prefix=[model_name],
             deps=list(roles.values()),
-            description=description or fn.__doc__,
-            group_name=group_name,
-            owners=owners,
-            kinds={"scikitlearn", "python"},
-            tags=merged_tags(tags, {"registry/role": "training", "registry/model": model_name}),
-            required_resource_keys={resource_key},
-            automation_condition=automation_condition,
+            **asset_options(
+                role="training",
+                model_name=model_name,
+                kinds={"scikitlearn", "python"},
+                description=description or fn.__doc__,
+                group_name=group_name,
+                owners=owners,
+                tags=tags,
+                resource_key=resource_key,
+                automation_condition=automation_condition,
+            ),
         )
         def _training(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             registry = registry_for(context, resource_key)
