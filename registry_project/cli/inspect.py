@@ -36,20 +36,12 @@ from registry_project.cli.output import (
     when,
 )
 from registry_project.core.entities import Model, ModelVersion
-from registry_project.core.errors import NotFoundError
 from registry_project.core.registry import ModelRegistry
-
-
-def _production(registry: ModelRegistry, name: str) -> ModelVersion | None:
-    try:
-        return registry.get_version(f"{name}@production")
-    except NotFoundError:
-        return None
 
 
 def _model_row(registry: ModelRegistry, model: Model, metric: str | None) -> dict[str, Any]:
     """One line of `models`; the key metric comes from production, else the latest version."""
-    shown = _production(registry, model.name) or registry.get_version(f"{model.name}@latest")
+    shown = registry.production_version(model.name) or registry.get_version(f"{model.name}@latest")
     key = metric or (min(shown.metrics) if shown.metrics else None)
     return {
         "name": model.name,

@@ -54,6 +54,7 @@ from registry_project.core.errors import (
     InvalidInputError,
     InvalidTransitionError,
     ModelNotFoundError,
+    NotFoundError,
     PromotionConflictError,
     RegistryError,
     RunNotFoundError,
@@ -892,35 +893,33 @@ class ModelRegistry:
         parsed = parse_reference(reference)
         with self._read() as connection:
             found = version_store.fetch_version(connection, parsed)
-            if found is not None:
-                return found
-            self._fetch_version_row(connection, reference)  # raises the precise error
-        raise AssertionError("unreachable")
+            if found is None:
+                raise self._not_found(connection, parsed, reference)
+            return found
 
-    def _fetch_version_row(self, connection: Connection, reference: VersionRef) -> Row[Any]:
-        if isinstance(reference, ModelVersion):
-            reference = reference.id
-        parsed = parse_reference(reference)
-        if isinstance(parsed, ById):
-            row = version_store.fetch_by_id(connection, parsed.version_id)
-        elif isinstance(parsed, ByNumber):
-            row = version_store.fetch_by_number(connection, parsed.model_name, parsed.version)
-        else:
-            assert isinstance(parsed, ByAlias)
-            row = version_store.fetch_by_alias(connection, parsed.model_name, parsed.alias)
-        if row is not None:
-            return row
+    @staticmethod
+    def _not_found(
+        connection: Connection, parsed: ById | ByNumber | ByAlias, reference: str
+    ) -> NotFoundError:
+        """Why a reference matched nothing: the model, or only the version, is missing."""
         model_name = getattr(parsed, "model_name", None)
         if model_name is not None and not version_store.model_exists(connection, model_name):
-            raise ModelNotFoundError(
+            return ModelNotFoundError(
                 f"no model named {model_name!r}; list models with `registry models`"
             )
         if isinstance(parsed, ByAlias):
-            raise VersionNotFoundError(
+            return VersionNotFoundError(
                 f"model {parsed.model_name!r} has no version in {parsed.alias}; "
                 f"see `registry versions {parsed.model_name}`"
             )
-        raise VersionNotFoundError(f"no model version {reference!r}")
+        return VersionNotFoundError(f"no model version {reference!r}")
+
+    def production_version(self, name: str) -> ModelVersion | None:
+        """The version of model `name` in production, or None (no such model, or none in
+        production yet). Example: `reg.production_version("churn")`."""
+        validate_name(name, "model name")
+        with self._read() as connection:
+            return version_store.fetch_version(connection, ByAlias(name, Stage.PRODUCTION.value))
 
     def versions(
         self,
@@ -1009,7 +1008,7 @@ class ModelRegistry:
         for item in chosen:
             if item.model_name != name:
                 raise InvalidInputError(f"{item.ref} is not a version of {name!r}")
-        production = self._production_or_none(name)
+        production = self.production_version(name)
         runs = {v.run_id: self.get_run(v.run_id) for v in chosen if v.run_id}
         if production is not None and production.run_id and production.run_id not in runs:
             runs[production.run_id] = self.get_run(production.run_id)
@@ -1057,11 +1056,6 @@ class ModelRegistry:
         if isinstance(item, str):
             return item
         raise InvalidInputError(f"cannot compare {item!r}: give version numbers such as 5 or 7")
-
-    def _production_or_none(self, name: str) -> ModelVersion | None:
-        with self._read() as connection:
-            row = version_store.fetch_production(connection, name)
-            return version_store.to_versions(connection, [row])[0] if row is not None else None
 
     def lineage(self, reference: VersionRef) -> Lineage:
         """Everything needed to recreate a version: datasets (with digests and whether they

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from registry_project.core.entities import ModelVersion
-from registry_project.core.errors import NotFoundError, RegistryError
+from registry_project.core.errors import RegistryError
 from registry_project.core.validation import validate_metrics
 from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import (
@@ -188,12 +188,7 @@ def registry_evaluation(
                     call_user_function(fn, context, model=model, holdout=frame)
                 )
                 version = registry.log_metrics(version, metrics, dataset=snapshot)
-                try:
-                    production: ModelVersion | None = registry.get_version(
-                        f"{model_name}@production"
-                    )
-                except NotFoundError:
-                    production = None
+                production = registry.production_version(model_name)
             except RegistryError as exc:
                 raise as_failure(exc) from exc
             if production is not None and production.id == version.id:

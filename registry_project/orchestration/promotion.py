@@ -11,7 +11,6 @@ import dagster as dg
 
 from registry_project.core.entities import ModelVersion, Stage
 from registry_project.core.errors import (
-    NotFoundError,
     PromotionConflictError,
     RegistryError,
 )
@@ -42,13 +41,6 @@ class PromotionConfig(dg.Config):
     candidate_version_id: str = ""
     expected_production_id: str = NO_PRODUCTION
     reason: str = ""
-
-
-def current_production(registry: ModelRegistry, model_name: str) -> ModelVersion | None:
-    try:
-        return registry.get_version(f"{model_name}@production")
-    except NotFoundError:
-        return None
 
 
 def is_approved(registry: ModelRegistry, version: ModelVersion) -> bool:
@@ -119,7 +111,7 @@ def registry_production_asset(
                         policy=policy,
                     )
                     note = f"promoted {candidate.ref}"
-            production = current_production(registry, model_name)
+            production = registry.production_version(model_name)
         except PromotionConflictError as exc:
             context.log.error(str(exc))
             raise dg.Failure(
@@ -197,7 +189,7 @@ def registry_promotion_sensor(
             )
         if candidate.stage in (Stage.PRODUCTION, Stage.ARCHIVED):
             return dg.SkipReason(f"{candidate.ref} is already {candidate.stage.value}")
-        serving = current_production(registry, model_name)
+        serving = registry.production_version(model_name)
         decision = policy.decide(candidate.metrics, serving.metrics if serving else None)
         if not decision.promote:
             return dg.SkipReason(f"{candidate.ref} is not promoted: {decision.reason}")

@@ -141,3 +141,15 @@ def test_conflict_message_names_versions_and_control_characters_in_actors_are_re
         sqlite_registry.transition(
             sqlite_registry.transition(third, Stage.STAGING, actor="c"), Stage.EXPERIMENT, actor="c"
         )
+
+
+def test_production_version_is_none_until_something_is_promoted(registry: ModelRegistry) -> None:
+    assert registry.production_version("churn") is None  # no such model yet
+    first = registry.register_model("churn", 1, metrics={"auc": 0.7})
+    assert registry.production_version("churn") is None
+    registry.promote(first, actor="a", reason="r")
+    production = registry.production_version("churn")
+    assert production is not None and production.id == first.id
+    assert dict(production.metrics) == {"auc": 0.7}
+    with pytest.raises(errors.InvalidNameError):
+        registry.production_version("../churn")

@@ -47,16 +47,6 @@ def find_live_snapshot(connection: Connection, name: str, digest: str) -> Datase
     return dataset_from_row(row) if row is not None else None
 
 
-def latest_snapshot(connection: Connection, name: str) -> DatasetSnapshot | None:
-    row = connection.execute(
-        sa.select(datasets)
-        .where(datasets.c.name == name, datasets.c.deleted_at.is_(None))
-        .order_by(datasets.c.created_at.desc())
-        .limit(1)
-    ).first()
-    return dataset_from_row(row) if row is not None else None
-
-
 def list_datasets(
     connection: Connection, name: str | None = None, *, include_deleted: bool = True
 ) -> list[DatasetSnapshot]:

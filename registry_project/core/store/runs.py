@@ -123,10 +123,3 @@ def run_summary(connection: Connection, run_id: str) -> tuple[str | None, bool] 
     """(Dagster run id, trained on deleted data?) of a run in one query, or None."""
     row = connection.execute(_RUN_SUMMARY, {"run_id": run_id}).first()
     return None if row is None else (row.dagster_run_id, bool(row.uses_deleted_data))
-
-
-def run_input_ids(connection: Connection, run_id: str) -> list[str]:
-    rows = connection.execute(
-        sa.select(run_inputs.c.dataset_id).where(run_inputs.c.run_id == run_id)
-    )
-    return [row[0] for row in rows]

@@ -116,23 +116,6 @@ def fetch_by_id(connection: Connection, version_id: str) -> Row[Any] | None:
     ).first()
 
 
-def fetch_by_number(connection: Connection, name: str, number: int) -> Row[Any] | None:
-    return connection.execute(
-        sa.select(model_versions).where(
-            model_versions.c.model_name == name, model_versions.c.version == number
-        )
-    ).first()
-
-
-def fetch_by_alias(connection: Connection, name: str, alias: str) -> Row[Any] | None:
-    """`production` is an index lookup on the partial unique index; other stages take the
-    newest version in that stage; `latest` the newest version overall."""
-    query = sa.select(model_versions).where(model_versions.c.model_name == name)
-    if alias != "latest":
-        query = query.where(model_versions.c.stage == alias)
-    return connection.execute(query.order_by(model_versions.c.version.desc()).limit(1)).first()
-
-
 def _version_with_metrics(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
     return (
         sa.select(
