@@ -4,7 +4,8 @@ Examples:
     python -m benchmarks --scale tiny            # seconds; what CI runs
     python -m benchmarks --scale small           # minutes
     python -m benchmarks --scale medium          # ~20 minutes; the README table
-    python -m benchmarks --scale full            # the issue's sizes (hours with MLflow)
+    python -m benchmarks --scale full            # the issue's sizes (over an hour with MLflow)
+    python -m benchmarks --scale full --workloads W2,W3   # only some workloads
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Scale:
     dependents_versions: int
     artifact_mb: int
     rounds: int
+    # Seconds per round after which a query that takes seconds each (MLflow's search_runs
+    # at 10,000+ runs) stops being repeated; at least three samples are kept.
+    slow_query_budget_s: float = 60.0
 
 
 SCALES = {
@@ -39,6 +43,7 @@ SCALES = {
     "medium": Scale((1_000,), (10_000,), 300, 10_000, 1024, 2),
     "full": Scale((1_000, 10_000), (10_000, 100_000), 1_000, 10_000, 1024, 3),
 }
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
 
 
 def _fresh(base: Path, name: str) -> Path:
@@ -48,10 +53,39 @@ def _fresh(base: Path, name: str) -> Path:
     return path
 
 
-def run(scale: Scale, label: str, workdir: Path, with_mlflow: bool, report: Report) -> None:
-    artifact = os.urandom(100 * 1024)
+def run(
+    scale: Scale,
+    workloads: set[str],
+    workdir: Path,
+    with_mlflow: bool,
+    report: Report,
+) -> None:
     systems = ["registry_project", "mlflow"] if with_mlflow else ["registry_project"]
+    if "W1" in workloads:
+        registrations(scale, systems, workdir, report)
+    if workloads & {"W2", "W3"}:
+        lookups(scale, systems, workloads, workdir, report)
+    if "W4" in workloads:
+        print("W4 dependents", flush=True)
+        samples = ours.dependents(_fresh(workdir, "w4"), scale.dependents_versions, scale.lookups)
+        report.add(
+            Measurement(
+                "W4 dependents",
+                f"{scale.dependents_versions} versions",
+                "registry_project",
+                "ms each",
+                samples,
+            )
+        )
+    if "W5" in workloads:
+        print("W5 large artifact", flush=True)
+        large_artifact(scale, workdir, report)
+    if "W6" in workloads:
+        dagster_share(scale, workdir, report)
 
+
+def registrations(scale: Scale, systems: list[str], workdir: Path, report: Report) -> None:
+    artifact = os.urandom(100 * 1024)
     print("W1 registration", flush=True)
     for count in scale.registrations:
         samples: dict[str, list[float]] = {s: [] for s in systems}
@@ -68,13 +102,17 @@ def run(scale: Scale, label: str, workdir: Path, with_mlflow: bool, report: Repo
                 )
             )
 
+
+def lookups(
+    scale: Scale, systems: list[str], workloads: set[str], workdir: Path, report: Report
+) -> None:
     print("W2/W3 lookups", flush=True)
     for versions in scale.lookup_versions:
-        lookups: dict[str, list[float]] = {s: [] for s in systems}
+        found: dict[str, list[float]] = {s: [] for s in systems}
         best: dict[str, list[float]] = {s: [] for s in systems}
         registry = ours.populate(_fresh(workdir, f"w2-ours-{versions}"), versions)
         client = experiment = None
-        if with_mlflow:
+        if "mlflow" in systems:
             client, experiment = mlflow_side.populate(
                 _fresh(workdir, f"w2-mlflow-{versions}"), versions
             )
@@ -82,49 +120,47 @@ def run(scale: Scale, label: str, workdir: Path, with_mlflow: bool, report: Repo
             order = systems if round_ % 2 == 0 else list(reversed(systems))
             for system in order:
                 if system == "registry_project":
-                    lookups[system].extend(ours.production_lookup(registry, scale.lookups))
-                    best[system].extend(ours.best_by_metric(registry, scale.lookups))
+                    if "W2" in workloads:
+                        found[system].extend(ours.production_lookup(registry, scale.lookups))
+                    if "W3" in workloads:
+                        best[system].extend(ours.best_by_metric(registry, scale.lookups))
                 else:
-                    lookups[system].extend(mlflow_side.production_lookup(client, scale.lookups))
-                    best[system].extend(
-                        mlflow_side.best_by_metric(client, experiment, max(10, scale.lookups // 10))
-                    )
+                    if "W2" in workloads:
+                        found[system].extend(mlflow_side.production_lookup(client, scale.lookups))
+                    if "W3" in workloads:
+                        best[system].extend(
+                            mlflow_side.best_by_metric(
+                                client,
+                                experiment,
+                                max(10, scale.lookups // 10),
+                                scale.slow_query_budget_s,
+                            )
+                        )
         registry.close()
         for system in systems:
-            report.add(
-                Measurement(
-                    "W2 production lookup",
-                    f"{versions} versions",
-                    system,
-                    "ms each",
-                    tuple(lookups[system]),
+            if "W2" in workloads:
+                report.add(
+                    Measurement(
+                        "W2 production lookup",
+                        f"{versions} versions",
+                        system,
+                        "ms each",
+                        tuple(found[system]),
+                    )
                 )
-            )
-            report.add(
-                Measurement(
-                    "W3 best by metric",
-                    f"{versions} versions",
-                    system,
-                    "ms each",
-                    tuple(best[system]),
+            if "W3" in workloads:
+                report.add(
+                    Measurement(
+                        "W3 best by metric",
+                        f"{versions} versions",
+                        system,
+                        "ms each",
+                        tuple(best[system]),
+                    )
                 )
-            )
 
-    print("W4 dependents", flush=True)
-    samples4 = ours.dependents(_fresh(workdir, "w4"), scale.dependents_versions, scale.lookups)
-    report.add(
-        Measurement(
-            "W4 dependents",
-            f"{scale.dependents_versions} versions",
-            "registry_project",
-            "ms each",
-            samples4,
-        )
-    )
 
-    print("W5 large artifact", flush=True)
-    large_artifact(scale, workdir, report)
-
+def dagster_share(scale: Scale, workdir: Path, report: Report) -> None:
     print("W6 Dagster overhead", flush=True)
     walls, spent = dagster_overhead.measure(_fresh(workdir, "w6"), scale.rounds)
     report.add(
@@ -141,7 +177,6 @@ def run(scale: Scale, label: str, workdir: Path, with_mlflow: bool, report: Repo
     )
     share = 100 * sum(spent) / sum(walls)
     report.notes.append(f"W6: registry calls take {share:.1f}% of the materialization's wall time")
-    del label
 
 
 def large_artifact(scale: Scale, workdir: Path, report: Report) -> None:
@@ -231,9 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--no-mlflow", action="store_true", help="Ours only (no mlflow-skinny).")
     parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help="Comma-separated subset of W1..W6 to run (default: all).",
+    )
+    parser.add_argument(
         "--workdir", type=Path, help="Where stores are created (default: a temp dir)."
     )
     args = parser.parse_args(argv)
+    workloads = {w.strip().upper() for w in args.workloads.split(",") if w.strip()}
+    if not workloads or not workloads <= set(WORKLOADS):
+        parser.error(f"--workloads takes a comma-separated subset of {', '.join(WORKLOADS)}")
     with_mlflow = not args.no_mlflow
     if with_mlflow:
         try:
@@ -242,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("MLflow is not installed: pip install -e '.[bench]' (or pass --no-mlflow)")
     report = Report(machine=machine_info())
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        run(SCALES[args.scale], args.scale, Path(workdir), with_mlflow, report)
+        run(SCALES[args.scale], workloads, Path(workdir), with_mlflow, report)
     json_path, md_path = report.write(args.out)
     print()
     print(report.markdown())

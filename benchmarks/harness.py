@@ -126,11 +126,34 @@ def machine_info() -> dict[str, str]:
     return info
 
 
-def time_each(operation: Callable[[int], object], count: int) -> tuple[float, ...]:
-    """Milliseconds of each call of `operation(i)`."""
+def time_each(
+    operation: Callable[[int], object],
+    count: int,
+    budget_s: float | None = None,
+    minimum: int = 3,
+) -> tuple[float, ...]:
+    """Milliseconds of each call of `operation(i)`: `count` calls, or fewer (but at least
+    `minimum`) once `budget_s` seconds are spent (a query that takes a minute each at
+    100,000 versions would otherwise hold a run for hours)."""
     samples = []
+    began = time.perf_counter()
     for i in range(count):
         start = time.perf_counter()
         operation(i)
         samples.append((time.perf_counter() - start) * 1000)
+        if budget_s is not None and i + 1 >= minimum and time.perf_counter() - began > budget_s:
+            break
     return tuple(samples)
+
+
+class Progress:
+    """A line every `every` items (populating 100,000 versions takes a while)."""
+
+    def __init__(self, label: str, total: int, every: int = 10_000) -> None:
+        self.label, self.total, self.every = label, total, every
+        self.began = time.perf_counter()
+
+    def __call__(self, done: int) -> None:
+        if done % self.every == 0 or done == self.total:
+            elapsed = time.perf_counter() - self.began
+            print(f"    {self.label}: {done}/{self.total} in {elapsed:.0f} s", flush=True)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from benchmarks.harness import time_each
+from benchmarks.harness import Progress, time_each
 from registry_project import ModelRegistry
 from registry_project.core import flavors
 
@@ -46,8 +46,10 @@ def registration(directory: Path, count: int, artifact: bytes) -> tuple[float, .
 def populate(directory: Path, versions: int) -> ModelRegistry:
     """Setup for W2/W3: `versions` versions with an auc metric; version 1 in production."""
     registry = open_registry(directory)
+    progress = Progress("registry_project versions", versions)
     for i in range(versions):
         registry.register_model("bench", i, metrics=metrics(i))
+        progress(i + 1)
     registry.promote("bench/1", actor="bench", reason="setup")
     return registry
 

@@ -13,6 +13,7 @@ Layout (both backends): `<root>/blobs/sha256/ab/cd/<digest>`.
 from __future__ import annotations
 
 import abc
+import concurrent.futures
 import contextlib
 import functools
 import hashlib
@@ -20,6 +21,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from typing import IO, Any, BinaryIO
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+from registry_project.core.background_sink import BackgroundSink
 from registry_project.core.errors import (
     BlobNotFoundError,
     ConfigurationError,
@@ -39,6 +42,12 @@ from registry_project.core.errors import (
 )
 
 CHUNK_SIZE = 1024 * 1024
+# Past this many bytes, a write or read hands its I/O to a worker thread and keeps hashing
+# (see background_sink); below it a thread costs more than it saves.
+PIPELINE_THRESHOLD = 8 * 1024 * 1024
+# A local blob being written is flushed to disk every this many bytes, so the final fsync
+# has little left to do and the page cache never holds gigabytes of one blob's dirty pages.
+SYNC_EVERY = 64 * 1024 * 1024
 SPOOL_MAX_IN_MEMORY = 16 * 1024 * 1024
 S3_MULTIPART_THRESHOLD = 16 * 1024 * 1024
 S3_PART_SIZE = 8 * 1024 * 1024
@@ -98,44 +107,76 @@ class BlobWriter:
     It implements the part of the io protocol that pickle, joblib and pyarrow use. A
     serialiser may `close()` it (pyarrow does); that only stops further writes, because
     the store, not the serialiser, decides when the blob is finished. `info` is set once
-    the blob is durable, i.e. after the `with store.writer()` block exits normally.
+    the blob is durable, i.e. after the `with store.writer()` block exits normally; with
+    `writer(defer_durability=True)` it is set at that exit while the store makes the bytes
+    durable in the background, and `wait_durable()` blocks until it has.
     """
 
     mode = "wb"
 
-    def __init__(self, sink: IO[bytes], on_bytes: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        sink: IO[bytes],
+        on_bytes: ProgressCallback | None,
+        sync_every: int | None = None,
+    ) -> None:
         self._sink = sink
+        self._sync_every = sync_every
+        self._background: BackgroundSink | None = None
         self._hash = hashlib.sha256()
         self._size = 0
         self._on_bytes = on_bytes
         self._closed = False
+        self._durable: concurrent.futures.Future[None] | None = None
         self.info: BlobInfo | None = None
+
+    def wait_durable(self) -> None:
+        """Return once the blob is durable under its digest; raise `StorageError` if storing
+        it failed. A record may point at the blob only after this returned."""
+        if self._durable is not None:
+            self._durable.result()
 
     def write(self, data: Any) -> int:
         if self._closed:
             raise ValueError("write to a closed blob writer")
         with memoryview(data) as raw, raw.cast("B") as view:
-            self._hash.update(view)
-            try:
-                self._sink.write(view)
-            except OSError as exc:
-                raise StorageError(
-                    f"writing a blob to temporary storage failed: {exc}. Free some disk space "
-                    "or fix permissions, then retry."
-                ) from exc
             count = len(view)
+            if self._background is None and self._size + count > PIPELINE_THRESHOLD:
+                self._background = BackgroundSink(self._sink, self._sync_every)
+            try:
+                if self._background is not None:
+                    self._hand_over(data, view)
+                else:
+                    self._sink.write(view)
+            except OSError as exc:
+                raise _temporary_write_error(exc) from exc
+            self._hash.update(view)
         self._size += count
         if self._on_bytes is not None:
             self._on_bytes(count)
         return count
+
+    def _hand_over(self, data: Any, view: memoryview) -> None:
+        """Queue `view` for the worker in CHUNK_SIZE pieces, so the queue bounds memory
+        however large one write is (pickle hands over whole array buffers)."""
+        # The worker writes later, so it needs bytes that cannot change meanwhile: a
+        # serialiser may reuse its buffer. `bytes` are immutable and are not copied.
+        assert self._background is not None
+        immutable = memoryview(data) if type(data) is bytes else None
+        for start in range(0, len(view), CHUNK_SIZE):
+            end = start + CHUNK_SIZE
+            if immutable is not None:
+                self._background.write(immutable[start:end])
+            else:
+                self._background.write(view[start:end].tobytes())
 
     def writelines(self, lines: Iterable[Any]) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
-        if not self._closed:
-            self._sink.flush()
+        if not self._closed and self._background is None:
+            self._sink.flush()  # with a worker writing, the store flushes at the end
 
     def tell(self) -> int:
         return self._size
@@ -163,24 +204,55 @@ class BlobWriter:
         self._closed = True
 
     def _seal(self) -> BlobInfo:
-        """Stop accepting bytes and report what was written (not yet durable)."""
+        """Stop accepting bytes and report what was written (not yet durable). Never raises:
+        it also runs when the block failed; `_check_written` reports a failed write."""
         self._closed = True
+        if self._background is not None:
+            self._background.abandon()
         return BlobInfo(self._hash.hexdigest(), self._size)
+
+    def _check_written(self) -> None:
+        """Raise if the worker thread failed to write some of the bytes."""
+        if self._background is not None:
+            try:
+                self._background.close()
+            except OSError as exc:
+                raise _temporary_write_error(exc) from exc
+
+
+def _temporary_write_error(exc: OSError) -> StorageError:
+    return StorageError(
+        f"writing a blob to temporary storage failed: {exc}. Free some disk space or fix "
+        "permissions, then retry."
+    )
 
 
 def _hash_stream(
     source: IO[bytes], sink: IO[bytes] | None, on_bytes: ProgressCallback | None
 ) -> BlobInfo:
-    """Copy `source` to `sink` (or nowhere) chunk by chunk, hashing on the way."""
+    """Copy `source` to `sink` (or nowhere) chunk by chunk, hashing on the way; past
+    `PIPELINE_THRESHOLD` a worker thread writes while this one reads and hashes."""
     digest = hashlib.sha256()
     size = 0
-    while chunk := source.read(CHUNK_SIZE):
-        digest.update(chunk)
-        size += len(chunk)
-        if sink is not None:
-            sink.write(chunk)
-        if on_bytes is not None:
-            on_bytes(len(chunk))
+    background: BackgroundSink | None = None
+    try:
+        while chunk := source.read(CHUNK_SIZE):
+            size += len(chunk)
+            if sink is not None:
+                if background is None and size > PIPELINE_THRESHOLD:
+                    background = BackgroundSink(sink)
+                if background is not None:
+                    background.write(bytes(chunk))  # no-op copy for bytes; not for a view
+                else:
+                    sink.write(chunk)
+            digest.update(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
+        if background is not None:
+            background.close()
+    finally:
+        if background is not None:
+            background.abandon()
     return BlobInfo(digest.hexdigest(), size)
 
 
@@ -197,6 +269,42 @@ def _finished(writer: BlobWriter) -> BlobInfo:
     return writer.info
 
 
+def _run_or_submit(
+    step: Callable[[], None], in_background: bool
+) -> concurrent.futures.Future[None] | None:
+    """Run the step that makes a blob durable now, or hand it to the background pool."""
+    if in_background:
+        try:
+            return _background_pool().submit(step)
+        except RuntimeError:  # the interpreter is shutting down: no new threads
+            pass
+    step()
+    return None
+
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _background_pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=2, thread_name_prefix="registry-blob-durability"
+            )
+        return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    # A forked child has none of the parent's threads; a fresh pool starts its own.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 # --- the interface ---------------------------------------------------------------------
 
 
@@ -207,9 +315,13 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def writer(
-        self, on_bytes: ProgressCallback | None = None
+        self, on_bytes: ProgressCallback | None = None, *, defer_durability: bool = False
     ) -> contextlib.AbstractContextManager[BlobWriter]:
         """Yield a hashing writer; on clean exit the blob is durable and `writer.info` set.
+
+        With `defer_durability`, the final step (fsync and rename, or the upload) runs on a
+        background thread so the caller can prepare its metadata meanwhile; it must call
+        `writer.wait_durable()` before committing anything that points at the blob.
 
         An exception inside the block stores nothing, removes the temporary data and
         propagates, so a failed serialisation never leaves a half-written blob behind.
@@ -349,19 +461,43 @@ class LocalBlobStore(BlobStore):
         return self.root / relative_key(check_digest(digest))
 
     @contextlib.contextmanager
-    def writer(self, on_bytes: ProgressCallback | None = None) -> Iterator[BlobWriter]:
+    def writer(
+        self, on_bytes: ProgressCallback | None = None, *, defer_durability: bool = False
+    ) -> Iterator[BlobWriter]:
         temp = self._tmp / f"{uuid.uuid4().hex}.part"
+        handed_over = False
         try:
             with open(temp, "xb") as sink:
-                writer = BlobWriter(sink, on_bytes)
+                writer = BlobWriter(sink, on_bytes, sync_every=SYNC_EVERY)
                 try:
                     yield writer
                 finally:
                     info = writer._seal()
+                writer._check_written()
                 sink.flush()
-                os.fsync(sink.fileno())
-            self._commit(temp, info.digest)
+                # A duplicate descriptor outlives the `with`: fsync works on it later.
+                descriptor = os.dup(sink.fileno())
+            handed_over = True  # from here on `_make_durable` removes the temp file
+            finish = functools.partial(self._make_durable, descriptor, temp, info.digest)
+            writer._durable = _run_or_submit(finish, defer_durability)
             writer.info = info
+        finally:
+            if not handed_over:
+                temp.unlink(missing_ok=True)
+
+    def _make_durable(self, descriptor: int, temp: Path, digest: str) -> None:
+        """fsync the finished temp file, then rename it into place (and drop it if not)."""
+        try:
+            try:
+                os.fsync(descriptor)
+            except OSError as exc:
+                raise StorageError(
+                    f"could not flush blob {digest} to disk under {self.root}: {exc}. Check "
+                    "the disk, then retry."
+                ) from exc
+            finally:
+                os.close(descriptor)
+            self._commit(temp, digest)
         finally:
             temp.unlink(missing_ok=True)
 
@@ -585,8 +721,11 @@ class S3BlobStore(BlobStore):
     # writing
 
     @contextlib.contextmanager
-    def writer(self, on_bytes: ProgressCallback | None = None) -> Iterator[BlobWriter]:
+    def writer(
+        self, on_bytes: ProgressCallback | None = None, *, defer_durability: bool = False
+    ) -> Iterator[BlobWriter]:
         fd, spool_path = tempfile.mkstemp(prefix="registry-blob-", suffix=".part")
+        handed_over = False
         try:
             with open(fd, "wb") as spool:
                 writer = BlobWriter(spool, on_bytes)
@@ -594,8 +733,19 @@ class S3BlobStore(BlobStore):
                     yield writer
                 finally:
                     info = writer._seal()
-            self._upload_unless_present(spool_path, info.digest)
+                writer._check_written()
+            handed_over = True  # from here on the upload step removes the spool
+            finish = functools.partial(self._upload_then_drop_spool, spool_path, info.digest)
+            writer._durable = _run_or_submit(finish, defer_durability)
             writer.info = info
+        finally:
+            if not handed_over:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(spool_path)
+
+    def _upload_then_drop_spool(self, spool_path: str, digest: str) -> None:
+        try:
+            self._upload_unless_present(spool_path, digest)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spool_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 from dataclasses import dataclass
@@ -44,6 +45,17 @@ def resolve_actor(actor: str | None = None) -> str:
     from_env = os.environ.get(ACTOR_ENV)
     if from_env:
         return validate_actor(from_env)
+    # getpass reads these variables before falling back to the passwd database; keying the
+    # cache on them and the uid keeps a change visible while sparing every write a passwd
+    # lookup.
+    return _operating_system_user(
+        tuple(os.environ.get(name) for name in ("LOGNAME", "USER", "LNAME", "USERNAME")),
+        os.getuid() if hasattr(os, "getuid") else None,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _operating_system_user(_environment: tuple[str | None, ...], _uid: int | None) -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. an anonymous container user

@@ -75,7 +75,7 @@ from registry_project.core.store.engine import (
     write_transaction,
 )
 from registry_project.core.store.references import referenced_digests
-from registry_project.core.store.rows import columns_to_json
+from registry_project.core.store.rows import columns_to_json, version_from_values
 from registry_project.core.validation import (
     canonical_json,
     parse_order_by,
@@ -742,11 +742,13 @@ class ModelRegistry:
         chosen = self._resolve_flavor(model, flavor)
         columns = None if signature is None else flavors.signature_from_sample(signature)
         run_id = self._run_id(run) if run is not None else None
-        with self._blobs.writer() as writer:
+        # The bytes are fsynced and renamed on a background thread while the transaction
+        # below is prepared; it waits for them before committing.
+        with self._blobs.writer(defer_durability=True) as writer:
             chosen.save(model, writer)
         blob = writer.info
 
-        def work(connection: Connection) -> str:
+        def work(connection: Connection) -> ModelVersion:
             at = _now()
             trained_on_deleted = False
             run_dagster_id = None
@@ -755,31 +757,32 @@ class ModelRegistry:
                 if summary is None:
                     raise RunNotFoundError(f"no training run with id {run_id}")
                 run_dagster_id, trained_on_deleted = summary
-            version_store.ensure_model(connection, name, who, at)
             number = version_store.allocate_version_number(connection, name)
+            if number is None:  # the model's first version: create it, then count
+                version_store.ensure_model(connection, name, who, at)
+                number = version_store.allocate_version_number(connection, name)
+                assert number is not None
             version_id = str(uuid.uuid4())
-            version_store.insert_version(
-                connection,
-                {
-                    "id": version_id,
-                    "model_name": name,
-                    "version": number,
-                    "stage": Stage.EXPERIMENT.value,
-                    "flavor": chosen.name,
-                    "python_class": flavors.python_class_of(model),
-                    "artifact_digest": blob.digest,
-                    "artifact_size": blob.size,
-                    "signature_json": columns_to_json(columns) if columns is not None else None,
-                    "run_id": run_id,
-                    "created_at": at,
-                    "created_by": who,
-                    "stage_changed_at": at,
-                    "description": description,
-                    "trained_on_deleted_data": trained_on_deleted,
-                    "dagster_run_id": dagster_run_id or run_dagster_id,
-                    "asset_key": asset_key,
-                },
-            )
+            values = {
+                "id": version_id,
+                "model_name": name,
+                "version": number,
+                "stage": Stage.EXPERIMENT.value,
+                "flavor": chosen.name,
+                "python_class": flavors.python_class_of(model),
+                "artifact_digest": blob.digest,
+                "artifact_size": blob.size,
+                "signature_json": columns_to_json(columns) if columns is not None else None,
+                "run_id": run_id,
+                "created_at": at,
+                "created_by": who,
+                "stage_changed_at": at,
+                "description": description,
+                "trained_on_deleted_data": trained_on_deleted,
+                "dagster_run_id": dagster_run_id or run_dagster_id,
+                "asset_key": asset_key,
+            }
+            version_store.insert_version(connection, values)
             version_store.insert_new_version_metrics(
                 connection,
                 version_id=version_id,
@@ -788,11 +791,11 @@ class ModelRegistry:
                 actor=who,
                 at=at,
             )
-            row = version_store.fetch_by_id(connection, version_id)
-            assert row is not None
             version_store.record_transition(
                 connection,
-                row=row,
+                version_id=version_id,
+                model_name=name,
+                version=number,
                 from_stage=None,
                 to_stage=Stage.EXPERIMENT,
                 actor=who,
@@ -816,10 +819,10 @@ class ModelRegistry:
                     },
                 ),
             )
-            return version_id
+            writer.wait_durable()  # a row never commits ahead of its bytes
+            return version_from_values(values, clean_metrics)
 
-        version_id = self._write(work)
-        return self.get_version(version_id)
+        return self._write(work)
 
     def _resolve_flavor(self, model: object, flavor: str | flavors.Flavor | None) -> flavors.Flavor:
         if flavor is None:
@@ -1157,7 +1160,15 @@ class ModelRegistry:
         at = _now()
         version_store.set_stage(connection, row.id, new, at)
         version_store.record_transition(
-            connection, row=row, from_stage=current, to_stage=new, actor=actor, reason=reason, at=at
+            connection,
+            version_id=row.id,
+            model_name=row.model_name,
+            version=row.version,
+            from_stage=current,
+            to_stage=new,
+            actor=actor,
+            reason=reason,
+            at=at,
         )
         audit.append_event(
             connection,

@@ -25,6 +25,7 @@ import pytest
 from registry_project.core import errors
 from registry_project.core.blobs import (
     CHUNK_SIZE,
+    PIPELINE_THRESHOLD,
     BlobStore,
     LocalBlobStore,
     S3BlobStore,
@@ -217,6 +218,50 @@ def test_large_blob_streams_without_holding_it_in_memory(store: BlobStore) -> No
         # measurement is only meaningful for the local store. The read spool may hold up to
         # 16 MiB before it rolls over to disk; the whole blob would be 50.)
         assert peak < 40 * MiB, f"peak Python allocations {peak} bytes"
+
+
+def test_a_reused_serialiser_buffer_is_stored_as_it_was_when_written(store: BlobStore) -> None:
+    # Past PIPELINE_THRESHOLD a worker thread writes while the caller hashes. Serialisers
+    # refill one buffer between writes: what is stored must be each write's bytes at the
+    # time of the call, not whatever the buffer holds when the worker gets to it.
+    buffer = bytearray(MiB)
+    expected = hashlib.sha256()
+    with store.writer() as writer:
+        for number in range(PIPELINE_THRESHOLD // MiB + 8):
+            buffer[:] = number.to_bytes(1, "big") * MiB
+            writer.write(buffer)
+            expected.update(buffer)
+    assert writer.info is not None and writer.info.digest == expected.hexdigest()
+    assert store.check(writer.info.digest) is None  # re-read from storage and re-hashed
+
+
+def test_one_huge_write_is_handed_over_in_bounded_pieces(tmp_path: Path) -> None:
+    # pickle hands a whole array buffer to one write(); copying it at once would double
+    # the memory a large model needs.
+    data = bytearray(os.urandom(48 * MiB))
+    store = LocalBlobStore(tmp_path)
+    tracemalloc.start()
+    try:
+        with store.writer() as writer:
+            writer.write(b"header")
+            writer.write(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert writer.info is not None
+    assert writer.info.digest == hashlib.sha256(b"header" + data).hexdigest()
+    assert Path(store.uri_for(writer.info.digest)).read_bytes() == b"header" + data
+    assert peak < 16 * MiB, f"peak Python allocations {peak} bytes for a 48 MiB write"
+
+
+def test_a_large_download_is_written_whole_and_verified(store: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "model.bin"
+    source.write_bytes(os.urandom(PIPELINE_THRESHOLD + 5 * MiB + 7))
+    info = store.put_file(source)
+    target = tmp_path / "out" / "copy.bin"
+    target.parent.mkdir()
+    assert store.download_verified(info.digest, target) == info
+    assert target.read_bytes() == source.read_bytes()
 
 
 # --- integrity -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -220,3 +221,46 @@ def test_compare_puts_params_and_metrics_side_by_side_with_delta_to_production(
     assert frame.loc["stage", "production (v1)"] == "production"
     with pytest.raises(errors.VersionNotFoundError):
         registry.compare("churn", [2, 99])
+
+
+def test_a_blob_that_cannot_be_made_durable_leaves_no_version(
+    sqlite_registry: ModelRegistry, tmp_path: Path
+) -> None:
+    # The artifact is fsynced and renamed on a background thread while the version's row
+    # is prepared; the row must never commit when that step fails. Learn the artifact's
+    # digest from another registry (pickling the same dict gives the same bytes), then put
+    # a file where its fan-out directory must go, so the rename fails for real.
+    with ModelRegistry.open(f"sqlite:///{tmp_path / 'probe.db'}", str(tmp_path / "probe")) as probe:
+        digest = probe.register_model("churn", {"w": 1}).artifact_digest
+    with sqlite_registry.start_run("training") as run:
+        pass
+    artifacts = tmp_path / "artifacts"  # the fixture's artifact root
+    fanout = artifacts / "blobs" / "sha256" / digest[:2]
+    fanout.parent.mkdir(parents=True, exist_ok=True)
+    fanout.write_bytes(b"in the way")
+    before = _row_counts(sqlite_registry)
+
+    with pytest.raises(errors.StorageError, match=digest):
+        sqlite_registry.register_model("churn", {"w": 1}, run=run, metrics={"auc": 0.9})
+
+    assert _row_counts(sqlite_registry) == before  # no model, version, metric or event
+    assert list((artifacts / "tmp").iterdir()) == []  # no temp file left behind
+    fanout.unlink()
+    version = sqlite_registry.register_model("churn", {"w": 1}, run=run)  # and it recovers
+    assert version.version == 1 and version.artifact_digest == digest
+    assert sqlite_registry.load_model("churn/1") == {"w": 1}
+
+
+def test_registration_returns_what_a_lookup_returns(registry: ModelRegistry) -> None:
+    # The version is built from the values written, not read back: it must not differ.
+    with registry.start_run("training", params={"C": 1.0}) as run:
+        registered = registry.register_model(
+            "churn",
+            _trained_model(),
+            run=run,
+            metrics={"auc": 0.91, "f1": 0.5},
+            description="first",
+            signature=pd.DataFrame({"a": [1.0], "b": [2], "c": ["x"]}),
+        )
+    assert registry.get_version(registered.id) == registered
+    assert registry.get_version("churn/1") == registered

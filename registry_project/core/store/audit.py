@@ -39,6 +39,11 @@ class EventDraft:
     reason: str | None = None
 
 
+# Built once: every write appends an event, and building a statement costs more than
+# running it.
+_LOCK_HEAD = (
+    sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+)
 _ADVANCE_HEAD = (
     audit_head.update()
     .where(audit_head.c.id == 1)
@@ -94,9 +99,7 @@ def _payload(value: Mapping[str, Any] | None) -> str | None:
 
 def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
     """Append one event inside the caller's write transaction."""
-    head = connection.execute(
-        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
+    head = connection.execute(_LOCK_HEAD).one()
     # Microsecond precision is what both SQLite and PostgreSQL store, so the hash survives
     # the round trip.
     at = datetime.now(UTC)

@@ -62,7 +62,13 @@ def dataset_from_row(row: Row[Any]) -> DatasetSnapshot:
 
 
 def version_from_row(row: Row[Any], metrics: Mapping[str, float] | None = None) -> ModelVersion:
-    m = row._mapping
+    return version_from_values(row._mapping, metrics)
+
+
+def version_from_values(
+    m: Mapping[str, Any], metrics: Mapping[str, float] | None = None
+) -> ModelVersion:
+    """A version from its column values (a row, or what was just inserted)."""
     signature = columns_from_json(m["signature_json"]) if m["signature_json"] else None
     return ModelVersion(
         id=m["id"],

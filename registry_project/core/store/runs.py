@@ -50,10 +50,21 @@ def finish_run(
     connection: Connection, run_id: str, *, status: str, ended_at: datetime, error: str | None
 ) -> None:
     connection.execute(
-        runs.update()
-        .where(runs.c.id == run_id)
-        .values(status=status, ended_at=ended_at, error=error)
+        _FINISH_RUN,
+        {"run_id": run_id, "new_status": status, "new_ended_at": ended_at, "new_error": error},
     )
+
+
+_FINISH_RUN = (
+    runs.update()
+    .where(runs.c.id == sa.bindparam("run_id"))
+    .values(
+        # Bind names differ from column names: SQLAlchemy reserves those in SET.
+        status=sa.bindparam("new_status"),
+        ended_at=sa.bindparam("new_ended_at"),
+        error=sa.bindparam("new_error"),
+    )
+)
 
 
 def upsert_run_metrics(

@@ -47,25 +47,41 @@ def _insert(connection: Connection, table: sa.Table) -> Any:
 
 def ensure_model(connection: Connection, name: str, actor: str, at: datetime) -> bool:
     """Create the model row if missing; True when this call created it."""
+    statement = _ENSURE_MODEL[connection.dialect.name == "postgresql"]
     result = connection.execute(
-        _insert(connection, models)
-        .values(name=name, created_at=at, created_by=actor, last_version=0)
-        .on_conflict_do_nothing(index_elements=["name"])
-        .returning(models.c.name)
+        statement, {"model_name": name, "new_created_at": at, "new_created_by": actor}
     )
     # rowcount is unreliable for ON CONFLICT DO NOTHING across drivers; RETURNING is not.
     return result.first() is not None
 
 
-def allocate_version_number(connection: Connection, name: str) -> int:
+def allocate_version_number(connection: Connection, name: str) -> int | None:
     """Next version number: an atomic, row-locked counter (rolled back with its transaction,
-    so numbers have no gaps)."""
-    return connection.execute(
-        models.update()
-        .where(models.c.name == name)
-        .values(last_version=models.c.last_version + 1)
-        .returning(models.c.last_version)
-    ).scalar_one()
+    so numbers have no gaps). None when the model does not exist yet."""
+    return connection.execute(_ALLOCATE_NUMBER, {"model_name": name}).scalar_one_or_none()
+
+
+# Registration runs these on every new version: built once with bind parameters, because
+# building a statement costs more than executing it. Indexed by "is PostgreSQL".
+_ENSURE_MODEL = tuple(
+    dialect.insert(models)
+    .values(
+        # Bind names differ from column names: SQLAlchemy reserves those in VALUES/SET.
+        name=sa.bindparam("model_name"),
+        created_at=sa.bindparam("new_created_at"),
+        created_by=sa.bindparam("new_created_by"),
+        last_version=0,
+    )
+    .on_conflict_do_nothing(index_elements=["name"])
+    .returning(models.c.name)
+    for dialect in (sqlite, postgresql)
+)
+_ALLOCATE_NUMBER = (
+    models.update()
+    .where(models.c.name == sa.bindparam("model_name"))
+    .values(last_version=models.c.last_version + 1)
+    .returning(models.c.last_version)
+)
 
 
 def lock_model(connection: Connection, name: str) -> bool:
@@ -111,9 +127,10 @@ def model_exists(connection: Connection, name: str) -> bool:
 
 
 def fetch_by_id(connection: Connection, version_id: str) -> Row[Any] | None:
-    return connection.execute(
-        sa.select(model_versions).where(model_versions.c.id == version_id)
-    ).first()
+    return connection.execute(_ROW_BY_ID, {"version_id": version_id}).first()
+
+
+_ROW_BY_ID = sa.select(model_versions).where(model_versions.c.id == sa.bindparam("version_id"))
 
 
 def _version_with_metrics(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
@@ -300,7 +317,9 @@ def set_stage(connection: Connection, version_id: str, stage: Stage, at: datetim
 def record_transition(
     connection: Connection,
     *,
-    row: Row[Any],
+    version_id: str,
+    model_name: str,
+    version: int,
     from_stage: Stage | None,
     to_stage: Stage,
     actor: str,
@@ -310,9 +329,9 @@ def record_transition(
     connection.execute(
         stage_transitions.insert(),
         {
-            "version_id": row.id,
-            "model_name": row.model_name,
-            "version": row.version,
+            "version_id": version_id,
+            "model_name": model_name,
+            "version": version,
             "from_stage": from_stage.value if from_stage else None,
             "to_stage": to_stage.value,
             "actor": actor,
