@@ -173,6 +173,14 @@ def test_audit_since_and_bad_dates(filled: Filled) -> None:
     assert bad.exit_code == 2 and "is not a date" in bad.output
 
 
+def test_audit_newest_first_shows_the_latest_events(filled: Filled) -> None:
+    everything = run_json(filled, "audit")
+    latest = run_json(filled, "audit", "--newest-first", "--limit", "3")
+    assert [e["seq"] for e in latest] == [e["seq"] for e in everything][::-1][:3]  # type: ignore[index]
+    oldest = run_json(filled, "audit", "--limit", "3")
+    assert [e["seq"] for e in oldest] == [1, 2, 3]  # type: ignore[index]
+
+
 def test_verify_and_gc(filled: Filled) -> None:
     ok = run(filled, "verify")
     assert ok.exit_code == 0 and "ok" in ok.output

@@ -90,6 +90,9 @@ def subject_text(event: AuditEvent) -> str:
 @click.option("--action", help="Only this action (promote, register_model, delete_dataset, ...).")
 @click.option("--since", type=IsoDate(), help="Only events at or after this date (UTC).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events.")
+@click.option(
+    "--newest-first", is_flag=True, help="Newest events first (with --limit: the latest N)."
+)
 @json_option
 @pass_state
 @handles_errors
@@ -101,16 +104,24 @@ def audit(
     action: str | None,
     since: datetime | None,
     limit: int | None,
+    newest_first: bool,
 ) -> None:
     """The append-only, hash-chained audit log, oldest first: who did what, when and why.
     --since takes YYYY-MM-DD or an ISO 8601 timestamp (UTC unless it has an offset).
 
     \b
-    Example:
+    Examples:
       registry audit --model churn --since 2026-11-01
+      registry audit --newest-first --limit 10
     """
     events = state.registry().audit_log(
-        model=model, dataset=dataset, actor=who, action=action, since=since, limit=limit
+        model=model,
+        dataset=dataset,
+        actor=who,
+        action=action,
+        since=since,
+        limit=limit,
+        newest_first=newest_first,
     )
     if state.json:
         emit_json(events)

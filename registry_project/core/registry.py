@@ -1352,24 +1352,58 @@ class ModelRegistry:
         action: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEvent]:
-        """Audit events, oldest first, filtered by model / dataset name, actor, action, time."""
+        """Audit events, oldest first (or `newest_first`), filtered by model / dataset name,
+        actor, action and time; `limit` keeps the first N in that order.
+
+        Example::
+
+            reg.audit_log(model="churn", action="promote", newest_first=True, limit=10)
+        """
+        filters = self._audit_filters(model, dataset, actor, action, since)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InvalidInputError("limit must be a positive integer")
+        if limit is not None and limit < 1:
+            raise InvalidInputError("limit must be a positive integer")
+        with self._read() as connection:
+            return audit.query_events(connection, **filters, limit=limit, newest_first=newest_first)
+
+    def audit_count(
+        self,
+        *,
+        model: str | None = None,
+        dataset: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """How many audit events match the same filters as `audit_log` (without reading them)."""
+        filters = self._audit_filters(model, dataset, actor, action, since)
+        with self._read() as connection:
+            return audit.count_events(connection, **filters)
+
+    @staticmethod
+    def _audit_filters(
+        model: str | None,
+        dataset: str | None,
+        actor: str | None,
+        action: str | None,
+        since: datetime | None,
+    ) -> dict[str, Any]:
         if model is not None:
             validate_name(model, "model name")
         if dataset is not None:
             validate_name(dataset, "dataset name")
         if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
             raise InvalidInputError("since must be a timezone-aware datetime")
-        with self._read() as connection:
-            return audit.query_events(
-                connection,
-                model_name=model,
-                dataset_name=dataset,
-                actor=actor,
-                action=action,
-                since=since,
-                limit=limit,
-            )
+        return {
+            "model_name": model,
+            "dataset_name": dataset,
+            "actor": actor,
+            "action": action,
+            "since": since,
+        }
 
     def verify(self, *, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
         """Re-hash every blob the metadata references and check the audit hash chain."""

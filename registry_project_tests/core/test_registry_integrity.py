@@ -58,6 +58,17 @@ def test_every_write_is_audited_with_actor_reason_before_and_after(
     assert promote.actor == "alice" and promote.reason == "first model"
     assert promote.before == {"stage": "experiment", "version": 1}
     assert promote.after == {"stage": "production", "version": 1}
+    newest = registry.audit_log(newest_first=True, limit=2)
+    assert [e.action for e in newest] == ["promote", "log_metrics"]
+    assert [e.seq for e in registry.audit_log(newest_first=True)] == sorted(
+        (e.seq for e in registry.audit_log()), reverse=True
+    )
+    assert registry.audit_log(limit=1)[0].action == "snapshot_dataset"
+    assert registry.audit_count() == 6 and registry.audit_count(model="churn") == 3
+    assert registry.audit_count(actor="alice", action="promote") == 1
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(errors.InvalidInputError, match="limit must be a positive integer"):
+            registry.audit_log(limit=bad)  # type: ignore[arg-type]
     assert registry.audit_log(since=datetime.now(UTC) + timedelta(minutes=1)) == []
     seqs = [e.seq for e in registry.audit_log()]
     assert seqs == list(range(1, len(seqs) + 1))

@@ -159,6 +159,28 @@ def event_from_row(row: Row[Any]) -> AuditEvent:
     return _event_from_values(row._mapping)
 
 
+def _filtered(
+    query: sa.Select[Any],
+    *,
+    model_name: str | None,
+    dataset_name: str | None,
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+) -> sa.Select[Any]:
+    if model_name is not None:
+        query = query.where(audit_events.c.model_name == model_name)
+    if dataset_name is not None:
+        query = query.where(audit_events.c.dataset_name == dataset_name)
+    if actor is not None:
+        query = query.where(audit_events.c.actor == actor)
+    if action is not None:
+        query = query.where(audit_events.c.action == action)
+    if since is not None:
+        query = query.where(audit_events.c.at >= since)
+    return query
+
+
 def query_events(
     connection: Connection,
     *,
@@ -170,22 +192,39 @@ def query_events(
     limit: int | None = None,
     newest_first: bool = False,
 ) -> list[AuditEvent]:
-    query = sa.select(audit_events)
-    if model_name is not None:
-        query = query.where(audit_events.c.model_name == model_name)
-    if dataset_name is not None:
-        query = query.where(audit_events.c.dataset_name == dataset_name)
-    if actor is not None:
-        query = query.where(audit_events.c.actor == actor)
-    if action is not None:
-        query = query.where(audit_events.c.action == action)
-    if since is not None:
-        query = query.where(audit_events.c.at >= since)
+    query = _filtered(
+        sa.select(audit_events),
+        model_name=model_name,
+        dataset_name=dataset_name,
+        actor=actor,
+        action=action,
+        since=since,
+    )
     order = audit_events.c.seq.desc() if newest_first else audit_events.c.seq.asc()
     query = query.order_by(order)
     if limit is not None:
         query = query.limit(limit)
     return [event_from_row(row) for row in connection.execute(query)]
+
+
+def count_events(
+    connection: Connection,
+    *,
+    model_name: str | None = None,
+    dataset_name: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+) -> int:
+    query = _filtered(
+        sa.select(sa.func.count()).select_from(audit_events),
+        model_name=model_name,
+        dataset_name=dataset_name,
+        actor=actor,
+        action=action,
+        since=since,
+    )
+    return int(connection.execute(query).scalar_one())
 
 
 def verify_chain(connection: Connection) -> Iterator[VerifyProblem | int]:
