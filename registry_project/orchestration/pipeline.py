@@ -42,6 +42,19 @@ class ModelPipeline:
         )
 
 
+def retrain_on_changed_data() -> dg.AutomationCondition:
+    """Dagster's `eager()`, except that an upstream dataset counts as updated only when its
+    data version (the snapshot digest) changed: re-snapshotting identical data, which the
+    registry stores once, does not retrain a model on it again."""
+    condition = dg.AutomationCondition
+    changed = condition.any_deps_match(condition.data_version_changed()).with_label(
+        "training data changed"
+    )
+    return (
+        condition.eager().replace("any_deps_updated", changed).with_label("retrain on changed data")
+    )
+
+
 def build_model_pipeline(
     *,
     model_name: str,
@@ -80,7 +93,7 @@ def build_model_pipeline(
         model_name=model_name,
         datasets=datasets,
         params=params,
-        automation_condition=eager,
+        automation_condition=retrain_on_changed_data() if retrain_on_new_data else None,
         description=train.__doc__,
         **common,
     )(train)

@@ -159,3 +159,25 @@ def test_materializations_link_to_the_registry_ui_when_configured(
     assert event is not None and event.asset_materialization is not None
     link = event.asset_materialization.metadata["registry/ui"]
     assert link.value == "http://127.0.0.1:3001/models/churn/versions/1"
+
+
+def test_retraining_follows_changed_training_data_not_every_snapshot(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defs = dg.Definitions(assets=_all_assets(), resources={"registry": registry_resource})
+    candidate = dg.AssetKey(["churn", "candidate"])
+    assert _materialize(instance, registry_resource, TRAINING_SELECTION).success
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # the baseline
+
+    # Same day, same rows: the snapshot is the same, its data version too. No retraining.
+    assert _materialize(instance, registry_resource, ["customers"]).success
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert tick.get_requested_partitions(candidate) == set()
+
+    # A new day's data: a new data version, so the candidate retrains (and only then).
+    monkeypatch.setenv("REGISTRY_DEMO_DAY", "2026-11-03")
+    assert _materialize(instance, registry_resource, ["customers"]).success
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert tick.get_requested_partitions(candidate) == {None}
