@@ -33,7 +33,7 @@ class Scale:
     artifact_mb: int
     rounds: int
     # Seconds per round after which a query that takes seconds each (MLflow's search_runs
-    # at 10,000+ runs) stops being repeated; at least three samples are kept.
+    # at 10,000+ runs) stops being repeated; each round keeps at least one sample.
     slow_query_budget_s: float = 60.0
 
 

@@ -1362,9 +1362,7 @@ class ModelRegistry:
             reg.audit_log(model="churn", action="promote", newest_first=True, limit=10)
         """
         filters = self._audit_filters(model, dataset, actor, action, since)
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise InvalidInputError("limit must be a positive integer")
-        if limit is not None and limit < 1:
+        if limit is not None and (type(limit) is not int or limit < 1):  # bool is not a count
             raise InvalidInputError("limit must be a positive integer")
         with self._read() as connection:
             return audit.query_events(connection, **filters, limit=limit, newest_first=newest_first)
