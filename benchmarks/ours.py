@@ -113,11 +113,18 @@ def large_artifact(directory: Path, source: Path) -> dict[str, float]:
         start = time.perf_counter()
         registry.export_artifact(version, directory / "exported.bin")
         loaded = time.perf_counter() - start
+        os.remove(directory / "exported.bin")
+        # Again: on a VM the first write into fresh page cache pays for the host handing
+        # over memory; a serving process that loads models repeatedly does not.
+        start = time.perf_counter()
+        registry.export_artifact(version, directory / "exported.bin")
+        reloaded = time.perf_counter() - start
     peak_mb = _status_mb("VmHWM")
     os.remove(directory / "exported.bin")
     return {
         "register_s": registered,
         "load_s": loaded,
+        "reload_s": reloaded,
         "peak_rss_mb": peak_mb,
         "rss_above_baseline_mb": peak_mb - baseline_mb,
     }
