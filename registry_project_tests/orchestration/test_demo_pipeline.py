@@ -161,6 +161,8 @@ def test_materializations_link_to_the_registry_ui_when_configured(
     assert link.value == "http://127.0.0.1:3001/models/churn/versions/1"
 
 
+# Dagster's own automation tester passes a beta parameter internally.
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
 def test_retraining_follows_changed_training_data_not_every_snapshot(
     instance: dg.DagsterInstance,
     registry_resource: ModelRegistryResource,
