@@ -1361,11 +1361,11 @@ class ModelRegistry:
 
             reg.audit_log(model="churn", action="promote", newest_first=True, limit=10)
         """
-        filters = self._audit_filters(model, dataset, actor, action, since)
+        where = self._audit_filter(model, dataset, actor, action, since)
         if limit is not None and (type(limit) is not int or limit < 1):  # bool is not a count
             raise InvalidInputError("limit must be a positive integer")
         with self._read() as connection:
-            return audit.query_events(connection, **filters, limit=limit, newest_first=newest_first)
+            return audit.query_events(connection, where, limit=limit, newest_first=newest_first)
 
     def audit_count(
         self,
@@ -1377,31 +1377,25 @@ class ModelRegistry:
         since: datetime | None = None,
     ) -> int:
         """How many audit events match the same filters as `audit_log` (without reading them)."""
-        filters = self._audit_filters(model, dataset, actor, action, since)
+        where = self._audit_filter(model, dataset, actor, action, since)
         with self._read() as connection:
-            return audit.count_events(connection, **filters)
+            return audit.count_events(connection, where)
 
     @staticmethod
-    def _audit_filters(
+    def _audit_filter(
         model: str | None,
         dataset: str | None,
         actor: str | None,
         action: str | None,
         since: datetime | None,
-    ) -> dict[str, Any]:
+    ) -> audit.EventFilter:
         if model is not None:
             validate_name(model, "model name")
         if dataset is not None:
             validate_name(dataset, "dataset name")
         if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
             raise InvalidInputError("since must be a timezone-aware datetime")
-        return {
-            "model_name": model,
-            "dataset_name": dataset,
-            "actor": actor,
-            "action": action,
-            "since": since,
-        }
+        return audit.EventFilter(model, dataset, actor, action, since)
 
     def verify(self, *, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
         """Re-hash every blob the metadata references and check the audit hash chain."""

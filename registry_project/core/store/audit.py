@@ -159,71 +159,46 @@ def event_from_row(row: Row[Any]) -> AuditEvent:
     return _event_from_values(row._mapping)
 
 
-def _filtered(
-    query: sa.Select[Any],
-    *,
-    model_name: str | None,
-    dataset_name: str | None,
-    actor: str | None,
-    action: str | None,
-    since: datetime | None,
-) -> sa.Select[Any]:
-    if model_name is not None:
-        query = query.where(audit_events.c.model_name == model_name)
-    if dataset_name is not None:
-        query = query.where(audit_events.c.dataset_name == dataset_name)
-    if actor is not None:
-        query = query.where(audit_events.c.actor == actor)
-    if action is not None:
-        query = query.where(audit_events.c.action == action)
-    if since is not None:
-        query = query.where(audit_events.c.at >= since)
-    return query
+@dataclass(frozen=True)
+class EventFilter:
+    """Which audit events to read or count; None means "any"."""
+
+    model_name: str | None = None
+    dataset_name: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+
+    def apply(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        if self.model_name is not None:
+            query = query.where(audit_events.c.model_name == self.model_name)
+        if self.dataset_name is not None:
+            query = query.where(audit_events.c.dataset_name == self.dataset_name)
+        if self.actor is not None:
+            query = query.where(audit_events.c.actor == self.actor)
+        if self.action is not None:
+            query = query.where(audit_events.c.action == self.action)
+        if self.since is not None:
+            query = query.where(audit_events.c.at >= self.since)
+        return query
 
 
 def query_events(
     connection: Connection,
+    where: EventFilter,
     *,
-    model_name: str | None = None,
-    dataset_name: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
     limit: int | None = None,
     newest_first: bool = False,
 ) -> list[AuditEvent]:
-    query = _filtered(
-        sa.select(audit_events),
-        model_name=model_name,
-        dataset_name=dataset_name,
-        actor=actor,
-        action=action,
-        since=since,
-    )
     order = audit_events.c.seq.desc() if newest_first else audit_events.c.seq.asc()
-    query = query.order_by(order)
+    query = where.apply(sa.select(audit_events)).order_by(order)
     if limit is not None:
         query = query.limit(limit)
     return [event_from_row(row) for row in connection.execute(query)]
 
 
-def count_events(
-    connection: Connection,
-    *,
-    model_name: str | None = None,
-    dataset_name: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-) -> int:
-    query = _filtered(
-        sa.select(sa.func.count()).select_from(audit_events),
-        model_name=model_name,
-        dataset_name=dataset_name,
-        actor=actor,
-        action=action,
-        since=since,
-    )
+def count_events(connection: Connection, where: EventFilter) -> int:
+    query = where.apply(sa.select(sa.func.count()).select_from(audit_events))
     return int(connection.execute(query).scalar_one())
 
 
