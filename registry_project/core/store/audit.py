@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from registry_project.core.entities import AuditEvent, VerifyProblem
+from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.schema import GENESIS_HASH, audit_events, audit_head
 from registry_project.core.validation import canonical_json
 
@@ -39,12 +40,12 @@ class EventDraft:
     reason: str | None = None
 
 
-# Built once: every write appends an event, and building a statement costs more than
-# running it.
-_LOCK_HEAD = (
+# Every write appends an event: these run on the driver's cursor (see prepared.py).
+_LOCK_HEAD = PreparedStatement(
     sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
 )
-_ADVANCE_HEAD = (
+_INSERT_EVENT = PreparedStatement(audit_events.insert())
+_ADVANCE_HEAD = PreparedStatement(
     audit_head.update()
     .where(audit_head.c.id == 1)
     .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
@@ -99,12 +100,12 @@ def _payload(value: Mapping[str, Any] | None) -> str | None:
 
 def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
     """Append one event inside the caller's write transaction."""
-    head = connection.execute(_LOCK_HEAD).one()
+    [(head_seq, head_hash)] = _LOCK_HEAD.execute(connection)
     # Microsecond precision is what both SQLite and PostgreSQL store, so the hash survives
     # the round trip.
     at = datetime.now(UTC)
     values = {
-        "seq": head.seq + 1,
+        "seq": head_seq + 1,
         "event_id": str(uuid.uuid4()),
         "at": at,
         "actor": draft.actor,
@@ -116,13 +117,11 @@ def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
         "before_json": _payload(draft.before),
         "after_json": _payload(draft.after),
         "reason": draft.reason,
-        "prev_hash": head.hash,
+        "prev_hash": head_hash,
     }
     values["hash"] = compute_hash(**values)
-    # Parameters passed separately (not baked in with .values()) keep the compiled
-    # statement cached: appends are on every write's path.
-    connection.execute(audit_events.insert(), values)
-    connection.execute(_ADVANCE_HEAD, {"new_seq": values["seq"], "new_hash": values["hash"]})
+    _INSERT_EVENT.execute(connection, values)
+    _ADVANCE_HEAD.execute(connection, {"new_seq": values["seq"], "new_hash": values["hash"]})
     return _event_from_values(values)
 
 

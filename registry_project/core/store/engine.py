@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from registry_project.core.errors import ConfigurationError
+from registry_project.core.store.prepared import run_on_driver
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 WRITE_OPTION = "registry_write"
@@ -70,10 +71,12 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     def _on_begin(connection: Connection) -> None:
         # A write transaction takes the write lock up front: a deferred transaction that
         # upgrades from read to write fails with SQLITE_BUSY without waiting.
-        if connection.get_execution_options().get(WRITE_OPTION):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql("BEGIN")
+        # Straight to the driver: through exec_driver_sql this cost ~0.1 ms per transaction.
+        statement = (
+            "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE_OPTION) else "BEGIN"
+        )
+        driver = connection.connection.driver_connection
+        run_on_driver(connection.dialect, driver.execute, statement, ())  # type: ignore[union-attr]
 
     return engine
 

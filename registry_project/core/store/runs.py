@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import TrainingRun
+from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.rows import run_from_row
 from registry_project.core.store.schema import (
     datasets,
@@ -27,35 +28,39 @@ def insert_run(
     inputs: Sequence[tuple[str, str]],
     files: Sequence[tuple[str, str, int]],
 ) -> None:
-    connection.execute(runs.insert(), dict(values))
-    if inputs:
-        connection.execute(
-            run_inputs.insert(),
-            [
-                {"run_id": values["id"], "dataset_id": dataset_id, "role": role}
-                for dataset_id, role in inputs
-            ],
-        )
-    if files:
-        connection.execute(
-            run_environment_files.insert(),
-            [
-                {"run_id": values["id"], "path": path, "digest": digest, "size_bytes": size}
-                for path, digest, size in files
-            ],
-        )
+    _INSERT_RUN.execute(connection, values)
+    _INSERT_INPUTS.execute_many(
+        connection,
+        [
+            {"run_id": values["id"], "dataset_id": dataset_id, "role": role}
+            for dataset_id, role in inputs
+        ],
+    )
+    _INSERT_FILES.execute_many(
+        connection,
+        [
+            {"run_id": values["id"], "path": path, "digest": digest, "size_bytes": size}
+            for path, digest, size in files
+        ],
+    )
+
+
+# Every training run writes these (see prepared.py).
+_INSERT_RUN = PreparedStatement(runs.insert())
+_INSERT_INPUTS = PreparedStatement(run_inputs.insert())
+_INSERT_FILES = PreparedStatement(run_environment_files.insert())
 
 
 def finish_run(
     connection: Connection, run_id: str, *, status: str, ended_at: datetime, error: str | None
 ) -> None:
-    connection.execute(
-        _FINISH_RUN,
+    _FINISH_RUN.execute(
+        connection,
         {"run_id": run_id, "new_status": status, "new_ended_at": ended_at, "new_error": error},
     )
 
 
-_FINISH_RUN = (
+_FINISH_RUN = PreparedStatement(
     runs.update()
     .where(runs.c.id == sa.bindparam("run_id"))
     .values(
@@ -118,19 +123,24 @@ def fetch_run(connection: Connection, run_id: str) -> TrainingRun | None:
     return run_from_row(row, metrics=metrics, inputs=inputs, files=files)
 
 
-_RUN_SUMMARY = sa.select(
-    runs.c.dagster_run_id,
-    sa.exists()
-    .where(
-        run_inputs.c.run_id == runs.c.id,
-        datasets.c.id == run_inputs.c.dataset_id,
-        datasets.c.deleted_at.is_not(None),
-    )
-    .label("uses_deleted_data"),
-).where(runs.c.id == sa.bindparam("run_id"))
+_RUN_SUMMARY = PreparedStatement(
+    sa.select(
+        runs.c.dagster_run_id,
+        sa.exists()
+        .where(
+            run_inputs.c.run_id == runs.c.id,
+            datasets.c.id == run_inputs.c.dataset_id,
+            datasets.c.deleted_at.is_not(None),
+        )
+        .label("uses_deleted_data"),
+    ).where(runs.c.id == sa.bindparam("run_id"))
+)
 
 
 def run_summary(connection: Connection, run_id: str) -> tuple[str | None, bool] | None:
     """(Dagster run id, trained on deleted data?) of a run in one query, or None."""
-    row = connection.execute(_RUN_SUMMARY, {"run_id": run_id}).first()
-    return None if row is None else (row.dagster_run_id, bool(row.uses_deleted_data))
+    rows = _RUN_SUMMARY.execute(connection, {"run_id": run_id})
+    if not rows:
+        return None
+    [(dagster_run_id, uses_deleted_data)] = rows
+    return dagster_run_id, bool(uses_deleted_data)

@@ -19,6 +19,7 @@ from registry_project.core.entities import (
     Stage,
     StageTransition,
 )
+from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.rows import transition_from_row, version_from_row
 from registry_project.core.store.schema import (
     PRODUCTION,
@@ -48,40 +49,47 @@ def _insert(connection: Connection, table: sa.Table) -> Any:
 def ensure_model(connection: Connection, name: str, actor: str, at: datetime) -> bool:
     """Create the model row if missing; True when this call created it."""
     statement = _ENSURE_MODEL[connection.dialect.name == "postgresql"]
-    result = connection.execute(
-        statement, {"model_name": name, "new_created_at": at, "new_created_by": actor}
+    created = statement.execute(
+        connection, {"model_name": name, "new_created_at": at, "new_created_by": actor}
     )
     # rowcount is unreliable for ON CONFLICT DO NOTHING across drivers; RETURNING is not.
-    return result.first() is not None
+    return bool(created)
 
 
 def allocate_version_number(connection: Connection, name: str) -> int | None:
     """Next version number: an atomic, row-locked counter (rolled back with its transaction,
     so numbers have no gaps). None when the model does not exist yet."""
-    return connection.execute(_ALLOCATE_NUMBER, {"model_name": name}).scalar_one_or_none()
+    rows = _ALLOCATE_NUMBER.execute(connection, {"model_name": name})
+    return rows[0][0] if rows else None
 
 
-# Registration runs these on every new version: built once with bind parameters, because
-# building a statement costs more than executing it. Indexed by "is PostgreSQL".
+# Registration runs these on every new version, on the driver's cursor (see prepared.py).
+# Indexed by "is PostgreSQL".
 _ENSURE_MODEL = tuple(
-    dialect.insert(models)
-    .values(
-        # Bind names differ from column names: SQLAlchemy reserves those in VALUES/SET.
-        name=sa.bindparam("model_name"),
-        created_at=sa.bindparam("new_created_at"),
-        created_by=sa.bindparam("new_created_by"),
-        last_version=0,
+    PreparedStatement(
+        dialect.insert(models)
+        .values(
+            # Bind names differ from column names: SQLAlchemy reserves those in VALUES/SET.
+            name=sa.bindparam("model_name"),
+            created_at=sa.bindparam("new_created_at"),
+            created_by=sa.bindparam("new_created_by"),
+            last_version=0,
+        )
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(models.c.name)
     )
-    .on_conflict_do_nothing(index_elements=["name"])
-    .returning(models.c.name)
     for dialect in (sqlite, postgresql)
 )
-_ALLOCATE_NUMBER = (
+_ALLOCATE_NUMBER = PreparedStatement(
     models.update()
     .where(models.c.name == sa.bindparam("model_name"))
     .values(last_version=models.c.last_version + 1)
     .returning(models.c.last_version)
 )
+_INSERT_VERSION = PreparedStatement(model_versions.insert())
+_INSERT_METRIC = PreparedStatement(version_metrics.insert())
+_INSERT_LATEST_METRIC = PreparedStatement(version_metric_latest.insert())
+_INSERT_TRANSITION = PreparedStatement(stage_transitions.insert())
 
 
 def lock_model(connection: Connection, name: str) -> bool:
@@ -303,7 +311,7 @@ def _list_by_metric(
 
 
 def insert_version(connection: Connection, values: Mapping[str, Any]) -> None:
-    connection.execute(model_versions.insert(), dict(values))
+    _INSERT_VERSION.execute(connection, values)
 
 
 def set_stage(connection: Connection, version_id: str, stage: Stage, at: datetime) -> None:
@@ -326,8 +334,8 @@ def record_transition(
     reason: str | None,
     at: datetime,
 ) -> None:
-    connection.execute(
-        stage_transitions.insert(),
+    _INSERT_TRANSITION.execute(
+        connection,
         {
             "version_id": version_id,
             "model_name": model_name,
@@ -432,8 +440,8 @@ def insert_new_version_metrics(
     cached INSERTs instead of upserts (registration is the hot write path)."""
     if not metrics:
         return
-    connection.execute(
-        version_metrics.insert(),
+    _INSERT_METRIC.execute_many(
+        connection,
         [
             {
                 "version_id": version_id,
@@ -446,8 +454,8 @@ def insert_new_version_metrics(
             for key, value in metrics.items()
         ],
     )
-    connection.execute(
-        version_metric_latest.insert(),
+    _INSERT_LATEST_METRIC.execute_many(
+        connection,
         [
             {"version_id": version_id, "key": key, "model_name": model_name, "value": value}
             for key, value in metrics.items()

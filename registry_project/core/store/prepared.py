@@ -1,0 +1,124 @@
+"""Hot-path statements, compiled once per dialect and run on the driver's own cursor.
+
+Registration runs about fifteen statements in three transactions. Through SQLAlchemy's
+execution layer each statement costs tens of microseconds of Python (events, execution
+context, result wrapping) on top of a few microseconds in SQLite itself; on the write path
+that overhead was most of a registration. A `PreparedStatement` is still defined as a Core
+statement, so both dialects get their own SQL from one definition; only its execution skips
+the layer: bind values go through the same type processors SQLAlchemy would apply, and
+driver errors are raised as the `sqlalchemy.exc.DBAPIError` subclasses the rest of the
+store handles (retries, conflicts).
+
+Rows come back as the driver gives them (tuples, no result processing: SQLite gives 0/1
+for booleans), so prepared statements are for writes and for reads of plain integers and
+strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.base import Executable
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional: bool
+    # (key in the caller's parameters, key in the driver's parameters, value when the caller
+    # gives none (a literal in the statement), bind processor)
+    binds: tuple[tuple[str, str, Any, Processor], ...]
+
+    def driver_parameters(self, parameters: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        values = []
+        for key, _, default, process in self.binds:
+            value = parameters.get(key, default)
+            values.append(value if process is None or value is None else process(value))
+        if self.positional:
+            return tuple(values)
+        return {
+            driver_key: value
+            for (_, driver_key, _, _), value in zip(self.binds, values, strict=True)
+        }
+
+
+class PreparedStatement:
+    """A Core statement executed without SQLAlchemy's per-call execution machinery.
+
+    Compiled lazily per (dialect, parameter names), exactly as SQLAlchemy would compile it
+    for those parameters: an INSERT names only the columns given, so server defaults apply.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self._statement = statement
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+
+    def execute(
+        self, connection: Connection, parameters: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run once; the rows of a SELECT or RETURNING, fetched in full so that the
+        statement is finished before the next one (SQLite cannot commit around an open one)."""
+        parameters = parameters or {}
+        compiled = self._compile(connection.dialect, tuple(parameters))
+        driver_parameters = compiled.driver_parameters(parameters)
+        cursor = connection.connection.cursor()
+        try:
+            run_on_driver(connection.dialect, cursor.execute, compiled.sql, driver_parameters)
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
+
+    def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per row (rows share their keys), in one driver call."""
+        if not rows:
+            return
+        compiled = self._compile(connection.dialect, tuple(rows[0]))
+        driver_rows = [compiled.driver_parameters(row) for row in rows]
+        cursor = connection.connection.cursor()
+        try:
+            run_on_driver(connection.dialect, cursor.executemany, compiled.sql, driver_rows)
+        finally:
+            cursor.close()
+
+    def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+        cache_key = (dialect.name, keys)
+        found = self._compiled.get(cache_key)
+        if found is None:
+            found = self._compiled[cache_key] = _compile(self._statement, dialect, keys)
+        return found
+
+
+def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    escaped = compiled.escaped_bind_names or {}
+    # Each bind parameter under the name it is rendered with, in rendering order when the
+    # driver's parameters are positional.
+    by_name = {name: bind for bind, name in compiled.bind_names.items()}
+    order = compiled.positiontup if compiled.positional else by_name
+    binds = []
+    for name in order or ():
+        bind = by_name[name]
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        default = None if name in keys else bind.effective_value
+        binds.append((name, escaped.get(name, name), default, process))
+    return _Compiled(sql=compiled.string, positional=compiled.positional, binds=tuple(binds))
+
+
+def run_on_driver(
+    dialect: Dialect, method: Callable[[str, Any], object], sql: str, parameters: Any
+) -> None:
+    """`method(sql, parameters)` on a driver cursor or connection, its errors wrapped."""
+    try:
+        method(sql, parameters)
+    except dialect.loaded_dbapi.Error as exc:
+        # The same wrapping SQLAlchemy applies, so callers see IntegrityError,
+        # OperationalError, ... with the driver's error as `.orig`.
+        raise sa.exc.DBAPIError.instance(
+            sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from exc

@@ -1,0 +1,109 @@
+"""Hot-path statements run on the driver's cursor must store exactly what SQLAlchemy would,
+and fail the way SQLAlchemy would, on both databases."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from registry_project import ModelRegistry
+from registry_project.core.registry import _is_retriable
+from registry_project.core.store.engine import write_transaction
+from registry_project.core.store.prepared import PreparedStatement, run_on_driver
+from registry_project.core.store.schema import models
+from registry_project.core.store.versions import _ALLOCATE_NUMBER
+from registry_project_tests.conftest import open_registry
+
+BERLIN_SUMMER = timezone(timedelta(hours=2))
+
+
+@pytest.fixture(params=["sqlite-local", "postgres-local"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
+    registry: ModelRegistry = open_registry(request.param, tmp_path, request)
+    return registry._engine
+
+
+def _model_row(engine: sa.Engine, name: str) -> sa.Row:
+    with engine.connect() as connection:
+        return connection.execute(sa.select(models).where(models.c.name == name)).one()
+
+
+def test_insert_stores_what_sqlalchemy_stores(engine: sa.Engine) -> None:
+    at = datetime(2026, 7, 1, 12, 30, 15, 123456, tzinfo=BERLIN_SUMMER)
+    insert = PreparedStatement(models.insert())
+    with write_transaction(engine) as connection:
+        connection.execute(
+            models.insert(), {"name": "through-sqlalchemy", "created_at": at, "created_by": "a"}
+        )
+        insert.execute(connection, {"name": "prepared", "created_at": at, "created_by": "a"})
+
+    expected = _model_row(engine, "through-sqlalchemy")
+    stored = _model_row(engine, "prepared")
+    assert stored._asdict() | {"name": "x"} == expected._asdict() | {"name": "x"}
+    # the aware time converted to UTC, and the omitted column took its server default
+    assert stored.created_at == at and stored.created_at.tzinfo == UTC
+    assert stored.last_version == 0
+
+
+def test_literals_in_the_statement_and_returning_rows(engine: sa.Engine) -> None:
+    with write_transaction(engine) as connection:
+        PreparedStatement(models.insert()).execute(
+            connection, {"name": "m", "created_at": datetime.now(UTC), "created_by": "a"}
+        )
+        first = _ALLOCATE_NUMBER.execute(connection, {"model_name": "m"})
+        second = _ALLOCATE_NUMBER.execute(connection, {"model_name": "m"})
+        missing = _ALLOCATE_NUMBER.execute(connection, {"model_name": "no-such-model"})
+    assert (first, second, missing) == ([(1,)], [(2,)], [])
+    assert _model_row(engine, "m").last_version == 2
+
+
+def test_execute_many_writes_every_row_and_nothing_for_none(engine: sa.Engine) -> None:
+    insert = PreparedStatement(models.insert())
+    at = datetime.now(UTC)
+    with write_transaction(engine) as connection:
+        insert.execute_many(connection, [])
+        insert.execute_many(
+            connection, [{"name": f"m{i}", "created_at": at, "created_by": "a"} for i in range(3)]
+        )
+    with engine.connect() as connection:
+        names = connection.execute(sa.select(models.c.name).order_by(models.c.name)).scalars()
+        assert list(names) == ["m0", "m1", "m2"]
+
+
+def test_driver_errors_arrive_as_sqlalchemy_errors_and_roll_back(engine: sa.Engine) -> None:
+    insert = PreparedStatement(models.insert())
+    row = {"name": "dup", "created_at": datetime.now(UTC), "created_by": "a"}
+    with pytest.raises(sa.exc.IntegrityError) as caught, write_transaction(engine) as connection:
+        insert.execute(connection, {**row, "name": "kept-only-if-committed"})
+        insert.execute(connection, row)
+        insert.execute(connection, row)
+    assert isinstance(caught.value.orig, engine.dialect.loaded_dbapi.IntegrityError)
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(models)).scalar() == 0
+
+
+def test_naive_datetimes_are_refused_as_through_sqlalchemy(engine: sa.Engine) -> None:
+    with write_transaction(engine) as connection, pytest.raises(ValueError, match="naive"):
+        PreparedStatement(models.insert()).execute(
+            connection, {"name": "m", "created_at": datetime.now(), "created_by": "a"}
+        )
+
+
+def test_a_busy_sqlite_database_is_a_retriable_sqlalchemy_error(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    waiter = sqlite3.connect(path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        dialect = sa.create_engine("sqlite://").dialect
+        with pytest.raises(sa.exc.OperationalError) as caught:
+            run_on_driver(dialect, waiter.execute, "BEGIN IMMEDIATE", ())
+        assert _is_retriable(caught.value)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        waiter.close()
