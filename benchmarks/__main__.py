@@ -303,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
             import mlflow  # noqa: F401
         except ImportError:
             parser.error("MLflow is not installed: pip install -e '.[bench]' (or pass --no-mlflow)")
+    if args.workdir is not None:
+        try:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"cannot create --workdir {args.workdir}: {exc.strerror or exc}")
     report = Report(machine=machine_info())
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
         run(SCALES[args.scale], workloads, Path(workdir), with_mlflow, report)

@@ -258,3 +258,30 @@ def test_installed_executable(filled: Filled) -> None:
     )
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: no model version") and "Traceback" not in failed.stderr
+
+
+def test_listing_commands_do_not_import_pandas(filled: Filled) -> None:
+    """pandas and pyarrow take about half a second to import; `versions`, `show` and
+    `audit` never need them, so they must not pay for them."""
+    script = (
+        "import sys\n"
+        "from registry_project.cli import main\n"
+        "for argv in (['versions', 'churn'], ['show', 'churn/1'], ['audit', '--limit', '3']):\n"
+        "    sys.argv = ['registry', '--json', *argv]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exit:\n"
+        "        assert not exit.code, (argv, exit.code)\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules), file=sys.stderr)\n"
+    )
+    env = dict(
+        os.environ,
+        REGISTRY_DATABASE_URL=filled.database_url,
+        REGISTRY_ARTIFACT_ROOT=filled.artifact_root,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+    assert '"version": 3' in done.stdout  # the commands did run

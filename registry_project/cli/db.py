@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import click
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 
 from registry_project.cli.app import (
@@ -37,6 +36,8 @@ def _engine(state: CliState) -> Iterator[Engine]:
 
 def _alembic(step: Callable[[], T]) -> T:
     """Alembic's own refusals (an unknown revision, a downgrade) as one error line."""
+    from alembic.util.exc import CommandError  # Alembic is loaded only to migrate
+
     try:
         return step()
     except CommandError as exc:

@@ -6,10 +6,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +26,7 @@ from registry_project.cli.output import (
     clean,
     console,
     emit_json,
+    is_nat,
     metrics_text,
     number,
     signed,
@@ -37,6 +37,9 @@ from registry_project.cli.output import (
 )
 from registry_project.core.entities import Model, ModelVersion
 from registry_project.core.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _model_row(registry: ModelRegistry, model: Model, metric: str | None) -> dict[str, Any]:
@@ -198,7 +201,7 @@ _COMPARED_ROWS = ("param.", "metric.", "code_commit", "flavor")
 
 def _plain(value: Any) -> Any:
     """A DataFrame cell as a plain Python value (None for NaN/NaT)."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+    if value is None or is_nat(value) or (isinstance(value, float) and math.isnan(value)):
         return None
     return value.item() if hasattr(value, "item") else value
 

@@ -13,12 +13,12 @@ import enum
 import json
 import math
 import shutil
+import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 import click
-import pandas as pd
 from rich.console import Console
 from rich.text import Text
 
@@ -63,6 +63,13 @@ def stage_text(stage: str) -> Text:
     return Text(stage, style=STAGE_STYLES.get(stage, ""))
 
 
+def is_nat(value: Any) -> bool:
+    """Whether `value` is pandas' missing timestamp. Checked without importing pandas
+    (~0.5 s, which every command would pay): if pandas is not loaded, nothing is NaT."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and value is pandas.NaT
+
+
 def to_jsonable(value: Any) -> Any:
     """Entities, enums, datetimes and read-only mappings as plain JSON values.
 
@@ -87,7 +94,7 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if value is pd.NaT:
+    if is_nat(value):
         return None
     if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
         return to_jsonable(value.item())

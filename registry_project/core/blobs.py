@@ -312,11 +312,13 @@ class BlobStore(abc.ABC):
     """Where artifact and dataset bytes live, named by their SHA-256."""
 
     root_uri: str
+    # Flush a large blob to disk every this many bytes while it is written (local disks).
+    _sync_every: int | None = None
 
-    @abc.abstractmethod
+    @contextlib.contextmanager
     def writer(
         self, on_bytes: ProgressCallback | None = None, *, defer_durability: bool = False
-    ) -> contextlib.AbstractContextManager[BlobWriter]:
+    ) -> Iterator[BlobWriter]:
         """Yield a hashing writer; on clean exit the blob is durable and `writer.info` set.
 
         With `defer_durability`, the final step (fsync and rename, or the upload) runs on a
@@ -326,6 +328,32 @@ class BlobStore(abc.ABC):
         An exception inside the block stores nothing, removes the temporary data and
         propagates, so a failed serialisation never leaves a half-written blob behind.
         """
+        temp_path, temp = self._open_temporary()
+        handed_over = False
+        try:
+            with temp:
+                writer = BlobWriter(temp, on_bytes, sync_every=self._sync_every)
+                try:
+                    yield writer
+                finally:
+                    info = writer._seal()
+                writer._check_written()
+                finish = self._durability_step(temp, temp_path, info.digest)
+            handed_over = True  # from here on `finish` removes the temporary file
+            writer._durable = _run_or_submit(finish, defer_durability)
+            writer.info = info
+        finally:
+            if not handed_over:
+                temp_path.unlink(missing_ok=True)
+
+    @abc.abstractmethod
+    def _open_temporary(self) -> tuple[Path, IO[bytes]]:
+        """A new temporary file for a blob being written (path, open binary file)."""
+
+    @abc.abstractmethod
+    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], None]:
+        """Called with the written temporary file still open: the step that stores it
+        durably under `digest`. The step owns `path` from then on and removes it."""
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         """Store a small in-memory value (large ones should stream through `writer`)."""
@@ -460,30 +488,17 @@ class LocalBlobStore(BlobStore):
     def _path(self, digest: str) -> Path:
         return self.root / relative_key(check_digest(digest))
 
-    @contextlib.contextmanager
-    def writer(
-        self, on_bytes: ProgressCallback | None = None, *, defer_durability: bool = False
-    ) -> Iterator[BlobWriter]:
+    _sync_every = SYNC_EVERY
+
+    def _open_temporary(self) -> tuple[Path, IO[bytes]]:
         temp = self._tmp / f"{uuid.uuid4().hex}.part"
-        handed_over = False
-        try:
-            with open(temp, "xb") as sink:
-                writer = BlobWriter(sink, on_bytes, sync_every=SYNC_EVERY)
-                try:
-                    yield writer
-                finally:
-                    info = writer._seal()
-                writer._check_written()
-                sink.flush()
-                # A duplicate descriptor outlives the `with`: fsync works on it later.
-                descriptor = os.dup(sink.fileno())
-            handed_over = True  # from here on `_make_durable` removes the temp file
-            finish = functools.partial(self._make_durable, descriptor, temp, info.digest)
-            writer._durable = _run_or_submit(finish, defer_durability)
-            writer.info = info
-        finally:
-            if not handed_over:
-                temp.unlink(missing_ok=True)
+        return temp, open(temp, "xb")  # closed by BlobStore.writer
+
+    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], None]:
+        temp.flush()
+        # A duplicate descriptor outlives the file object: fsync works on it later.
+        descriptor = os.dup(temp.fileno())
+        return functools.partial(self._make_durable, descriptor, path, digest)
 
     def _make_durable(self, descriptor: int, temp: Path, digest: str) -> None:
         """fsync the finished temp file, then rename it into place (and drop it if not)."""
@@ -720,28 +735,13 @@ class S3BlobStore(BlobStore):
 
     # writing
 
-    @contextlib.contextmanager
-    def writer(
-        self, on_bytes: ProgressCallback | None = None, *, defer_durability: bool = False
-    ) -> Iterator[BlobWriter]:
+    def _open_temporary(self) -> tuple[Path, IO[bytes]]:
+        # The blob is spooled to local disk, then uploaded in parts from there.
         fd, spool_path = tempfile.mkstemp(prefix="registry-blob-", suffix=".part")
-        handed_over = False
-        try:
-            with open(fd, "wb") as spool:
-                writer = BlobWriter(spool, on_bytes)
-                try:
-                    yield writer
-                finally:
-                    info = writer._seal()
-                writer._check_written()
-            handed_over = True  # from here on the upload step removes the spool
-            finish = functools.partial(self._upload_then_drop_spool, spool_path, info.digest)
-            writer._durable = _run_or_submit(finish, defer_durability)
-            writer.info = info
-        finally:
-            if not handed_over:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(spool_path)
+        return Path(spool_path), open(fd, "wb")  # closed by BlobStore.writer
+
+    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], None]:
+        return functools.partial(self._upload_then_drop_spool, str(path), digest)
 
     def _upload_then_drop_spool(self, spool_path: str, digest: str) -> None:
         try:

@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from registry_project.core.entities import Column
 from registry_project.core.errors import InvalidInputError
+
+# pandas and pyarrow take ~0.5 s to import: only the calls that need them pay for it
+# (CLI commands that list or show versions, runs and events never do).
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 COMPRESSION = "zstd"
 # Pinned so that a change of pyarrow's default does not silently change every digest.
@@ -51,6 +52,9 @@ def to_arrow(data: Any) -> pa.Table:
     `preserve_index=None` stores any RangeIndex (the default one included) as metadata
     only, and other indexes as columns, so `read_parquet` gives the same frame back.
     """
+    import pandas as pd
+    import pyarrow as pa
+
     if isinstance(data, pa.Table):
         table = data
     elif isinstance(data, pd.DataFrame):
@@ -87,6 +91,8 @@ def write_parquet(data: Any, fileobj: BinaryIO) -> TableShape:
         with blobs.writer() as out:
             shape = write_parquet(df, out)
     """
+    import pyarrow.parquet as pq
+
     table = to_arrow(data)
     pq.write_table(
         table,
@@ -101,6 +107,9 @@ def write_parquet(data: Any, fileobj: BinaryIO) -> TableShape:
 def read_parquet(fileobj: BinaryIO, *, as_arrow: bool = False) -> Any:
     """Read a parquet file: a DataFrame (dtypes and index restored from the pandas
     metadata) by default, the Arrow table if `as_arrow`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         table = pq.read_table(fileobj)
     except pa.ArrowInvalid as exc:

@@ -26,9 +26,6 @@ import pickle
 import threading
 from typing import Any, BinaryIO
 
-import pandas as pd
-import pyarrow as pa
-
 from registry_project.core import datasets
 from registry_project.core.entities import Column
 from registry_project.core.errors import FlavorError, InvalidInputError
@@ -242,6 +239,9 @@ def signature_from_sample(sample: Any) -> tuple[Column, ...]:
     The DataFrame index is not part of a model's input, so it is left out; only the
     schema is inferred, the sample is not copied into an Arrow table.
     """
+    import pandas as pd  # imported on use: see core/datasets.py
+    import pyarrow as pa
+
     if isinstance(sample, pd.DataFrame):
         datasets.check_unique_columns([str(name) for name in sample.columns])
         try:

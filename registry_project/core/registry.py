@@ -13,9 +13,8 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
@@ -87,6 +86,9 @@ from registry_project.core.validation import (
     validate_reason,
     validate_reference_uri,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 T = TypeVar("T")
 VersionRef = ModelVersion | str
@@ -1045,6 +1047,8 @@ class ModelRegistry:
                     f"metric.{key}": _delta(version.metrics.get(key), production.metrics.get(key))
                     for key in metric_keys
                 }
+        import pandas as pd  # imported on use: see core/datasets.py
+
         frame = pd.DataFrame(table)
         return frame.reindex(list(table[next(iter(table))].keys()))
 

@@ -15,7 +15,17 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_tiny_benchmark_runs_every_workload_against_mlflow(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--scale", "tiny", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--scale",
+            "tiny",
+            "--out",
+            str(tmp_path),
+            "--workdir",
+            str(tmp_path / "not" / "yet" / "there"),  # created, as --out is
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -29,3 +39,4 @@ def test_tiny_benchmark_runs_every_workload_against_mlflow(tmp_path: Path) -> No
     assert set(compared) == {"W1 registration", "W2 production lookup", "W3 best by metric"}
     assert all(row["ratio"] > 0 for row in compared.values())
     assert "| W1 registration |" in (tmp_path / "results.md").read_text()
+    assert list((tmp_path / "not" / "yet" / "there").iterdir()) == []  # stores cleaned up

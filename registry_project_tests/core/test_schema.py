@@ -132,3 +132,21 @@ def test_database_filled_at_the_first_migration_keeps_every_record_on_upgrade(
             "promote",
             "promote:archive_previous",
         }
+
+
+def test_the_head_revision_in_the_code_is_the_newest_migration() -> None:
+    # Opening a registry compares the database with HEAD_REVISION without loading Alembic;
+    # a new migration must move it.
+    assert migrate.head_revision() == migrate.migrations_head()
+
+
+def test_a_database_with_several_recorded_revisions_is_refused(database_url: str) -> None:
+    ModelRegistry.open(database_url, "/tmp/unused-artifacts").close()
+    engine = create_registry_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0001')"))
+        with pytest.raises(errors.SchemaVersionError, match="several schema revisions"):
+            ModelRegistry.open(database_url, "/tmp/unused-artifacts")
+    finally:
+        engine.dispose()

@@ -8,23 +8,31 @@ silently migrating a shared PostgreSQL under other running clients is not safe.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from registry_project.core.errors import SchemaVersionError
 from registry_project.core.store.engine import write_transaction
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The newest migration's revision, so that opening a registry checks its schema without
+# importing Alembic (~0.1 s on every CLI command); Alembic is loaded only to change a
+# schema. `test_schema` checks this against the migrations directory.
+HEAD_REVISION = "0002"
+# Where Alembic records a database's revision (its default version table).
+_VERSION_TABLE = "alembic_version"
 # Arbitrary constant: the PostgreSQL advisory lock that serialises schema changes.
 _MIGRATION_LOCK_ID = 0x5EC1_57E7
 
 
 def _config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -33,14 +41,34 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None, "the package ships no migrations"
-    return head
+    """The schema revision this package's code is written for."""
+    return HEAD_REVISION
+
+
+def migrations_head() -> str | None:
+    """The head revision according to the migration scripts themselves (Alembic)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return _revision_of(connection)
+
+
+def _revision_of(connection: Connection) -> str | None:
+    """The database's revision as Alembic recorded it; None for a database without one."""
+    if not inspect(connection).has_table(_VERSION_TABLE):
+        return None
+    revisions = connection.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalars()
+    found = sorted(revisions)
+    if len(found) > 1:
+        raise SchemaVersionError(
+            f"the registry database records several schema revisions {found}; this package's "
+            "migrations are linear. Restore it from a backup."
+        )
+    return found[0] if found else None
 
 
 def _lock(connection: Connection) -> None:
@@ -51,6 +79,8 @@ def _lock(connection: Connection) -> None:
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Upgrade the schema to `revision` in one transaction; returns the new revision."""
+    from alembic import command
+
     with write_transaction(engine) as connection:
         _lock(connection)
         command.upgrade(_config(connection), revision)
@@ -67,12 +97,14 @@ def ensure_schema(engine: Engine) -> None:
         with write_transaction(engine) as connection:
             _lock(connection)
             # Re-check under the lock: another process may have created it meanwhile.
-            if MigrationContext.configure(connection).get_current_revision() is None:
+            if _revision_of(connection) is None:
                 if inspect(connection).has_table("model_versions"):
                     raise SchemaVersionError(
                         "the database has registry tables but no Alembic revision; it was not "
                         "created by this registry. Point REGISTRY_DATABASE_URL at another database."
                     )
+                from alembic import command
+
                 command.upgrade(_config(connection), "head")
         return
     raise SchemaVersionError(
