@@ -3,8 +3,10 @@
 Moving a large artifact costs a SHA-256 pass and a write; done one after the other in one
 thread they add up, while hashlib and file writes both release the GIL and can run on
 two cores at once. The caller hashes and hands each chunk over; the worker writes it and,
-if asked, flushes to disk every `sync_every` bytes, so a 1 GiB blob reaches the disk while
-it is still being hashed instead of all at once in the final fsync.
+if asked, has what it wrote so far flushed to disk every `sync_every` bytes, so a 1 GiB
+blob reaches the disk while it is still being hashed instead of all at once in the final
+fsync. Those flushes run on a third thread: done by the worker itself, each one stopped
+the writing (and, once the queue filled, the hashing) until the disk caught up.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class BackgroundSink:
     def __init__(self, sink: IO[bytes], sync_every: int | None = None) -> None:
         self._sink = sink
         self._sync_every = sync_every
+        self._syncer = _Syncer(sink.fileno()) if sync_every is not None else None
         self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(
@@ -48,26 +51,72 @@ class BackgroundSink:
             try:
                 self._sink.write(chunk)
                 unsynced += len(chunk)
-                if self._sync_every is not None and unsynced >= self._sync_every:
-                    self._sink.flush()
-                    _fdatasync(self._sink.fileno())
+                if self._syncer is not None and unsynced >= (self._sync_every or 0):
+                    self._sink.flush()  # into the kernel, where the syncer's fdatasync sees it
+                    self._syncer.request()
                     unsynced = 0
             except BaseException as exc:  # reported to the producer, never lost
                 self._error = exc
 
     def write(self, chunk: bytes | memoryview) -> None:
-        if self._error is not None:
-            raise self._error
+        error = self._first_error()
+        if error is not None:
+            raise error
         self._queue.put(chunk)
 
     def close(self) -> None:
-        """Wait until every chunk is written; raise the worker's error, if any."""
+        """Wait until every chunk is written; raise the first error, if any."""
         self.abandon()
-        if self._error is not None:
-            raise self._error
+        error = self._first_error()
+        if error is not None:
+            raise error
 
     def abandon(self) -> None:
         """Stop the worker after what is queued (used on the error path: never raises)."""
         if self._thread.is_alive():
             self._queue.put(_DONE)
             self._thread.join()
+        if self._syncer is not None:
+            self._syncer.stop()
+
+    def _first_error(self) -> BaseException | None:
+        if self._error is not None:
+            return self._error
+        return self._syncer.error if self._syncer is not None else None
+
+
+class _Syncer:
+    """fdatasyncs a file descriptor on request, on its own thread. Requests made while a
+    sync runs are merged into one more sync after it (which covers everything written)."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._requested = threading.Event()
+        self._stopping = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name="registry-background-sync", daemon=True
+        )
+        self._thread.start()
+
+    def request(self) -> None:
+        self._requested.set()
+
+    def stop(self) -> None:
+        """Let a running sync finish, then end the thread (the store fsyncs at the end)."""
+        if self._thread.is_alive():
+            self._stopping = True
+            self._requested.set()
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._requested.wait()
+            self._requested.clear()
+            if self._stopping:
+                return
+            if self.error is None:
+                try:
+                    _fdatasync(self._descriptor)
+                except BaseException as exc:  # reported through the sink, never lost
+                    self.error = exc

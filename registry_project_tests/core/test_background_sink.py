@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from registry_project.core import background_sink
 from registry_project.core.background_sink import QUEUE_DEPTH, BackgroundSink
 
 
@@ -33,3 +36,48 @@ def test_a_failed_write_reaches_the_producer_who_is_never_blocked(tmp_path: Path
             background.write(b"x" * 1024)
         background.close()
     background.abandon()  # idempotent, never raises
+
+
+def test_a_slow_disk_flush_does_not_stop_the_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The periodic fdatasync runs on its own thread: while one is stuck, chunks keep
+    # being written (with the flush on the writer thread, the queue filled and the
+    # producer blocked here until the disk caught up).
+    flushing, release = threading.Event(), threading.Event()
+    synced: list[int] = []
+
+    def slow_fdatasync(descriptor: int) -> None:
+        flushing.set()
+        release.wait(timeout=30)
+        synced.append(descriptor)
+
+    monkeypatch.setattr(background_sink, "_fdatasync", slow_fdatasync)
+    path = tmp_path / "out.bin"
+    chunks = [os.urandom(1000) for _ in range(QUEUE_DEPTH * 20)]
+    with open(path, "wb") as sink:
+        background = BackgroundSink(sink, sync_every=1000)
+        producer = threading.Thread(target=lambda: [background.write(c) for c in chunks])
+        producer.start()
+        assert flushing.wait(timeout=10)
+        producer.join(timeout=10)
+        assert not producer.is_alive(), "the producer waited for the disk flush"
+        release.set()
+        background.close()
+    assert path.read_bytes() == b"".join(chunks)
+    assert synced  # flushed on the way, not only at the end
+
+
+def test_a_failed_disk_flush_reaches_the_producer(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()  # fdatasync refuses a pipe (EINVAL), as a bad disk would
+    try:
+        with open(write_end, "wb") as sink:
+            background = BackgroundSink(sink, sync_every=100)
+            with pytest.raises(OSError):
+                for _ in range(20):  # 2 KB: stays within the pipe's buffer
+                    background.write(b"x" * 100)
+                    time.sleep(0.01)
+                background.close()
+            background.abandon()
+    finally:
+        os.close(read_end)
