@@ -12,8 +12,8 @@ store handles (retries, conflicts).
 Rows come back as the driver gives them (tuples, no result processing: SQLite gives 0/1
 for booleans), so prepared statements are for writes and for reads of plain integers and
 strings. Skipping the layer also skips what hangs off it: `create_engine(echo=True)` and
-`before_cursor_execute` listeners do not see these statements (BEGIN, COMMIT and every
-other query still go through SQLAlchemy).
+`before_cursor_execute` listeners see neither these statements nor SQLite's BEGIN (see
+engine.py); COMMIT and every other query still go through SQLAlchemy.
 """
 
 from __future__ import annotations
