@@ -14,7 +14,7 @@ from registry_project import ModelRegistry
 from registry_project.core.registry import _is_retriable
 from registry_project.core.store.engine import write_transaction
 from registry_project.core.store.prepared import PreparedStatement, run_on_driver
-from registry_project.core.store.schema import models
+from registry_project.core.store.schema import model_versions, models
 from registry_project.core.store.versions import _ALLOCATE_NUMBER
 from registry_project_tests.conftest import open_registry
 
@@ -107,3 +107,18 @@ def test_a_busy_sqlite_database_is_a_retriable_sqlalchemy_error(tmp_path: Path) 
         holder.execute("ROLLBACK")
         holder.close()
         waiter.close()
+
+
+def test_fetch_reads_back_what_sqlalchemy_reads(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    for backend in ("sqlite-local", "postgres-local"):
+        registry: ModelRegistry = open_registry(backend, tmp_path / backend, request)
+        registry.register_model("m", {"w": 1}, metrics={"auc": 0.5}, description="d")
+        registry.promote("m/1", actor="a", reason="r")
+        select = sa.select(model_versions, sa.literal(True).label("flag"))
+        with registry._engine.connect() as connection:
+            expected = dict(connection.execute(select).mappings().one())
+            fetched = PreparedStatement(select).fetch(connection)
+        assert fetched == [expected], backend
+        assert fetched[0]["created_at"].tzinfo == UTC and fetched[0]["flag"] is True

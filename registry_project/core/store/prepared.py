@@ -9,9 +9,10 @@ the layer: bind values go through the same type processors SQLAlchemy would appl
 driver errors are raised as the `sqlalchemy.exc.DBAPIError` subclasses the rest of the
 store handles (retries, conflicts).
 
-Rows come back as the driver gives them (tuples, no result processing: SQLite gives 0/1
-for booleans), so prepared statements are for writes and for reads of plain integers and
-strings. Skipping the layer also skips what hangs off it: `create_engine(echo=True)` and
+`execute` gives rows as the driver does (tuples, no result processing: SQLite gives 0/1
+for booleans); `fetch` applies the column types' result processors to a SELECT's rows.
+
+Skipping the layer also skips what hangs off it: `create_engine(echo=True)` and
 `before_cursor_execute` listeners see neither these statements nor SQLite's BEGIN (see
 engine.py); COMMIT and every other query still go through SQLAlchemy.
 """
@@ -36,6 +37,8 @@ class _Compiled:
     # (key in the caller's parameters, key in the driver's parameters, value when the caller
     # gives none (a literal in the statement), bind processor)
     binds: tuple[tuple[str, str, Any, Processor], ...]
+    # A SELECT's columns, in the order of the driver's rows: (key, type).
+    columns: tuple[tuple[str, sa.types.TypeEngine[Any]], ...]
 
     def driver_parameters(self, parameters: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = []
@@ -60,6 +63,7 @@ class PreparedStatement:
     def __init__(self, statement: Executable) -> None:
         self._statement = statement
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._processors: dict[_Compiled, tuple[Processor, ...]] = {}
 
     def execute(
         self, connection: Connection, parameters: Mapping[str, Any] | None = None
@@ -75,6 +79,38 @@ class PreparedStatement:
             return cursor.fetchall() if cursor.description else []
         finally:
             cursor.close()
+
+    def fetch(
+        self, connection: Connection, parameters: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run a SELECT; its rows as {column key: value}, each value converted by its
+        column type's result processor as SQLAlchemy would (SQLite's text datetimes become
+        aware UTC datetimes, and so on)."""
+        parameters = parameters or {}
+        dialect = connection.dialect
+        compiled = self._compile(dialect, tuple(parameters))
+        driver_parameters = compiled.driver_parameters(parameters)
+        cursor = connection.connection.cursor()
+        try:
+            run_on_driver(dialect, cursor.execute, compiled.sql, driver_parameters)
+            rows = cursor.fetchall()
+            # Some processors depend on the driver's type code (PostgreSQL's numerics), so
+            # they are chosen from the first result's description, then kept.
+            processors = self._processors.get(compiled)
+            if processors is None:
+                processors = self._processors[compiled] = _result_processors(
+                    compiled, dialect, cursor.description
+                )
+        finally:
+            cursor.close()
+        keys = [key for key, _ in compiled.columns]
+        return [
+            {
+                key: value if process is None or value is None else process(value)
+                for key, process, value in zip(keys, processors, row, strict=True)
+            }
+            for row in rows
+        ]
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row (rows share their keys), in one driver call."""
@@ -109,7 +145,24 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         default = None if name in keys else bind.effective_value
         binds.append((name, escaped.get(name, name), default, process))
-    return _Compiled(sql=compiled.string, positional=compiled.positional, binds=tuple(binds))
+    columns = ()
+    if isinstance(statement, sa.Select):
+        columns = tuple((key, column.type) for key, column in statement.selected_columns.items())
+    return _Compiled(
+        sql=compiled.string,
+        positional=compiled.positional,
+        binds=tuple(binds),
+        columns=tuple(columns),
+    )
+
+
+def _result_processors(
+    compiled: _Compiled, dialect: Dialect, description: Sequence[Sequence[Any]]
+) -> tuple[Processor, ...]:
+    return tuple(
+        type_.dialect_impl(dialect).result_processor(dialect, column_description[1])
+        for (_, type_), column_description in zip(compiled.columns, description, strict=True)
+    )
 
 
 def run_on_driver(
