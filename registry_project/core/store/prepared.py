@@ -70,15 +70,8 @@ class PreparedStatement:
     ) -> list[tuple[Any, ...]]:
         """Run once; the rows of a SELECT or RETURNING, fetched in full so that the
         statement is finished before the next one (SQLite cannot commit around an open one)."""
-        parameters = parameters or {}
-        compiled = self._compile(connection.dialect, tuple(parameters))
-        driver_parameters = compiled.driver_parameters(parameters)
-        cursor = connection.connection.cursor()
-        try:
-            run_on_driver(connection.dialect, cursor.execute, compiled.sql, driver_parameters)
-            return cursor.fetchall() if cursor.description else []
-        finally:
-            cursor.close()
+        _, rows, _ = self._run(connection, parameters or {})
+        return rows
 
     def fetch(
         self, connection: Connection, parameters: Mapping[str, Any] | None = None
@@ -86,23 +79,14 @@ class PreparedStatement:
         """Run a SELECT; its rows as {column key: value}, each value converted by its
         column type's result processor as SQLAlchemy would (SQLite's text datetimes become
         aware UTC datetimes, and so on)."""
-        parameters = parameters or {}
-        dialect = connection.dialect
-        compiled = self._compile(dialect, tuple(parameters))
-        driver_parameters = compiled.driver_parameters(parameters)
-        cursor = connection.connection.cursor()
-        try:
-            run_on_driver(dialect, cursor.execute, compiled.sql, driver_parameters)
-            rows = cursor.fetchall()
-            # Some processors depend on the driver's type code (PostgreSQL's numerics), so
-            # they are chosen from the first result's description, then kept.
-            processors = self._processors.get(compiled)
-            if processors is None:
-                processors = self._processors[compiled] = _result_processors(
-                    compiled, dialect, cursor.description
-                )
-        finally:
-            cursor.close()
+        compiled, rows, description = self._run(connection, parameters or {})
+        # Some processors depend on the driver's type code (PostgreSQL's numerics), so they
+        # are chosen from the first result's description, then kept.
+        processors = self._processors.get(compiled)
+        if processors is None:
+            processors = self._processors[compiled] = _result_processors(
+                compiled, connection.dialect, description
+            )
         keys = [key for key, _ in compiled.columns]
         return [
             {
@@ -121,6 +105,20 @@ class PreparedStatement:
         cursor = connection.connection.cursor()
         try:
             run_on_driver(connection.dialect, cursor.executemany, compiled.sql, driver_rows)
+        finally:
+            cursor.close()
+
+    def _run(
+        self, connection: Connection, parameters: Mapping[str, Any]
+    ) -> tuple[_Compiled, list[tuple[Any, ...]], Any]:
+        """(the compiled statement, every row it returned, the cursor's description)."""
+        compiled = self._compile(connection.dialect, tuple(parameters))
+        driver_parameters = compiled.driver_parameters(parameters)
+        cursor = connection.connection.cursor()
+        try:
+            run_on_driver(connection.dialect, cursor.execute, compiled.sql, driver_parameters)
+            description = cursor.description
+            return compiled, cursor.fetchall() if description else [], description
         finally:
             cursor.close()
 
@@ -145,9 +143,9 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         default = None if name in keys else bind.effective_value
         binds.append((name, escaped.get(name, name), default, process))
-    columns = ()
+    columns = []
     if isinstance(statement, sa.Select):
-        columns = tuple((key, column.type) for key, column in statement.selected_columns.items())
+        columns = [(key, column.type) for key, column in statement.selected_columns.items()]
     return _Compiled(
         sql=compiled.string,
         positional=compiled.positional,
