@@ -30,7 +30,9 @@ from sqlalchemy.sql.base import Executable
 Processor = Callable[[Any], Any] | None
 
 
-@dataclass(frozen=True)
+# eq=False: hashed by identity, because `fetch` looks its result processors up by the
+# compiled statement on every call (a field-wise hash would walk every column).
+@dataclass(frozen=True, eq=False)
 class _Compiled:
     sql: str
     positional: bool
