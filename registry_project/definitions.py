@@ -11,18 +11,20 @@ import dagster as dg
 from registry_project.orchestration import ModelRegistryResource
 from registry_project.pipelines.churn import DATASETS, PIPELINES
 
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "registry_automation_sensor",
-    target=dg.AssetSelection.all(),
+# Each pipeline's own automation sensor retrains its model; this one snapshots the demo's
+# data when it has never been materialized. RUNNING: the demo opts in (the default is STOPPED).
+data_sensor = dg.AutomationConditionSensorDefinition(
+    "registry_demo_data_sensor",
+    target=dg.AssetSelection.assets(*DATASETS),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description="Materializes the demo datasets when missing and retrains when they change.",
+    description="Materializes the demo datasets when they are missing.",
 )
 
 defs = dg.Definitions(
     assets=[*DATASETS, *(asset for p in PIPELINES for asset in p.assets)],
     jobs=[job for p in PIPELINES for job in p.jobs],
-    sensors=[automation_sensor, *(sensor for p in PIPELINES for sensor in p.sensors)],
+    sensors=[data_sensor, *(sensor for p in PIPELINES for sensor in p.sensors)],
     schedules=[schedule for p in PIPELINES for schedule in p.schedules],
     resources={"registry": ModelRegistryResource()},
 )

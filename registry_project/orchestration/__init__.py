@@ -1,6 +1,6 @@
-"""The Dagster layer: a registry resource, asset factories, quality gates, the promotion
-sensor and the retraining schedule. It maps Dagster concepts onto core calls and holds no
-registry logic of its own."""
+"""The Dagster layer: a registry resource, asset decorators, a translator, quality gates,
+the promotion sensor and the retraining schedule. It maps Dagster concepts onto core calls
+and holds no registry logic of its own."""
 
 from registry_project.orchestration.datasets import registry_dataset
 from registry_project.orchestration.evaluation import (
@@ -17,6 +17,12 @@ from registry_project.orchestration.promotion import (
 from registry_project.orchestration.resource import ModelRegistryResource
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.training import TrainingResult, registry_training
+from registry_project.orchestration.translator import (
+    RegistryAssetProps,
+    RegistryTranslator,
+    RegistryTranslatorSettings,
+    retrain_on_changed_data,
+)
 
 __all__ = [
     "MaxRegression",
@@ -24,6 +30,9 @@ __all__ = [
     "ModelPipeline",
     "ModelRegistryResource",
     "PromotionConfig",
+    "RegistryAssetProps",
+    "RegistryTranslator",
+    "RegistryTranslatorSettings",
     "TrainingResult",
     "build_model_pipeline",
     "registry_dataset",
@@ -32,4 +41,5 @@ __all__ = [
     "registry_promotion_sensor",
     "registry_scoring",
     "registry_training",
+    "retrain_on_changed_data",
 ]

@@ -149,11 +149,12 @@ def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_pat
             for dep in node["dependencyKeys"]
         }
         for model in ("churn", "churn-forest"):
-            assert ("customers", f"{model}/candidate") in edges
-            assert (f"{model}/candidate", f"{model}/evaluation") in edges
-            assert ("customers_holdout", f"{model}/evaluation") in edges
-            assert (f"{model}/evaluation", f"{model}/production") in edges
-            assert (f"{model}/production", f"{model}/scores") in edges
+            label = model.replace("-", "_")
+            assert ("customers", f"{model}/{label}_candidate") in edges
+            assert (f"{model}/{label}_candidate", f"{model}/{label}_evaluation") in edges
+            assert ("customers_holdout", f"{model}/{label}_evaluation") in edges
+            assert (f"{model}/{label}_evaluation", f"{model}/{label}_production") in edges
+            assert (f"{model}/{label}_production", f"{model}/{label}_scores") in edges
         kinds = {"/".join(n["assetKey"]["path"]): set(n["kinds"]) for n in nodes}
         assert "parquet" in kinds["customers"]
 

@@ -14,7 +14,7 @@ from registry_project.orchestration import (
 from registry_project.pipelines import churn as demo
 from registry_project.pipelines.churn import DATASETS, churn
 
-TRAINING = ["customers", "customers_holdout", "churn/candidate", "churn/evaluation"]
+TRAINING = ["customers", "customers_holdout", "churn/churn_candidate", "churn/churn_evaluation"]
 
 
 def _materialize(
@@ -53,8 +53,9 @@ def _run_request(
     pipeline: object = churn,
 ) -> dg.ExecuteInProcessResult:
     name = pipeline.model_name  # type: ignore[attr-defined]
+    ident = name.replace("-", "_")
     return _materialize(
-        instance, resource, [f"{name}/production"], request.run_config, pipeline=pipeline
+        instance, resource, [f"{name}/{ident}_production"], request.run_config, pipeline=pipeline
     )
 
 
@@ -85,7 +86,7 @@ def test_candidate_that_does_not_beat_production_is_skipped_with_numbers(
     assert _run_request(instance, registry_resource, _tick(instance, registry_resource)).success
     production_auc = registry.get_version("churn@production").metrics["auc"]
     assert _materialize(
-        instance, registry_resource, ["churn/candidate", "churn/evaluation"]
+        instance, registry_resource, ["churn/churn_candidate", "churn/churn_evaluation"]
     ).success
     skip = _tick(instance, registry_resource)
     assert isinstance(skip, dg.SkipReason)
@@ -103,7 +104,7 @@ def test_better_candidate_gets_a_run_request(
     # retrained candidate now beats it.
     registry.log_metrics("churn@production", {"auc": 0.5}, actor="monitoring")
     assert _materialize(
-        instance, registry_resource, ["churn/candidate", "churn/evaluation"]
+        instance, registry_resource, ["churn/churn_candidate", "churn/churn_evaluation"]
     ).success
     request = _tick(instance, registry_resource)
     assert isinstance(request, dg.RunRequest)
@@ -151,16 +152,16 @@ def test_failing_blocking_gate_stops_promotion(
         [
             "customers",
             "customers_holdout",
-            "strict/candidate",
-            "strict/evaluation",
-            "strict/production",
+            "strict/strict_candidate",
+            "strict/strict_evaluation",
+            "strict/strict_production",
         ],
         pipeline=strict,
     )
     checks = result.get_asset_check_evaluations()
     assert [(c.check_name, c.passed) for c in checks] == [("auc_threshold", False)]
     produced = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}  # type: ignore[union-attr]
-    assert "strict/evaluation" in produced and "strict/production" not in produced
+    assert "strict/strict_evaluation" in produced and "strict/strict_production" not in produced
     skip = _tick(instance, registry_resource, pipeline=strict)
     assert isinstance(skip, dg.SkipReason)
     assert "failed its quality gates: auc_threshold: auc =" in (skip.skip_message or "")
@@ -180,7 +181,12 @@ def test_approval_required_stages_the_candidate_and_waits(
         params={"C": 1.0},
         policy=PromotionPolicy("auc", require_approval=True),
     )
-    selection = ["customers", "customers_holdout", "reviewed/candidate", "reviewed/evaluation"]
+    selection = [
+        "customers",
+        "customers_holdout",
+        "reviewed/reviewed_candidate",
+        "reviewed/reviewed_evaluation",
+    ]
     assert _materialize(instance, registry_resource, selection, pipeline=reviewed).success
     pending = _tick(instance, registry_resource, pipeline=reviewed)
     assert isinstance(pending, dg.RunRequest) and pending.run_key.endswith(":pending")  # type: ignore[union-attr]
