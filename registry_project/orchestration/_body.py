@@ -52,17 +52,19 @@ class AssetBody:
             annotation=dg.AssetExecutionContext,
         )
         passed = [
-            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            p
             for p in self._user_parameters[1 if self.takes_context else 0 :]
             if p.name not in self.injected and p.name != PARTITION_KEY_PARAM
         ]
         if self.resource_key not in {p.name for p in passed}:
-            passed.append(
+            # Right after context: the user's parameters may have defaults, this has none.
+            passed.insert(
+                0,
                 inspect.Parameter(
                     self.resource_key,
-                    inspect.Parameter.KEYWORD_ONLY,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
                     annotation=ModelRegistryResource,
-                )
+                ),
             )
         return inspect.Signature([context, *passed])
 

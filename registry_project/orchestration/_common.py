@@ -21,14 +21,14 @@ def to_asset_key(ref: AssetRef, *, hint: str | None = None) -> dg.AssetKey:
     """One asset key from a key, a string (`"cancer/train"`), a path or an assets definition.
 
     A multi-asset (a train/test split) names one of its outputs by `hint`: the output whose
-    key ends with `hint` (`"train"` picks `cancer/train` of the split); otherwise pass the
-    key itself.
+    key's last part is `hint` or ends in `_hint` / `-hint` (`"train"` picks `cancer_train`
+    of the split); otherwise pass the key itself.
     """
     if isinstance(ref, dg.AssetsDefinition):
         keys = sorted(ref.keys, key=lambda k: k.to_user_string())
         if len(keys) == 1:
             return keys[0]
-        matching = [k for k in keys if hint is not None and k.path[-1] == hint]
+        matching = [k for k in keys if hint is not None and _names_role(k.path[-1], hint)]
         if len(matching) == 1:
             return matching[0]
         shown = ", ".join(k.to_user_string() for k in keys)
@@ -43,6 +43,10 @@ def to_asset_key(ref: AssetRef, *, hint: str | None = None) -> dg.AssetKey:
     if isinstance(ref, dg.AssetSpec):
         return ref.key
     return dg.AssetKey(list(ref))
+
+
+def _names_role(name: str, role: str) -> bool:
+    return name == role or name.endswith((f"_{role}", f"-{role}"))
 
 
 def registry_for(context: dg.AssetExecutionContext, resource_key: str) -> ModelRegistry:

@@ -106,9 +106,10 @@ def registry_dataset(
             resource = registry_resource(passed, resource_key)
             values = _by_output(fn.__name__, list(out_defs), body.call(context, passed))
             for out_name, value in values.items():
-                if out_name not in context.selected_output_names:
-                    continue
-                registry = resource.for_context(context, context.asset_key_for_output(out_name))
+                key = context.asset_key_for_output(out_name)
+                if key not in context.selected_asset_keys:
+                    continue  # a subset was selected: snapshot only what was asked for
+                registry = resource.for_context(context, key)
                 yield _snapshot_output(context, registry, names[out_name], value, expires, out_name)
 
         return dg.multi_asset(

@@ -130,7 +130,8 @@ def build_model_pipeline(
     registry dataset assets: an assets definition, an `AssetKey` or a key string; of a
     split multi-asset, the output whose key ends in the role (`train`; `test` for the
     holdout) or its key. `downstream` selects your own assets that use the production
-    model: the promotion job materializes them after a promotion. `retraining_selection`
+    model: the promotion job materializes them after a promotion (default: production and
+    every asset downstream of it, scores included). `retraining_selection`
     is what the retraining job materializes before training (default: the datasets and
     everything upstream of them). With `partitions_def`, training and evaluation are
     partitioned (each version records its `partition_key`); production stays per model.
@@ -185,7 +186,8 @@ def build_model_pipeline(
     extra = _selection(downstream)
     promotion_job = dg.define_asset_job(
         f"{ident}_promotion",
-        selection=promoted | extra if extra is not None else promoted,
+        # By default everything downstream of production: assets that use the model.
+        selection=promoted | extra if extra is not None else promoted.downstream(),
         description=f"Promote a {model_name} candidate (compare-and-swap) and rematerialize "
         "what uses the production model.",
     )
