@@ -199,7 +199,6 @@ def build_model_pipeline(
     retraining_job = dg.define_asset_job(
         f"{ident}_retraining",
         selection=upstream | dg.AssetSelection.assets(candidate, evaluation),
-        partitions_def=partitions_def,
         description=f"Refresh the data, train a {model_name} candidate and evaluate it.",
     )
     sensor = registry_promotion_sensor(
@@ -259,7 +258,8 @@ def _retraining_schedule(
     @dg.schedule(job=job, **options)
     def _every_partition(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         keys = partitions_def.get_partition_keys(dynamic_partitions_store=context.instance)
-        return [dg.RunRequest(partition_key=key) for key in keys]
+        tick = context.scheduled_execution_time.isoformat()
+        return [dg.RunRequest(partition_key=key, run_key=f"{tick}:{key}") for key in keys]
 
     return _every_partition
 
