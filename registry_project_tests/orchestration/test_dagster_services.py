@@ -104,7 +104,7 @@ ASSET_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } groupNam
 @pytest.mark.slow
 def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_path: Path) -> None:
     # Materialize the training side first, so the graph shows real runs and passing checks.
-    selection = "customers,customers_holdout,churn/candidate,churn/evaluation"
+    selection = "customers,customers_holdout,churn/churn_candidate,churn/churn_evaluation"
     materialized = subprocess.run(
         [
             str(BIN / "dagster"),
@@ -155,6 +155,9 @@ def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_pat
             assert ("customers_holdout", f"{model}/{label}_evaluation") in edges
             assert (f"{model}/{label}_evaluation", f"{model}/{label}_production") in edges
             assert (f"{model}/{label}_production", f"{model}/{label}_scores") in edges
+        # The graph labels a node with its key's last part: no two may be the same.
+        labels = [node["assetKey"]["path"][-1] for node in nodes]
+        assert len(labels) == len(set(labels)) == 10, sorted(labels)
         kinds = {"/".join(n["assetKey"]["path"]): set(n["kinds"]) for n in nodes}
         assert "parquet" in kinds["customers"]
 
