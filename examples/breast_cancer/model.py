@@ -28,7 +28,9 @@ class SplitConfig(dg.Config):
 
 
 @registry_dataset(outs=["cancer_train", "cancer_test"], group_name="cancer")
-def cancer_split(config: SplitConfig, breast_cancer: pd.DataFrame):
+def cancer_split(
+    config: SplitConfig, breast_cancer: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A stratified train/test split; each half is a registry snapshot."""
     train, test = train_test_split(
         breast_cancer,
@@ -59,7 +61,7 @@ def train_forest(config: ForestConfig, train: pd.DataFrame) -> TrainingResult:
     )
 
 
-def evaluate(model, holdout: pd.DataFrame) -> dict[str, float]:
+def evaluate(model: RandomForestClassifier, holdout: pd.DataFrame) -> dict[str, float]:
     """AUC and accuracy on the test snapshot."""
     probabilities = model.predict_proba(holdout.drop(columns=[LABEL]))[:, 1]
     return {

@@ -57,7 +57,7 @@ METADATA_KEYS: dict[str, str] = {
     f"{METRIC_PREFIX}<name>": "candidate, evaluation, production: one float per metric",
     RUN_ID: "candidate: the registry training run's id",
     PARAMS: "candidate: the run's params (fixed params, `dg.Config` values, partition key)",
-    INPUTS: "candidate: input role -> dataset id (snapshots and pinned references)",
+    INPUTS: "candidate: `role:dataset name` -> dataset id, snapshots and pinned references",
     PARTITION_KEY: "dataset, candidate, evaluation, scores: the partition materialized",
     GATES_PASSED: "evaluation: whether every quality gate passed",
     GATES: "evaluation: each gate's result and numbers",

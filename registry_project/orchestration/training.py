@@ -79,6 +79,7 @@ def registry_training(
       that is a role, else `train`.
     - The run's params are `params`, the `dg.Config` values of this run and, for a
       partitioned asset, `partition_key`, so a hyperparameter change is run config, not code.
+      A function parameter named `params` receives them as one dict.
 
     Example::
 

@@ -86,9 +86,14 @@ def _wait_for_http(url: str, log: Path, timeout: float = 120) -> None:
     pytest.fail(f"{url} did not come up within {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-def test_definitions_validate(project_env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "target",
+    [["-w", str(WORKSPACE)], ["-m", "examples.breast_cancer.definitions"]],
+    ids=["workspace", "walk-through"],
+)
+def test_definitions_validate(project_env: dict[str, str], target: list[str]) -> None:
     done = subprocess.run(
-        [str(BIN / "dagster"), "definitions", "validate", "-w", str(WORKSPACE)],
+        [str(BIN / "dagster"), "definitions", "validate", *target],
         cwd=ROOT,
         env=project_env,
         capture_output=True,
