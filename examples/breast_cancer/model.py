@@ -90,6 +90,8 @@ def malignancy_report(
     promotion job re-materializes it after every promotion (it is downstream of production)."""
     reg = registry.get_registry()
     version = reg.production_version("cancer")
+    if version is None:
+        raise dg.Failure("no cancer version in production yet: start cancer_promotion_sensor")
     model = reg.load_model(version)
     p_malignant = 1 - model.predict_proba(cancer_test.drop(columns=[LABEL]))[:, 1]
     return dg.MaterializeResult(
