@@ -245,6 +245,40 @@ def test_translator_renames_keys_and_groups_and_the_life_cycle_still_runs(
     scores = md.recorded_metadata(instance, dg.AssetKey(["ml", "team", "team_scores"]))
     assert scores is not None and scores[md.SCORED_WITH].value == "team/1"
 
+    # Every key a registry asset recorded is a documented, public one.
+    registry_keys = [*customer_split.keys, *(a.key for a in pipeline.assets)]
+    recorded = set()
+    for key in registry_keys:
+        metadata = md.recorded_metadata(instance, key)
+        assert metadata is not None, key
+        recorded |= {
+            f"{md.METRIC_PREFIX}<name>" if k.startswith(md.METRIC_PREFIX) else k for k in metadata
+        }
+    recorded.discard("path")  # the IO manager's (where it pickled the value), not ours
+    assert recorded <= set(md.METADATA_KEYS), recorded - set(md.METADATA_KEYS)
+    assert {md.VERSION_ID, md.SNAPSHOT_ID, md.GATES, md.STATUS, md.SCORED_WITH} <= recorded
+
+
+def test_asset_checks_can_be_switched_off() -> None:
+    from registry_project.orchestration import MetricThreshold
+
+    def build(settings: RegistryTranslatorSettings) -> Any:
+        return build_model_pipeline(
+            model_name="gated",
+            datasets={"train": customer_split},
+            holdout=customer_split,
+            train=lambda train: fit(train, 1.0),
+            evaluate=auc_of,
+            policy=PromotionPolicy("accuracy"),
+            gates=[MetricThreshold("accuracy", minimum=0.5)],
+            translator=RegistryTranslator(settings),
+        )
+
+    with_checks = build(RegistryTranslatorSettings()).evaluation
+    assert [spec.name for spec in with_checks.check_specs] == ["accuracy_threshold"]
+    without = build(RegistryTranslatorSettings(enable_asset_checks=False)).evaluation
+    assert list(without.check_specs) == []
+
 
 def test_library_sensors_and_schedules_default_to_stopped() -> None:
     pipeline = build_model_pipeline(
