@@ -214,8 +214,8 @@ def validate_actor(actor: object) -> str:
     # reverses the text after it (U+202E), so every invisible character is refused.
     if any(unicodedata.category(ch) in INVISIBLE_CATEGORIES for ch in actor):
         raise InvalidInputError(
-            f"actor {actor!r} contains control characters (or invisible format or line-separator ones); "
-            "use a plain name"
+            f"actor {actor!r} contains control characters (or invisible format or "
+            "line-separator ones); use a plain name"
         )
     return actor
 
