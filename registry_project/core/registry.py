@@ -652,8 +652,8 @@ class ModelRegistry:
         packages_blob = self._blobs.put_bytes(captured.packages_text())
         files = []
         for relative, path in captured.files:
-            try:
-                stored = self._blobs.put_file(path)
+            try:  # index URLs in requirements files may carry tokens: stored without them
+                stored = self._blobs.put_bytes(environment.read_environment_file(path))
             except OSError:  # deleted or unreadable since the capture: leave it out
                 continue
             files.append((relative, stored.digest, stored.size))
