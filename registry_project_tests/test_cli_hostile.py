@@ -95,6 +95,7 @@ REFUSED = {
         2,
         "1<=x<=1000000",
     ),
+    "gc huge grace period": (["gc", "--grace-minutes", "99999999999999"], 2, "0<=x<="),
     "audit huge limit": (["audit", "--limit", "99999999999999999999999"], 2, "1<=x<=1000000"),
     # item 11: an actor that would reverse the text after it
     "actor with a bidi override": (

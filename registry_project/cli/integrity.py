@@ -22,7 +22,7 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.output import clean, console, emit_json, number, text, when
 from registry_project.core.entities import AuditEvent
-from registry_project.core.validation import MAX_LIMIT
+from registry_project.core.validation import MAX_GRACE_PERIOD, MAX_LIMIT
 
 CHANGE_WIDTH = 80
 
@@ -202,7 +202,7 @@ def verify(state: CliState) -> None:
 @click.option("--apply", is_flag=True, help="Delete them (default: a dry run that lists them).")
 @click.option(
     "--grace-minutes",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_GRACE_PERIOD.days * 24 * 60),
     default=60,
     show_default=True,
     help="Keep blobs younger than this: a registration may be writing its row.",

@@ -149,7 +149,7 @@ def capture_code(start: Path | None = None) -> CodeVersion:
             commit=commit,
             dirty=None if status is None else bool(status),
             remote=strip_credentials(remote) if remote else None,
-            branch=branch or None,
+            branch=(branch or "")[:256] or None,  # the column's size on every backend
         )
     except Exception:  # capture is best effort; see the module docstring
         return CodeVersion()
@@ -218,7 +218,7 @@ def capture_environment(start: Path | None = None) -> CapturedEnvironment:
         files = ()
     return CapturedEnvironment(
         python_version=platform.python_version(),
-        platform=platform.platform(),
+        platform=platform.platform()[:256],
         packages=installed_packages(),
         files=files,
     )

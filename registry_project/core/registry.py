@@ -88,6 +88,7 @@ from registry_project.core.validation import (
     validate_digest,
     validate_expiry,
     validate_filter_text,
+    validate_grace_period,
     validate_limit,
     validate_metrics,
     validate_name,
@@ -681,6 +682,11 @@ class ModelRegistry:
 
         if inputs is None:
             return pairs
+        if not isinstance(inputs, Mapping | Sequence):
+            raise InvalidInputError(
+                "inputs must be a list of snapshots, (snapshot, role) pairs or a mapping "
+                f"of role to snapshots, got {type(inputs).__name__}"
+            )
         if isinstance(inputs, Mapping):
             for role, value in inputs.items():
                 for snapshot in value if isinstance(value, Sequence) else [value]:
@@ -1494,6 +1500,7 @@ class ModelRegistry:
         uploads older than the grace period are cleaned up too.
         """
         who = resolve_actor(actor)
+        grace_period = validate_grace_period(grace_period)
         with self._read() as connection:
             referenced = referenced_digests(connection)
         cutoff = _now() - grace_period

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from registry_project.core.entities import Column
@@ -275,6 +275,22 @@ def validate_limit(limit: object) -> int | None:
             "get everything"
         )
     return limit
+
+
+MAX_GRACE_PERIOD = timedelta(days=36_500)
+
+
+def validate_grace_period(grace_period: object) -> timedelta:
+    """gc's grace period: a timedelta from zero to a century (beyond, `now - grace` would
+    fall before year 1)."""
+    if not isinstance(grace_period, timedelta) or not (
+        timedelta(0) <= grace_period <= MAX_GRACE_PERIOD
+    ):
+        raise InvalidInputError(
+            f"grace_period must be a timedelta from 0 to {MAX_GRACE_PERIOD.days} days, "
+            f"got {grace_period!r}"[:300]
+        )
+    return grace_period
 
 
 def validate_since(since: object) -> datetime | None:

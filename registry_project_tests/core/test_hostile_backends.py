@@ -136,6 +136,18 @@ HOSTILE: dict[str, tuple[Call, type[RegistryError]]] = {
         lambda f: f.registry.snapshot_dataset("late", FRAME, expires_at=LATEST_UTC_OVERFLOW),
         InvalidInputError,
     ),
+    "gc grace period beyond year 1": (
+        lambda f: f.registry.gc(grace_period=timedelta.max),
+        InvalidInputError,
+    ),
+    "gc grace period negative": (
+        lambda f: f.registry.gc(dry_run=False, grace_period=timedelta(days=-1)),
+        InvalidInputError,
+    ),
+    "run inputs that are not a collection": (
+        lambda f: f.registry.start_run("train", inputs=5),  # type: ignore[arg-type]
+        InvalidInputError,
+    ),
     # item 9: what PostgreSQL refused as a "connection" error and SQLite stored
     "NUL in a reason": (
         lambda f: f.registry.approve(f.candidate, actor="bob", reason="ok\x00"),
@@ -267,3 +279,16 @@ def test_valid_unicode_reasons_and_references_are_stored_as_given(filled: Filled
     since = datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=14)))
     assert filled.registry.audit_count(since=since) == filled.registry.audit_count()
     assert filled.registry.audit_log(since=datetime.now(UTC) + timedelta(days=1)) == []
+
+
+# A class whose qualified name is longer than the python_class column (512): importable,
+# so pickle can store it.
+LONG_CLASS_NAME = "Model" + "X" * 600
+globals()[LONG_CLASS_NAME] = type(LONG_CLASS_NAME, (), {"__module__": __name__})
+
+
+def test_a_class_name_longer_than_its_column_registers_on_both_backends(filled: Filled) -> None:
+    model = globals()[LONG_CLASS_NAME]()
+    registered = filled.registry.register_model("churn", model, flavor="pickle")
+    assert registered.python_class == f"{__name__}.{LONG_CLASS_NAME}"[:512]
+    assert type(filled.registry.load_model(registered)).__name__ == LONG_CLASS_NAME
