@@ -117,7 +117,7 @@ REFUSED = {
     "snapshot that is not an id": (
         ["delete-dataset", "customers", "--reason", "GDPR 17"],
         1,
-        "snapshot's id",
+        "give a snapshot id",
     ),
 }
 
@@ -162,6 +162,15 @@ def test_no_password_in_any_output(url: str, tmp_path: Path) -> None:
     with pytest.raises(Exception) as caught:
         ModelRegistry.open(url, str(tmp_path / "a"))
     assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
+
+
+def test_a_configuration_never_shows_its_password() -> None:
+    from registry_project.core.config import RegistryConfig
+
+    for url in SECRET_URLS:
+        config = RegistryConfig.resolve(url, "/tmp/artifacts")
+        assert config.database_url == url  # kept for connecting, masked when shown
+        assert SECRET not in repr(config) and SECRET not in str(config)
 
 
 def test_read_only_commands_never_create_a_registry(tmp_path: Path) -> None:

@@ -1545,8 +1545,8 @@ class ModelRegistry:
         parsed = parse_uuid(dataset) if isinstance(dataset, str) else None
         if parsed is None:
             raise InvalidInputError(
-                f"invalid dataset reference {dataset!r}: give a dataset snapshot's id (a UUID; "
-                "`registry datasets` lists them) or the snapshot itself"
+                f"invalid dataset reference {dataset!r}: give a snapshot id (a UUID, as "
+                "`registry datasets` lists them)"
             )
         return parsed
 
