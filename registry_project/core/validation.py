@@ -271,8 +271,8 @@ def validate_limit(limit: object) -> int | None:
     if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
         shown = repr(limit) if len(repr(limit)) <= 40 else f"{repr(limit)[:40]}..."
         raise InvalidInputError(
-            f"limit must be an integer from 1 to {MAX_LIMIT:,}, got {shown}; leave it out to "
-            "get everything"
+            f"limit must be a positive integer of at most {MAX_LIMIT:,}, got {shown}; leave it "
+            "out to get everything"
         )
     return limit
 
