@@ -20,7 +20,6 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import io
@@ -76,15 +75,10 @@ ProgressCallback = Callable[[int], None]
 
 @dataclass(frozen=True)
 class BlobInfo:
-    """What a finished write produced: the blob's name (lowercase hex SHA-256) and size.
-
-    `found_stored` is True when identical bytes were already stored and the write only
-    refreshed that copy (S3): `confirm_stored` then has to ask the store again.
-    """
+    """What a finished write produced: the blob's name (lowercase hex SHA-256) and size."""
 
     digest: str
     size: int
-    found_stored: bool = dataclasses.field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -140,16 +134,14 @@ class BlobWriter:
         self._size = 0
         self._on_bytes = on_bytes
         self._closed = False
-        self._durable: concurrent.futures.Future[bool] | None = None
+        self._durable: concurrent.futures.Future[None] | None = None
         self.info: BlobInfo | None = None
 
     def wait_durable(self) -> None:
         """Return once the blob is durable under its digest; raise `StorageError` if storing
         it failed. A record may point at the blob only after this returned."""
         if self._durable is not None:
-            found_stored = self._durable.result()
-            if self.info is not None:
-                self.info = dataclasses.replace(self.info, found_stored=found_stored)
+            self._durable.result()
 
     def write(self, data: Any) -> int:
         if self._closed:
@@ -285,17 +277,16 @@ def _finished(writer: BlobWriter) -> BlobInfo:
 
 
 def _run_or_submit(
-    step: Callable[[], bool], in_background: bool
-) -> concurrent.futures.Future[bool]:
+    step: Callable[[], None], in_background: bool
+) -> concurrent.futures.Future[None] | None:
     """Run the step that makes a blob durable now, or hand it to the background pool."""
     if in_background:
         try:
             return _background_pool().submit(step)
         except RuntimeError:  # the interpreter is shutting down: no new threads
             pass
-    done: concurrent.futures.Future[bool] = concurrent.futures.Future()
-    done.set_result(step())
-    return done
+    step()
+    return None
 
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -356,10 +347,8 @@ class BlobStore(abc.ABC):
                 writer._check_written()
                 finish = self._durability_step(temp, temp_path, info.digest)
             handed_over = True  # from here on `finish` removes the temporary file
-            writer.info = info
             writer._durable = _run_or_submit(finish, defer_durability)
-            if not defer_durability:
-                writer.wait_durable()
+            writer.info = info
         finally:
             if not handed_over:
                 temp_path.unlink(missing_ok=True)
@@ -369,10 +358,9 @@ class BlobStore(abc.ABC):
         """A new temporary file for a blob being written (path, open binary file)."""
 
     @abc.abstractmethod
-    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], bool]:
+    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], None]:
         """Called with the written temporary file still open: the step that stores it
-        durably under `digest` and returns `BlobInfo.found_stored`. The step owns `path`
-        from then on and removes it."""
+        durably under `digest`. The step owns `path` from then on and removes it."""
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         """Store a small in-memory value (large ones should stream through `writer`)."""
@@ -522,13 +510,13 @@ class LocalBlobStore(BlobStore):
         temp = self._tmp / f"{uuid.uuid4().hex}.part"
         return temp, open(temp, "xb")  # closed by BlobStore.writer
 
-    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], bool]:
+    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], None]:
         temp.flush()
         # A duplicate descriptor outlives the file object: fsync works on it later.
         descriptor = os.dup(temp.fileno())
         return functools.partial(self._make_durable, descriptor, path, digest)
 
-    def _make_durable(self, descriptor: int, temp: Path, digest: str) -> bool:
+    def _make_durable(self, descriptor: int, temp: Path, digest: str) -> None:
         """fsync the finished temp file, then rename it into place (and drop it if not)."""
         try:
             try:
@@ -543,7 +531,6 @@ class LocalBlobStore(BlobStore):
             self._commit(temp, digest)
         finally:
             temp.unlink(missing_ok=True)
-        return False  # our own copy is in place, whatever was there before
 
     def _commit(self, temp: Path, digest: str) -> None:
         """Rename the finished temp file into place, also over identical bytes already there.
@@ -833,18 +820,18 @@ class S3BlobStore(BlobStore):
             raise _temporary_write_error(exc) from exc
         return Path(spool_path), open(fd, "wb")  # closed by BlobStore.writer
 
-    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], bool]:
+    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], None]:
         return functools.partial(self._upload_then_drop_spool, str(path), digest)
 
-    def _upload_then_drop_spool(self, spool_path: str, digest: str) -> bool:
+    def _upload_then_drop_spool(self, spool_path: str, digest: str) -> None:
         try:
-            return self._store_or_refresh(spool_path, digest)
+            self._store_or_refresh(spool_path, digest)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spool_path)
 
-    def _store_or_refresh(self, spool_path: str, digest: str) -> bool:
-        """Upload the spool, or refresh identical bytes already stored; True if they were.
+    def _store_or_refresh(self, spool_path: str, digest: str) -> None:
+        """Upload the spool, or refresh identical bytes already stored.
 
         An existing object of the right size is copied onto itself (server side, no bytes
         travel), which gives it a new LastModified, so gc's age check sees this write; one
@@ -858,7 +845,7 @@ class S3BlobStore(BlobStore):
         if stored_size == size:
             try:
                 self._refresh(digest)
-                return True
+                return
             except BlobNotFoundError:
                 pass  # deleted since we looked: upload our own copy
         with self._s3_errors():
@@ -871,7 +858,6 @@ class S3BlobStore(BlobStore):
                 Config=self._transfer,
                 Callback=_SpoolToucher(spool_path),
             )
-        return stored_size is not None
 
     def _refresh(self, digest: str) -> None:
         key = self._key(digest)
@@ -925,11 +911,10 @@ class S3BlobStore(BlobStore):
         return True
 
     def confirm_stored(self, blob: BlobInfo) -> bool:
-        # An object this write uploaded itself is young and not yet referenced by any row
-        # a deletion could have seen; only refreshed, pre-existing bytes can have been
-        # removed since (see the deletion protocol). Asking costs one HEAD request.
-        if not blob.found_stored:
-            return True
+        # One HEAD request, made while the write holds the audit head: only an answer
+        # given under that lock is ordered against a deletion (see the protocol). Age
+        # alone would not do: LastModified has a resolution of a second, comes from S3's
+        # clock, and a grace period of zero protects nothing.
         try:
             return self.size(blob.digest) == blob.size
         except BlobNotFoundError:

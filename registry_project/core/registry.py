@@ -296,8 +296,8 @@ class ModelRegistry:
         2. Its transaction appends an audit event, which locks the audit head (on SQLite
            the whole write transaction holds the database's write lock), and then
            confirms that the bytes are still stored (`BlobStore.confirm_stored`: a stat
-           locally, a HEAD on S3 when the object existed before this write). If they are
-           gone, it rolls back and stores them again (`_write_stored`).
+           locally, a HEAD request on S3). If they are gone, it rolls back and stores
+           them again (`_write_stored`).
         3. A deletion takes that same lock first (here), re-reads which digests committed
            rows reference, and deletes only the others before it commits.
 
@@ -306,11 +306,8 @@ class ModelRegistry:
         first, W's confirmation runs after the deletion and sees it. No row can commit
         pointing at deleted bytes, whatever the timing. gc also deletes only blobs older
         than its grace period, checked again just before this step (`stored_before`), so
-        a write normally never has to store its bytes twice.
-
-        On S3 a write that uploaded its own object (none existed) does not ask again: a
-        deletion only removes bytes a live row pointed at or gc judged old, and such
-        bytes existed when the write looked, unless they were already lost.
+        a write normally never has to store its bytes twice. Nothing here depends on
+        clocks or timing: a grace period of zero still never leaves a row without bytes.
         """
         audit.lock_head(connection)
         keep = referenced_among(connection, digests)
