@@ -9,8 +9,13 @@ deletion vs registration on PostgreSQL: 98 %).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import random
+import signal
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -306,3 +311,169 @@ def test_forced_deletion_always_marks_a_concurrent_registration(where_local: Whe
             # Whichever committed first, the version was trained on data now deleted.
             assert version.trained_on_deleted_data, f"{version.ref} is not marked"
         assert registry.verify().ok
+
+
+# --- 4. a slow S3 upload against an unrelated promotion ----------------------------------
+
+
+class ThrottledProxy:
+    """A TCP proxy in front of the moto server that forwards uploads at `rate` bytes/s,
+    so an upload takes seconds for real (S3 over HTTP, just a slow link)."""
+
+    def __init__(self, upstream: str, rate: int) -> None:
+        host, port = upstream.removeprefix("http://").split(":")
+        self._upstream = (host, int(port))
+        self._rate = rate
+        self.uploaded = 0  # bytes forwarded towards S3 so far
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, throttled: bool) -> None:
+        try:
+            while chunk := source.recv(64 * 1024):
+                sink.sendall(chunk)
+                if throttled:
+                    self.uploaded += len(chunk)
+                    time.sleep(len(chunk) / self._rate)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+
+UPLOAD_BYTES = 6 * 1024 * 1024
+UPLOAD_RATE = 2 * 1024 * 1024  # three seconds for the whole artifact
+
+
+def _register_big(where: Where, payload_seed: int) -> None:
+    os.environ.update(dict(where.environment))
+    with where.open() as registry:
+        payload = random.Random(payload_seed).randbytes(UPLOAD_BYTES)
+        registry.register_model("big", payload, flavor="pickle")
+
+
+def test_a_slow_s3_upload_does_not_block_an_unrelated_promotion(
+    tmp_path: Path, s3_server: str, s3_bucket: str, request: pytest.FixtureRequest
+) -> None:
+    for database in ("sqlite", "postgres"):
+        if database == "sqlite":
+            url = f"sqlite:///{tmp_path / 'registry.db'}"
+        else:
+            schema = postgres_schema_url()
+            url = schema.__enter__()
+            request.addfinalizer(lambda schema=schema: schema.__exit__(None, None, None))
+        _slow_upload_against_promotion(url, f"s3://{s3_bucket}/{database}", s3_server)
+
+
+def _slow_upload_against_promotion(url: str, root: str, s3_server: str) -> None:
+    with ModelRegistry.open(url, root, s3_endpoint_url=s3_server) as registry:
+        first = registry.register_model("other", 1)
+        registry.register_model("other", 2)
+        proxy = ThrottledProxy(s3_server, UPLOAD_RATE)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        uploader = context.Process(
+            target=_register_big,
+            args=(Where(url, root, proxy.endpoint, tuple(FAKE_CREDENTIALS.items())), 7),
+        )
+        uploader.start()
+        try:
+            _wait_until(lambda: proxy.uploaded > UPLOAD_BYTES // 6)  # the upload is running
+            started = time.monotonic()
+            registry.promote(first, actor="alice", reason="unrelated")
+            promoted_in = time.monotonic() - started
+            still_uploading = proxy.uploaded < UPLOAD_BYTES * 0.9
+            uploader.join(60)
+        finally:
+            if uploader.is_alive():
+                uploader.kill()
+            proxy.close()
+        assert promoted_in < 1.0, f"the promotion waited {promoted_in:.2f} s behind an upload"
+        assert still_uploading, "the upload was over before the promotion: nothing measured"
+        assert uploader.exitcode == 0
+        assert len(registry.load_model("big/1")) == UPLOAD_BYTES  # and the upload landed
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("the child process never got there")
+        time.sleep(0.02)
+
+
+# --- 5. a killed S3 writer's spool file --------------------------------------------------
+
+
+class SlowFlavor(flavors.Flavor):
+    """Writes a large artifact slowly, so a test can kill the writer in the middle."""
+
+    name = "test-slow"
+    pickle_based = False
+
+    def can_handle(self, obj: object) -> bool:
+        return False
+
+    def save(self, obj: object, fileobj: Any) -> None:
+        for _ in range(10_000):
+            fileobj.write(b"x" * (1024 * 1024))
+            time.sleep(0.01)
+
+    def load(self, fileobj: Any) -> object:
+        return fileobj.read()
+
+
+def _register_slowly(where: Where) -> None:
+    os.environ.update(dict(where.environment))
+    with where.open() as registry:
+        registry.register_model("big", None, flavor=SlowFlavor())
+
+
+def test_gc_removes_the_spool_file_of_a_killed_s3_writer(
+    tmp_path: Path, s3_server: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    # Where the writer spools: its own setting, and the system temp dir it used before.
+    environment = (
+        *FAKE_CREDENTIALS.items(),
+        ("REGISTRY_SPOOL_DIR", str(spool)),
+        ("TMPDIR", str(spool)),
+    )
+    monkeypatch.setenv("REGISTRY_SPOOL_DIR", str(spool))
+    where = Where(
+        f"sqlite:///{tmp_path / 'registry.db'}", f"s3://{s3_bucket}/r", s3_server, environment
+    )
+    where.open().close()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    writer = context.Process(target=_register_slowly, args=(where,))
+    writer.start()
+    _wait_until(lambda: any(p.stat().st_size > 5 * 1024 * 1024 for p in spool.rglob("*.part")))
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.join()
+
+    with where.open() as registry:
+        assert registry.models() == []
+        assert registry.gc(dry_run=False).temp_files_removed == 0  # young: maybe a live write
+        assert list(spool.rglob("*.part"))
+        assert registry.gc(dry_run=False, grace_period=timedelta(0)).temp_files_removed == 1
+        assert list(spool.rglob("*.part")) == []
