@@ -311,7 +311,7 @@ class ModelRegistry:
         """
         audit.lock_head(connection)
         keep = referenced_among(connection, digests)
-        return [digest for digest in digests if digest not in keep and self._blobs.delete(digest)]
+        return self._blobs.delete_many([digest for digest in digests if digest not in keep])
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
