@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from registry_project.core import datasets as parquet
 from registry_project.core import environment, flavors
 from registry_project.core.active_run import ActiveRun
-from registry_project.core.blobs import BlobStore, open_blob_store
+from registry_project.core.blobs import BlobInfo, BlobStore, open_blob_store
 from registry_project.core.config import RegistryConfig, resolve_actor
 from registry_project.core.entities import (
     AuditEvent,
@@ -69,13 +69,14 @@ from registry_project.core.store import datasets as dataset_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
+from registry_project.core.store.consistency import audit_mismatches
 from registry_project.core.store.engine import (
     create_registry_engine,
     read_transaction,
     sqlite_file,
     write_transaction,
 )
-from registry_project.core.store.references import referenced_digests
+from registry_project.core.store.references import referenced_among, referenced_digests
 from registry_project.core.store.rows import columns_to_json, version_from_values
 from registry_project.core.validation import (
     MAX_DESCRIPTION_LENGTH,
@@ -124,6 +125,15 @@ _ALLOWED_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     Stage.ARCHIVED: frozenset(),
 }
 GC_GRACE_PERIOD = timedelta(hours=1)
+# gc deletes in batches, each in one short transaction (see `_delete_unreferenced`).
+_GC_BATCH = 200
+# How often a write stores its bytes again when a concurrent deletion removed them before
+# its row committed (each time is a real race with gc or delete_dataset: rare).
+_STORE_ATTEMPTS = 3
+
+
+class _StoredBytesVanished(ConflictError):
+    """The bytes a write stored were deleted before the row pointing at them committed."""
 
 
 def _now() -> datetime:
@@ -164,7 +174,9 @@ class ModelRegistry:
         self.config = config
         self.allow_pickle = allow_pickle
         self._owns_engine = True
-        self._stored_capture: tuple[Any, str, tuple[tuple[str, str, int], ...]] | None = None
+        self._stored_capture: (
+            tuple[Any, str, tuple[tuple[str, str, int], ...], tuple[BlobInfo, ...]] | None
+        ) = None
         # Recorded on every write that does not name its own (see `bound`).
         self.default_dagster_run_id: str | None = None
         self.default_asset_key: str | None = None
@@ -279,6 +291,60 @@ class ModelRegistry:
                     ) from exc
         raise AssertionError("unreachable")
 
+    def _write_stored(self, work: Callable[[Connection], T], store_again: Callable[[], None]) -> T:
+        """`_write` for work that commits rows pointing at bytes it stored and confirms them
+        (`_confirm_stored`): if a concurrent deletion removed the bytes first, nothing was
+        committed; `store_again` stores them anew and the work runs again."""
+        for attempt in range(_STORE_ATTEMPTS):
+            try:
+                return self._write(work)
+            except _StoredBytesVanished:
+                if attempt == _STORE_ATTEMPTS - 1:
+                    raise
+                store_again()
+        raise AssertionError("unreachable")
+
+    def _confirm_stored(self, blobs: Sequence[BlobInfo]) -> None:
+        """Inside a write transaction, once the audit head is locked (after append_event):
+        the bytes its rows point at are still stored. See `_delete_unreferenced`."""
+        for blob in blobs:
+            if not self._blobs.confirm_stored(blob):
+                raise _StoredBytesVanished(
+                    f"blob {blob.digest} was deleted (gc or delete_dataset) while this write "
+                    "was in flight, three times in a row; nothing was written. Retry."
+                )
+
+    def _delete_unreferenced(self, connection: Connection, digests: Sequence[str]) -> list[str]:
+        """Delete those of `digests` no committed row refers to; the deleted ones.
+
+        Runs in a write transaction. The protocol that keeps the bytes of a write that is
+        in flight while gc or delete_dataset deletes the same digest:
+
+        1. A write stores its bytes before its transaction, holding no lock. On local disk
+           it renames its own fsynced copy into place, also over identical bytes already
+           there (a fresh modification time; a corrupt copy is healed). On S3 it uploads,
+           or copies an existing object of the right size onto itself (a fresh
+           LastModified, no bytes travel).
+        2. Its transaction appends an audit event, which locks the audit head (on SQLite
+           the whole write transaction holds the database's write lock), and then
+           confirms that the bytes are still stored (`BlobStore.confirm_stored`: a stat
+           locally, a HEAD request on S3). If they are gone, it rolls back and stores
+           them again (`_write_stored`).
+        3. A deletion takes that same lock first (here), re-reads which digests committed
+           rows reference, and deletes only the others before it commits.
+
+        The lock orders any deletion D against any write W of the same digest: if W
+        commits first, D's re-read sees W's row and keeps the bytes; if D holds the lock
+        first, W's confirmation runs after the deletion and sees it. No row can commit
+        pointing at deleted bytes, whatever the timing. gc also deletes only blobs older
+        than its grace period, checked again just before this step (`stored_before`), so
+        a write normally never has to store its bytes twice. Nothing here depends on
+        clocks or timing: a grace period of zero still never leaves a row without bytes.
+        """
+        audit.lock_head(connection)
+        keep = referenced_among(connection, digests)
+        return self._blobs.delete_many([digest for digest in digests if digest not in keep])
+
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
@@ -326,9 +392,11 @@ class ModelRegistry:
         who = resolve_actor(actor)
         dagster_run_id, asset_key = self._dagster_context(dagster_run_id, asset_key)
         table = parquet.to_arrow(data)  # refuses unsupported types before any write
-        with self._blobs.writer() as writer:
-            shape = parquet.write_parquet(table, writer)
-        blob = writer.info
+        blob, shape = self._store_table(table)
+
+        def store_again() -> None:
+            nonlocal blob, shape
+            blob, shape = self._store_table(table)
 
         def work(connection: Connection) -> DatasetSnapshot:
             existing = dataset_store.find_live_snapshot(connection, name, blob.digest)
@@ -367,9 +435,16 @@ class ModelRegistry:
                     },
                 ),
             )
+            self._confirm_stored([blob])
             return dataset_store.fetch_dataset(connection, values["id"])  # type: ignore[return-value]
 
-        return self._write(work)
+        return self._write_stored(work, store_again)
+
+    def _store_table(self, table: Any) -> tuple[BlobInfo, parquet.TableShape]:
+        with self._blobs.writer() as writer:
+            shape = parquet.write_parquet(table, writer)
+        assert writer.info is not None  # set when the block exits normally
+        return writer.info, shape
 
     def reference_dataset(
         self,
@@ -514,6 +589,15 @@ class ModelRegistry:
             )
 
         def work(connection: Connection) -> tuple[DatasetSnapshot, bool]:
+            # Locked first: a registration on a run trained on it (which share-locks it)
+            # either committed before, and is among the dependents below, or waits and
+            # then sees the tombstone (`runs.lock_run_inputs`).
+            current = dataset_store.lock_dataset(connection, snapshot.id)
+            if current is not None and current.deleted:
+                raise InvalidInputError(
+                    f"dataset {current.name} ({current.id}) is already deleted "
+                    f"(by {current.deleted_by}: {current.deletion_reason})"
+                )
             dependents = version_store.dependents_of(connection, [snapshot.id])
             if dependents and not force:
                 listing = "; ".join(
@@ -557,9 +641,11 @@ class ModelRegistry:
 
         tombstone, still_used = self._write(work)
         # The tombstone is committed first: if deleting the bytes fails now, they are an
-        # unreferenced blob that `gc` removes, never a record pointing at nothing.
-        if snapshot.kind is DatasetKind.SNAPSHOT and snapshot.digest and not still_used:
-            self._blobs.delete(snapshot.digest)
+        # unreferenced blob that `gc` removes, never a record pointing at nothing. An
+        # identical snapshot taken meanwhile keeps them (`_delete_unreferenced`).
+        digest = snapshot.digest
+        if snapshot.kind is DatasetKind.SNAPSHOT and digest and not still_used:
+            self._write(lambda connection: self._delete_unreferenced(connection, [digest]))
         return tombstone
 
     # --- runs ----------------------------------------------------------------------------
@@ -603,6 +689,8 @@ class ModelRegistry:
             "asset_key": asset_key,
         }
         files: list[tuple[str, str, int]] = []
+        stored: tuple[BlobInfo, ...] = ()
+        captured: environment.CapturedEnvironment | None = None
         if capture_environment:
             code, captured = environment.capture_software()
             values.update(
@@ -611,13 +699,19 @@ class ModelRegistry:
                 code_remote=code.remote,
                 code_branch=code.branch,
             )
-            packages_digest, files = self._store_environment(captured)
+            packages_digest, files, stored = self._store_environment(captured)
             values.update(
                 python_version=captured.python_version,
                 platform=captured.platform,
                 packages_digest=packages_digest,
                 package_count=len(captured.packages),
             )
+
+        def store_again() -> None:
+            nonlocal files, stored
+            assert captured is not None  # only stored bytes can vanish
+            self._stored_capture = None
+            values["packages_digest"], files, stored = self._store_environment(captured)
 
         def work(connection: Connection) -> None:
             known = dataset_store.fetch_datasets(connection, [d for d, _ in pairs])
@@ -640,26 +734,32 @@ class ModelRegistry:
                     },
                 ),
             )
+            self._confirm_stored(stored)
 
-        self._write(work)
+        self._write_stored(work, store_again)
+        if captured is not None:
+            # Reused by the next run only now that a committed row keeps these blobs.
+            self._stored_capture = (captured, values["packages_digest"], tuple(files), stored)
         return ActiveRun(self, values["id"], name)
 
     def _store_environment(
         self, captured: environment.CapturedEnvironment
-    ) -> tuple[str, list[tuple[str, str, int]]]:
+    ) -> tuple[str, list[tuple[str, str, int]], tuple[BlobInfo, ...]]:
         """Store the package list and environment files as blobs (once per capture)."""
         if self._stored_capture is not None and self._stored_capture[0] is captured:
-            return self._stored_capture[1], list(self._stored_capture[2])
+            _, digest, files, blobs = self._stored_capture
+            return digest, list(files), blobs
         packages_blob = self._blobs.put_bytes(captured.packages_text())
         files = []
+        blobs = [packages_blob]
         for relative, path in captured.files:
             try:  # index URLs in requirements files may carry tokens: stored without them
                 stored = self._blobs.put_bytes(environment.read_environment_file(path))
             except OSError:  # deleted or unreadable since the capture: leave it out
                 continue
             files.append((relative, stored.digest, stored.size))
-        self._stored_capture = (captured, packages_blob.digest, tuple(files))
-        return packages_blob.digest, files
+            blobs.append(stored)
+        return packages_blob.digest, files, tuple(blobs)
 
     @staticmethod
     def _normalise_inputs(inputs: InputsArg) -> list[tuple[str, str]]:
@@ -781,17 +881,19 @@ class ModelRegistry:
         chosen = self._resolve_flavor(model, flavor)
         columns = None if signature is None else flavors.signature_from_sample(signature)
         run_id = self._run_id(run) if run is not None else None
-        # The bytes are fsynced and renamed on a background thread while the transaction
-        # below is prepared; it waits for them before committing.
-        with self._blobs.writer(defer_durability=True) as writer:
-            chosen.save(model, writer)
-        blob = writer.info
+        blob = self._store_model(chosen, model)
+
+        def store_again() -> None:
+            nonlocal blob
+            blob = self._store_model(chosen, model)
 
         def work(connection: Connection) -> ModelVersion:
             at = _now()
             trained_on_deleted = False
             run_dagster_id = None
             if run_id is not None:
+                # Before reading whether its data was deleted: see `lock_dataset`.
+                run_store.lock_run_inputs(connection, run_id)
                 summary = run_store.run_summary(connection, run_id)
                 if summary is None:
                     raise RunNotFoundError(f"no training run with id {run_id}")
@@ -858,10 +960,19 @@ class ModelRegistry:
                     },
                 ),
             )
-            writer.wait_durable()  # a row never commits ahead of its bytes
+            self._confirm_stored([blob])
             return version_from_values(values, clean_metrics)
 
-        return self._write(work)
+        return self._write_stored(work, store_again)
+
+    def _store_model(self, chosen: flavors.Flavor, model: object) -> BlobInfo:
+        # Durable before the version's transaction starts (a row never commits ahead of its
+        # bytes), and no database lock is held while they travel: an S3 upload can take
+        # minutes, and every other write would wait behind it.
+        with self._blobs.writer() as writer:
+            chosen.save(model, writer)
+        assert writer.info is not None  # set when the block exits normally
+        return writer.info
 
     def _resolve_flavor(self, model: object, flavor: str | flavors.Flavor | None) -> flavors.Flavor:
         if flavor is None:
@@ -1462,7 +1573,9 @@ class ModelRegistry:
         )
 
     def verify(self, *, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-        """Re-hash every blob the metadata references and check the audit hash chain."""
+        """Re-hash every blob the metadata references, check the audit hash chain, and
+        cross-check each version's and dataset's row against what its audit events
+        recorded. Every problem is listed; an unreadable blob does not stop the check."""
         problems: list[VerifyProblem] = []
         events_checked = 0
         with self._read() as connection:
@@ -1472,16 +1585,15 @@ class ModelRegistry:
                     events_checked = item
                 else:
                     problems.append(item)
+            problems.extend(audit_mismatches(connection))
         for index, digest in enumerate(digests, start=1):
-            outcome = self._blobs.check(digest)
+            try:
+                outcome = self._blobs.check(digest)
+                detail = f"blob {self._blobs.uri_for(digest)} is {outcome}"
+            except RegistryError as exc:  # a directory in its place, permissions, I/O
+                outcome, detail = "unreadable", str(exc)
             if outcome is not None:
-                problems.append(
-                    VerifyProblem(
-                        f"blob_{outcome}",
-                        digest,
-                        f"blob {self._blobs.uri_for(digest)} is {outcome}",
-                    )
-                )
+                problems.append(VerifyProblem(f"blob_{outcome}", digest, detail))
             if on_progress is not None:
                 on_progress(index, len(digests))
         return VerifyReport(len(digests), events_checked, tuple(problems))
@@ -1513,10 +1625,19 @@ class ModelRegistry:
             reclaimable += info.size
         if dry_run:
             return GcReport(True, tuple(orphans), reclaimable)
-        with self._read() as connection:
-            # A row may have started pointing at one of them since we looked.
-            referenced = referenced_digests(connection)
-        deleted = [d for d in orphans if d not in referenced and self._blobs.delete(d)]
+        deleted: list[str] = []
+        for start in range(0, len(orphans), _GC_BATCH):
+            # Still old? A write may have refreshed one since the listing (on S3 this asks
+            # once per blob, so it happens before the lock is taken).
+            batch = [
+                d
+                for d in orphans[start : start + _GC_BATCH]
+                if self._blobs.stored_before(d, cutoff)
+            ]
+            if batch:
+                deleted += self._write(
+                    lambda connection, batch=batch: self._delete_unreferenced(connection, batch)
+                )
         temp_removed = self._blobs.cleanup_temporary(grace_period)
         self._write(
             lambda connection: audit.append_event(

@@ -98,6 +98,13 @@ def _payload(value: Mapping[str, Any] | None) -> str | None:
     return None if value is None else canonical_json(dict(value))
 
 
+def lock_head(connection: Connection) -> None:
+    """Take the lock every appender takes (the head row on PostgreSQL; SQLite's write
+    transaction already excludes every other writer): until this transaction ends, no
+    other write can commit."""
+    _LOCK_HEAD.execute(connection)
+
+
 def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
     """Append one event inside the caller's write transaction."""
     [(head_seq, head_hash)] = _LOCK_HEAD.execute(connection)
