@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from registry_project.core.config import RegistryConfig, resolve_actor
 from registry_project.core.errors import RegistryError
 from registry_project.core.registry import ModelRegistry
+from registry_project.core.stages import LIFE_CYCLE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STAGES = ("experiment", "staging", "production", "archived")
+STAGES = tuple(stage.value for stage in LIFE_CYCLE)
 
 
 @dataclass
