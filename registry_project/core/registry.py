@@ -19,11 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from registry_project.core import datasets as parquet
-from registry_project.core import environment, flavors
+from registry_project.core import environment, flavors, stages
 from registry_project.core.active_run import ActiveRun
 from registry_project.core.blobs import BlobInfo, BlobStore, open_blob_store
 from registry_project.core.config import RegistryConfig, resolve_actor
 from registry_project.core.entities import (
+    AuditAction,
     AuditEvent,
     Column,
     DatasetKind,
@@ -44,8 +45,6 @@ from registry_project.core.entities import (
     VerifyReport,
 )
 from registry_project.core.errors import (
-    ApprovalError,
-    ApprovalRequiredError,
     ConflictError,
     DatasetDeletedError,
     DatasetInUseError,
@@ -116,14 +115,6 @@ InputsArg = (
 
 _UNSET: Any = object()
 _WRITE_RETRIES = 5
-# Transitions `transition()` may make. Into production goes through promote (archiving the
-# old one); archived -> production only through promote/rollback with a reason.
-_ALLOWED_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
-    Stage.EXPERIMENT: frozenset({Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}),
-    Stage.STAGING: frozenset({Stage.PRODUCTION, Stage.ARCHIVED}),
-    Stage.PRODUCTION: frozenset({Stage.ARCHIVED}),
-    Stage.ARCHIVED: frozenset(),
-}
 GC_GRACE_PERIOD = timedelta(hours=1)
 # gc deletes in batches, each in one short transaction (see `_delete_unreferenced`).
 _GC_BATCH = 200
@@ -423,7 +414,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="snapshot_dataset",
+                    action=AuditAction.SNAPSHOT_DATASET,
                     subject_type="dataset",
                     subject_id=values["id"],
                     dataset_name=name,
@@ -510,7 +501,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="reference_dataset",
+                    action=AuditAction.REFERENCE_DATASET,
                     subject_type="dataset",
                     subject_id=values["id"],
                     dataset_name=name,
@@ -623,7 +614,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="delete_dataset",
+                    action=AuditAction.DELETE_DATASET,
                     subject_type="dataset",
                     subject_id=snapshot.id,
                     dataset_name=snapshot.name,
@@ -723,7 +714,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="start_run",
+                    action=AuditAction.START_RUN,
                     subject_type="run",
                     subject_id=values["id"],
                     after={
@@ -825,7 +816,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="end_run",
+                    action=AuditAction.END_RUN,
                     subject_type="run",
                     subject_id=run_id,
                     after={
@@ -947,7 +938,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="register_model",
+                    action=AuditAction.REGISTER_MODEL,
                     subject_type="model_version",
                     subject_id=version_id,
                     model_name=name,
@@ -1019,7 +1010,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="log_metrics",
+                    action=AuditAction.LOG_METRICS,
                     subject_type="model_version",
                     subject_id=target.id,
                     model_name=target.model_name,
@@ -1270,7 +1261,7 @@ class ModelRegistry:
         leaving_production = target.stage is Stage.PRODUCTION
         why = validate_reason(
             reason,
-            required=leaving_production,
+            required=stages.needs_reason(target.stage, target_stage),
             action=(
                 f"taking {target.ref} out of production"
                 if leaving_production
@@ -1284,19 +1275,10 @@ class ModelRegistry:
             row = version_store.fetch_by_id(connection, target.id)
             assert row is not None
             current = Stage(row.stage)
-            if target_stage is current:
-                raise InvalidTransitionError(f"{target.ref} is already in {current.value}")
-            if target_stage not in _ALLOWED_TRANSITIONS[current]:
-                hint = (
-                    "; archived versions return to production only through promote or "
-                    "rollback with a reason"
-                    if current is Stage.ARCHIVED
-                    else ""
-                )
-                raise InvalidTransitionError(
-                    f"{target.ref} cannot move from {current.value} to {target_stage.value}{hint}"
-                )
-            self._apply_stage(connection, row, current, target_stage, who, why, "transition")
+            stages.check_transition(target.ref, current, target_stage)
+            self._apply_stage(
+                connection, row, current, target_stage, who, why, AuditAction.TRANSITION
+            )
 
         self._write(work)
         return self.get_version(target.id)
@@ -1309,7 +1291,7 @@ class ModelRegistry:
         new: Stage,
         actor: str,
         reason: str | None,
-        action: str,
+        action: AuditAction,
     ) -> None:
         at = _now()
         version_store.set_stage(connection, row.id, new, at)
@@ -1364,7 +1346,7 @@ class ModelRegistry:
         archived = target.stage is Stage.ARCHIVED
         why = validate_reason(
             reason,
-            required=archived,
+            required=stages.needs_reason(target.stage, Stage.PRODUCTION),
             action=(
                 f"returning archived {target.ref} to production"
                 if archived
@@ -1372,7 +1354,7 @@ class ModelRegistry:
             ),
         )
         who = resolve_actor(actor)
-        return self._promote(target, who, why, expected_id, "promote", policy)
+        return self._promote(target, who, why, expected_id, AuditAction.PROMOTE, policy)
 
     def _promote(
         self,
@@ -1380,7 +1362,7 @@ class ModelRegistry:
         actor: str,
         reason: str | None,
         expected_id: Any,
-        action: str,
+        action: AuditAction,
         policy: PromotionPolicy | None,
     ) -> ModelVersion:
         def work(connection: Connection) -> None:
@@ -1407,17 +1389,11 @@ class ModelRegistry:
                     f"production of {target.model_name!r} changed: you expected {seen}, it is "
                     f"now {now}. Nothing was changed; re-read production and decide again."
                 )
-            if row.stage == Stage.PRODUCTION.value:
-                raise InvalidTransitionError(f"{target.ref} is already in production")
+            stages.check_promotion(target.ref, Stage(row.stage))
             if policy is not None and policy.require_approval:
-                approved_by = [
-                    a for a in version_store.approvers(connection, row.id) if a != row.created_by
-                ]
-                if not approved_by:
-                    raise ApprovalRequiredError(
-                        f"{target.ref} needs an approval by someone other than its registrant "
-                        f"{row.created_by!r}: `registry approve {target.ref} --reason ...`"
-                    )
+                stages.require_approval(
+                    target.ref, row.created_by, version_store.approvers(connection, row.id)
+                )
             if current_production is not None:
                 self._apply_stage(
                     connection,
@@ -1426,7 +1402,7 @@ class ModelRegistry:
                     Stage.ARCHIVED,
                     actor,
                     reason or f"replaced by {target.ref}",
-                    f"{action}:archive_previous",
+                    action.archiving_previous,
                 )
             self._apply_stage(
                 connection, row, Stage(row.stage), Stage.PRODUCTION, actor, reason, action
@@ -1464,9 +1440,8 @@ class ModelRegistry:
                 f"model {name!r} has no earlier production version to roll back to"
             )
         previous = self.get_version(previous_id)
-        return self._promote(
-            previous, who, why, current.id if current is not None else None, "rollback", None
-        )
+        current_id = current.id if current is not None else None
+        return self._promote(previous, who, why, current_id, AuditAction.ROLLBACK, None)
 
     def approve(
         self, version: VersionRef, *, actor: str | None = None, reason: str | None = None
@@ -1475,12 +1450,7 @@ class ModelRegistry:
         who = resolve_actor(actor)
         why = validate_reason(reason, action="an approval")
         target = self.get_version(version)
-        if who == target.created_by:
-            raise ApprovalError(
-                f"{who!r} registered {target.ref} and cannot approve it; ask another reviewer"
-            )
-        if target.stage is Stage.ARCHIVED:
-            raise ApprovalError(f"{target.ref} is archived; approvals are for candidates")
+        stages.check_approver(target.ref, target.created_by, who, target.stage)
 
         def work(connection: Connection) -> None:
             if version_store.insert_approval(connection, target.id, who, why, _now()):
@@ -1488,7 +1458,7 @@ class ModelRegistry:
                     connection,
                     EventDraft(
                         actor=who,
-                        action="approve",
+                        action=AuditAction.APPROVE,
                         subject_type="model_version",
                         subject_id=target.id,
                         model_name=target.model_name,
@@ -1644,7 +1614,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="gc",
+                    action=AuditAction.GC,
                     subject_type="blob_store",
                     subject_id=self._blobs.root_uri,
                     after={

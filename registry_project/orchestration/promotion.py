@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from registry_project.core import stages
 from registry_project.core.entities import ModelVersion, Stage
 from registry_project.core.errors import (
     PromotionConflictError,
@@ -45,7 +46,8 @@ class PromotionConfig(dg.Config):
 
 
 def is_approved(registry: ModelRegistry, version: ModelVersion) -> bool:
-    return any(actor != version.created_by for actor in registry.approvals(version))
+    """The core's four-eyes rule (core/stages.py) over the version's recorded approvals."""
+    return stages.is_approved(version.created_by, registry.approvals(version))
 
 
 def registry_production_asset(
