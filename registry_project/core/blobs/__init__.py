@@ -20,8 +20,8 @@ One job per module; every public name is re-exported here, so callers import fro
 - `local`: `LocalBlobStore`; `s3`: `S3BlobStore`; `spool`: the S3 writer's local spool
 - `roots`: `open_blob_store`, parsing `REGISTRY_ARTIFACT_ROOT`
 
-Deletion under concurrent writes (gc, delete_dataset) follows one protocol, described in
-`ModelRegistry._delete_unreferenced`: a write always (re)stores its own bytes, so an
+Deletion under concurrent writes (gc, delete_dataset) follows one protocol, described where the
+registry deletes blobs (`delete_unreferenced`): a write always (re)stores its own bytes, so an
 existing copy is refreshed (new modification time) and healed if it was corrupt, and it
 confirms the copy with `confirm_stored` inside the transaction that commits its row.
 """

@@ -19,8 +19,8 @@ deleting). Invariants it keeps:
   registry's transaction starts after the stream ends.
 - **Bounded memory.** Reads spool to disk past `SPOOL_MAX_IN_MEMORY`.
 
-Deletion under concurrent writes (gc, delete_dataset) follows one protocol, described in
-`ModelRegistry._delete_unreferenced`: a write always (re)stores its own bytes, so an
+Deletion under concurrent writes (gc, delete_dataset) follows one protocol, described where the
+registry deletes blobs (`delete_unreferenced`): a write always (re)stores its own bytes, so an
 existing copy is refreshed (new modification time) and healed if it was corrupt, and it
 confirms the copy with `confirm_stored` inside the transaction that commits its row;
 gc deletes a batch (`delete_many`) of blobs still `stored_before` its cutoff only while it
