@@ -13,10 +13,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from registry_project import ModelRegistry
+from registry_project import ModelRegistry, PromotionPolicy
 from registry_project.core.environment import capture_code
 from registry_project.orchestration import (
     ModelRegistryResource,
+    build_model_pipeline,
     registry_dataset,
     registry_pipes_training,
 )
@@ -149,3 +150,24 @@ def test_a_crashing_process_or_a_nan_metric_registers_nothing(
     # Bytes the process stored before failing are unreferenced: gc collects them.
     orphans = registry.gc(dry_run=True, grace_period=timedelta(0)).orphan_digests
     assert len(orphans) >= 1
+
+
+def test_a_pipes_candidate_is_the_pipelines_training_asset() -> None:
+    pipeline = build_model_pipeline(
+        model_name="pipes-churn",
+        datasets={"train": pipes_customers},
+        holdout=pipes_customers,
+        train=pipes_candidate,
+        evaluate=lambda model, holdout: {"accuracy": 1.0},
+        policy=PromotionPolicy("accuracy"),
+    )
+    assert pipeline.candidate is pipes_candidate
+    graph = pipeline.definitions(
+        extra_assets=[pipes_customers],
+        resources={
+            "registry": ModelRegistryResource(),
+            "pipes_subprocess_client": dg.PipesSubprocessClient(),
+        },
+    ).resolve_asset_graph()
+    assert pipes_candidate.key in graph.get(pipeline.evaluation.key).parent_keys
+    assert pipes_candidate.key in pipeline.retraining_job.selection.resolve(graph)
