@@ -32,7 +32,11 @@ class DatasetModel(dg.Model):
     """A dataset asset: a function (wrapped with `registry_dataset`) or an assets definition."""
 
     function: str = Field(description="Import path; `.module.name` is relative to this folder.")
+    name: str | None = Field(default=None, description="Asset key (default: function name).")
     outs: list[str] | None = Field(default=None, description="Output keys of a split.")
+    ins: dict[str, str] = Field(
+        default_factory=dict, description="Function parameter -> upstream asset key."
+    )
     group_name: str | None = None
 
 
@@ -171,7 +175,15 @@ class ModelPipelineComponent(dg.Component, dg.Resolvable, dg.Model):
         if isinstance(found, dg.AssetsDefinition):
             return found
         return registry_dataset(
-            outs=entry.outs, group_name=entry.group_name, resource_key=self.resource_key
+            name=entry.name,
+            outs=entry.outs,
+            ins={
+                parameter: dg.AssetIn(dg.AssetKey.from_user_string(key))
+                for parameter, key in entry.ins.items()
+            }
+            or None,
+            group_name=entry.group_name,
+            resource_key=self.resource_key,
         )(found)
 
 

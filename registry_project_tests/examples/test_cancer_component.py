@@ -62,10 +62,14 @@ def component_defs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dg.Defini
 @pytest.mark.slow
 def test_dg_scaffolds_checks_and_lists_the_component(project: Path) -> None:
     scaffolded = dg_cli(
-        project, "scaffold", "defs", "registry_project.components.ModelPipelineComponent", "iris"
+        project, "scaffold", "defs", "registry_project.components.ModelPipelineComponent", "iris-v2"
     )
     assert scaffolded.returncode == 0, scaffolded.stderr
-    assert (project / "cancer_component/defs/iris/defs.yaml").is_file()
+    assert (project / "cancer_component/defs/iris-v2/defs.yaml").is_file()
+    second = dg_cli(
+        project, "scaffold", "defs", "registry_project.components.ModelPipelineComponent", "wine"
+    )
+    assert second.returncode == 0, second.stderr  # a second scaffold shares no asset key
 
     checked = dg_cli(project, "check", "defs")
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -75,21 +79,30 @@ def test_dg_scaffolds_checks_and_lists_the_component(project: Path) -> None:
     found = json.loads(listed.stdout)
     keys = {asset["asset_key"] for asset in found["assets"]}
     assert {"tumour/tumour_candidate", "tumour/tumour_production", "tumour_train"} <= keys
-    assert {"iris/iris_candidate", "iris/iris_evaluation", "iris_train", "iris_test"} <= keys
+    assert {
+        "iris-v2/iris_v2_candidate",
+        "iris-v2/iris_v2_evaluation",
+        "iris_v2_train",
+        "iris_v2_test",
+        "iris_v2_data",
+        "wine_data",
+        "wine/wine_candidate",
+    } <= keys
     checks = {check["key"] for check in found["asset_checks"]}
     assert {
         "tumour/tumour_evaluation:auc_threshold",
         "tumour/tumour_evaluation:accuracy_regression",
-        "iris/iris_evaluation:auc_threshold",
+        "iris-v2/iris_v2_evaluation:auc_threshold",
     } <= checks
     assert {s["name"] for s in found["sensors"]} >= {
         "tumour_promotion_sensor",
-        "iris_promotion_sensor",
-        "iris_automation_sensor",
+        "iris_v2_promotion_sensor",
+        "iris_v2_automation_sensor",
     }
     assert {s["name"] for s in found["schedules"]} == {
         "tumour_retraining_schedule",
-        "iris_retraining_schedule",
+        "iris_v2_retraining_schedule",
+        "wine_retraining_schedule",
     }
 
     # A schema error: Dagster's own message names the field and the line of the YAML.
