@@ -49,6 +49,7 @@ from registry_project.core.errors import (
     DatasetDeletedError,
     DatasetInUseError,
     DatasetNotFoundError,
+    IntegrityCheckError,
     InvalidInputError,
     InvalidTransitionError,
     ModelNotFoundError,
@@ -60,6 +61,7 @@ from registry_project.core.errors import (
     UnsafeFlavorError,
     VersionNotFoundError,
 )
+from registry_project.core.external import StoredArtifact, StoredSoftware
 from registry_project.core.policy import PromotionPolicy
 from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference, parse_uuid
 from registry_project.core.secrets import mask_credentials
@@ -650,6 +652,7 @@ class ModelRegistry:
         dagster_run_id: str | None = None,
         asset_key: str | None = None,
         capture_environment: bool = True,
+        software: StoredSoftware | None = None,
         actor: str | None = None,
     ) -> ActiveRun:
         """Start a training run; use it as a context manager.
@@ -657,7 +660,9 @@ class ModelRegistry:
         `inputs` are the snapshots the run reads: a list (role "train"), `(snapshot, role)`
         pairs, or a mapping `{"train": snap, "test": holdout}`. The code version (git commit,
         dirty flag, remote) and the environment (Python, platform, installed packages,
-        Dockerfile / requirements / pyproject at the project root) are captured.
+        Dockerfile / requirements / pyproject at the project root) are captured, unless
+        `software` brings them from where the run really executed (an external training
+        process that stored its environment files as blobs; see `core.external`).
 
         Example::
 
@@ -682,7 +687,11 @@ class ModelRegistry:
         files: list[tuple[str, str, int]] = []
         stored: tuple[BlobInfo, ...] = ()
         captured: environment.CapturedEnvironment | None = None
-        if capture_environment:
+        if software is not None:
+            self._require_blobs(software.digests, "the run's environment files")
+            values.update(_software_values(software))
+            files = list(software.files)
+        elif capture_environment:
             code, captured = environment.capture_software()
             values.update(
                 code_commit=code.commit,
@@ -873,10 +882,113 @@ class ModelRegistry:
         columns = None if signature is None else flavors.signature_from_sample(signature)
         run_id = self._run_id(run) if run is not None else None
         blob = self._store_model(chosen, model)
+        return self._record_version(
+            name,
+            StoredArtifact(
+                blob.digest, blob.size, chosen.name, flavors.python_class_of(model), columns
+            ),
+            run_id=run_id,
+            metrics=clean_metrics,
+            description=description,
+            actor=who,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            store_again=lambda: self._store_model(chosen, model),
+        )
 
-        def store_again() -> None:
-            nonlocal blob
-            blob = self._store_model(chosen, model)
+    def register_artifact(
+        self,
+        name: str,
+        artifact: StoredArtifact,
+        *,
+        run: RunRef | None = None,
+        metrics: Mapping[str, float] | None = None,
+        description: str | None = None,
+        actor: str | None = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> ModelVersion:
+        """Register a model whose artifact another process already wrote to this registry's
+        blob store (`core.external.store_model`), as the next version (EXPERIMENT).
+
+        The blob is re-hashed first: a missing, truncated or different blob is refused
+        (`IntegrityCheckError`) and nothing is recorded.
+
+        Example::
+
+            artifact = StoredArtifact.from_json(reported["artifact"])
+            mv = reg.register_artifact("churn", artifact, run=run, metrics={"auc": 0.91})
+        """
+        validate_name(name, "model name")
+        clean_metrics = validate_metrics(metrics)
+        if not isinstance(artifact, StoredArtifact):
+            raise InvalidInputError(
+                f"artifact must be a StoredArtifact, got {type(artifact).__name__}"
+            )
+        validate_text(description, "description", max_length=MAX_DESCRIPTION_LENGTH)
+        dagster_run, asset = self._dagster_context(dagster_run_id, asset_key)
+        self._resolve_flavor(None, artifact.flavor)  # known, and pickle allowed if pickled
+        self._require_blobs(
+            [artifact.digest], "the model artifact", sizes={artifact.digest: artifact.size}
+        )
+        return self._record_version(
+            name,
+            artifact,
+            run_id=self._run_id(run) if run is not None else None,
+            metrics=clean_metrics,
+            description=description,
+            actor=resolve_actor(actor),
+            dagster_run_id=dagster_run,
+            asset_key=asset,
+        )
+
+    def _require_blobs(
+        self, digests: Sequence[str], what: str, *, sizes: Mapping[str, int] | None = None
+    ) -> None:
+        """Refuse to record a row over bytes another process claims to have stored, unless
+        they are there, intact (re-hashed) and of the stated size."""
+        for digest in digests:
+            problem = self._blobs.check(digest)
+            if problem is None and sizes and digest in sizes:
+                actual = self._blobs.size(digest)
+                if actual != sizes[digest]:
+                    problem = f"{actual} bytes, not the {sizes[digest]} reported"
+            if problem is not None:
+                raise IntegrityCheckError(
+                    f"{what} (sha256 {digest}) is {problem} in {self._blobs.root_uri}: the "
+                    "process that reported it must write it there first (store_model / "
+                    "store_software with this registry's artifact root); nothing was recorded"
+                )
+
+    def _record_version(
+        self,
+        name: str,
+        artifact: StoredArtifact,
+        *,
+        run_id: str | None,
+        metrics: dict[str, float],
+        description: str | None,
+        actor: str,
+        dagster_run_id: str | None,
+        asset_key: str | None,
+        store_again: Callable[[], object] | None = None,
+    ) -> ModelVersion:
+        """The version row, its metrics, first transition and audit event, in one transaction.
+
+        The artifact's bytes are confirmed under the audit head lock (`_confirm_stored`); if
+        a concurrent deletion removed them, `store_again` stores the same bytes anew and the
+        transaction runs again. Bytes another process stored cannot be stored again here."""
+        who, clean_metrics, columns = actor, metrics, artifact.signature
+        blob = BlobInfo(artifact.digest, artifact.size)
+
+        def again() -> None:
+            if store_again is None:
+                raise IntegrityCheckError(
+                    f"the model artifact (sha256 {artifact.digest}) was deleted from "
+                    f"{self._blobs.root_uri} while it was being registered; nothing was "
+                    "recorded. Store it again and register it again."
+                )
+            store_again()
 
         def work(connection: Connection) -> ModelVersion:
             at = _now()
@@ -900,10 +1012,10 @@ class ModelRegistry:
                 "model_name": name,
                 "version": number,
                 "stage": Stage.EXPERIMENT.value,
-                "flavor": chosen.name,
-                "python_class": flavors.python_class_of(model),
-                "artifact_digest": blob.digest,
-                "artifact_size": blob.size,
+                "flavor": artifact.flavor,
+                "python_class": artifact.python_class,
+                "artifact_digest": artifact.digest,
+                "artifact_size": artifact.size,
                 "signature_json": columns_to_json(columns) if columns is not None else None,
                 "run_id": run_id,
                 "created_at": at,
@@ -944,8 +1056,8 @@ class ModelRegistry:
                     model_name=name,
                     after={
                         "version": number,
-                        "digest": blob.digest,
-                        "flavor": chosen.name,
+                        "digest": artifact.digest,
+                        "flavor": artifact.flavor,
                         "run_id": run_id,
                         "metrics": clean_metrics,
                     },
@@ -954,7 +1066,7 @@ class ModelRegistry:
             self._confirm_stored([blob])
             return version_from_values(values, clean_metrics)
 
-        return self._write_stored(work, store_again)
+        return self._write_stored(work, again)
 
     def _store_model(self, chosen: flavors.Flavor, model: object) -> BlobInfo:
         # Durable before the version's transaction starts (a row never commits ahead of its
@@ -1651,6 +1763,20 @@ class ModelRegistry:
                 f"invalid run reference {run!r}: pass the object from start_run or its UUID"
             )
         return parsed
+
+
+def _software_values(software: StoredSoftware) -> dict[str, Any]:
+    """The run row's code and environment columns from a capture made elsewhere."""
+    return {
+        "code_commit": software.code.commit,
+        "code_dirty": software.code.dirty,
+        "code_remote": software.code.remote,
+        "code_branch": software.code.branch,
+        "python_version": software.python_version,
+        "platform": software.platform,
+        "packages_digest": software.packages_digest,
+        "package_count": software.package_count,
+    }
 
 
 def _delta(value: float | None, baseline: float | None) -> float | None:

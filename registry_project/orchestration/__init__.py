@@ -9,6 +9,7 @@ from registry_project.orchestration.evaluation import (
     registry_evaluation,
 )
 from registry_project.orchestration.pipeline import ModelPipeline, build_model_pipeline
+from registry_project.orchestration.pipes_training import registry_pipes_training
 from registry_project.orchestration.promotion import (
     PromotionConfig,
     registry_production_asset,
@@ -37,6 +38,7 @@ __all__ = [
     "build_model_pipeline",
     "registry_dataset",
     "registry_evaluation",
+    "registry_pipes_training",
     "registry_production_asset",
     "registry_promotion_sensor",
     "registry_scoring",

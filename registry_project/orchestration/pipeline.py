@@ -103,7 +103,7 @@ def build_model_pipeline(
     model_name: str,
     datasets: Mapping[str, AssetRef],
     holdout: AssetRef,
-    train: Callable[..., TrainingResult],
+    train: Callable[..., TrainingResult] | dg.AssetsDefinition,
     evaluate: Callable[..., Mapping[str, float]],
     policy: PromotionPolicy,
     score: Callable[..., Any] | None = None,
@@ -126,7 +126,9 @@ def build_model_pipeline(
 
     `train`, `evaluate` and `score` are asset bodies (see `registry_training`,
     `registry_evaluation`, `registry_scoring`): they may take `context`, upstream assets,
-    a `config: dg.Config`, resources and `partition_key`. `datasets` and `holdout` name
+    a `config: dg.Config`, resources and `partition_key`. `train` may also be a candidate
+    asset built already (`@registry_pipes_training` for training in another process); then
+    `params` and `partitions_def` are that asset's business. `datasets` and `holdout` name
     registry dataset assets: an assets definition, an `AssetKey` or a key string; of a
     split multi-asset, the output whose key ends in the role (`train`; `test` for the
     holdout) or its key. `downstream` selects your own assets that use the production
@@ -156,13 +158,16 @@ def build_model_pipeline(
         "resource_key": resource_key,
         "translator": chosen,
     }
-    candidate = registry_training(
-        model_name=model_name,
-        datasets=datasets,
-        params=params,
-        partitions_def=partitions_def,
-        **common,
-    )(train)
+    if isinstance(train, dg.AssetsDefinition):
+        candidate = train  # built already, e.g. by @registry_pipes_training
+    else:
+        candidate = registry_training(
+            model_name=model_name,
+            datasets=datasets,
+            params=params,
+            partitions_def=partitions_def,
+            **common,
+        )(train)
     evaluation = registry_evaluation(
         model_name=model_name,
         candidate=candidate,
