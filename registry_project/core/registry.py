@@ -36,6 +36,7 @@ from registry_project.core.entities import (
     MetricRecord,
     Model,
     ModelVersion,
+    Registration,
     RunStatus,
     Stage,
     StageTransition,
@@ -65,6 +66,7 @@ from registry_project.core.policy import PromotionPolicy
 from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference, parse_uuid
 from registry_project.core.store import audit, migrate
 from registry_project.core.store import datasets as dataset_store
+from registry_project.core.store import identity as identity_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
@@ -719,6 +721,7 @@ class ModelRegistry:
         actor: str | None = None,
         dagster_run_id: str | None = None,
         asset_key: str | None = None,
+        reuse_identical: bool = False,
     ) -> ModelVersion:
         """Serialise `model` through a flavor and register it as the next version (stage
         EXPERIMENT), in one transaction.
@@ -726,12 +729,91 @@ class ModelRegistry:
         `flavor` defaults to joblib for scikit-learn objects and pickle otherwise;
         `signature` is a sample DataFrame / Arrow table whose columns describe the input.
 
+        `reuse_identical=True` registers nothing when a version of this model already has
+        the same artifact digest, run params and input data, and returns that version
+        instead (see `register_or_reuse`, which also says whether it reused one). It is off
+        by default: a direct call registers what it is given, as it always has; the
+        Dagster training asset turns it on, so retraining on unchanged data adds no
+        byte-identical versions.
+
         Example::
 
             mv = reg.register_model("churn", clf, run=run, metrics={"auc": 0.91},
                                     signature=X_train.head())
             mv.version, mv.id, mv.artifact_digest
         """
+        return self._register(
+            name,
+            model,
+            run=run,
+            metrics=metrics,
+            flavor=flavor,
+            signature=signature,
+            description=description,
+            actor=actor,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            reuse_identical=reuse_identical,
+        ).version
+
+    def register_or_reuse(
+        self,
+        name: str,
+        model: object,
+        *,
+        run: RunRef | None = None,
+        metrics: Mapping[str, float] | None = None,
+        flavor: str | flavors.Flavor | None = None,
+        signature: Any = None,
+        description: str | None = None,
+        actor: str | None = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> Registration:
+        """`register_model`, unless a version of `name` already has the same artifact
+        digest, the same run params and the same input data (snapshots by digest,
+        references by their pin): then nothing is written and that version is returned
+        with `reused=True`. The run stays recorded as a tracked run; the version keeps
+        pointing at the run that first produced it, and `metrics` are not logged on it.
+
+        Safe under concurrency: the lookup and the insert run in one transaction holding
+        the model's lock, so two identical registrations at once make one version.
+
+        Example::
+
+            done = reg.register_or_reuse("churn", clf, run=run)
+            if done.reused:
+                print(f"nothing new: {done.version.ref} has these bytes, params and data")
+        """
+        return self._register(
+            name,
+            model,
+            run=run,
+            metrics=metrics,
+            flavor=flavor,
+            signature=signature,
+            description=description,
+            actor=actor,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            reuse_identical=True,
+        )
+
+    def _register(
+        self,
+        name: str,
+        model: object,
+        *,
+        run: RunRef | None,
+        metrics: Mapping[str, float] | None,
+        flavor: str | flavors.Flavor | None,
+        signature: Any,
+        description: str | None,
+        actor: str | None,
+        dagster_run_id: str | None,
+        asset_key: str | None,
+        reuse_identical: bool,
+    ) -> Registration:
         validate_name(name, "model name")
         clean_metrics = validate_metrics(metrics)
         who = resolve_actor(actor)
@@ -750,7 +832,7 @@ class ModelRegistry:
             chosen.save(model, writer)
         blob = writer.info
 
-        def work(connection: Connection) -> ModelVersion:
+        def work(connection: Connection) -> Registration:
             at = _now()
             trained_on_deleted = False
             run_dagster_id = None
@@ -759,6 +841,11 @@ class ModelRegistry:
                 if summary is None:
                     raise RunNotFoundError(f"no training run with id {run_id}")
                 run_dagster_id, trained_on_deleted = summary
+            if reuse_identical:
+                existing = self._identical_version(connection, name, blob.digest, run_id, who, at)
+                if existing is not None:
+                    writer.wait_durable()  # the same bytes: already stored, now synced too
+                    return Registration(existing, reused=True)
             number = version_store.allocate_version_number(connection, name)
             if number is None:  # the model's first version: create it, then count
                 version_store.ensure_model(connection, name, who, at)
@@ -822,9 +909,33 @@ class ModelRegistry:
                 ),
             )
             writer.wait_durable()  # a row never commits ahead of its bytes
-            return version_from_values(values, clean_metrics)
+            return Registration(version_from_values(values, clean_metrics), reused=False)
 
         return self._write(work)
+
+    @staticmethod
+    def _identical_version(
+        connection: Connection,
+        name: str,
+        digest: str,
+        run_id: str | None,
+        actor: str,
+        at: datetime,
+    ) -> ModelVersion | None:
+        """The version this registration would duplicate, looked up under the model's lock
+        so that a concurrent identical registration waits for ours and then finds it.
+
+        PostgreSQL: the model row is created if missing (an INSERT that conflicts with an
+        uncommitted one waits for it) and locked FOR UPDATE; under READ COMMITTED the
+        lookup after the lock sees what the other transaction committed. SQLite: the write
+        transaction already holds the database's write lock (BEGIN IMMEDIATE).
+        """
+        version_store.ensure_model(connection, name, actor, at)
+        version_store.lock_model(connection, name)
+        found = identity_store.find_identical_version_id(connection, name, digest, run_id)
+        if found is None:
+            return None
+        return version_store.fetch_version(connection, ById(found))
 
     def _resolve_flavor(self, model: object, flavor: str | flavors.Flavor | None) -> flavors.Flavor:
         if flavor is None:
