@@ -23,6 +23,8 @@ ARTIFACT_DIGEST = "registry/artifact_digest"
 STAGE = "registry/stage"
 GATES_PASSED = "registry/gates_passed"
 PRODUCTION_VERSION_ID = "registry/production_version_id"
+REUSED = "registry/reused"  # True: the training registered nothing; the version existed
+REGISTRATION = "registry/registration"  # one line: what the training registered (or reused)
 METRIC_PREFIX = "metric/"
 UI_URL_ENV = "REGISTRY_UI_URL"
 

@@ -72,10 +72,12 @@ def build_model_pipeline(
     owners: Sequence[str] | None = None,
     retrain_on_new_data: bool = True,
     resource_key: str = "registry",
+    reuse_identical: bool = True,
 ) -> ModelPipeline:
     """candidate (training) -> evaluation (+ gates) -> production -> scores, with a promotion
     sensor, a retraining job and schedule, and eager retraining when the training data's
-    data version changes.
+    data version changes. `reuse_identical=False` makes every training register a version,
+    even one identical to an existing version (see `registry_training`).
 
     Example::
 
@@ -95,6 +97,7 @@ def build_model_pipeline(
         params=params,
         automation_condition=retrain_on_changed_data() if retrain_on_new_data else None,
         description=train.__doc__,
+        reuse_identical=reuse_identical,
         **common,
     )(train)
     evaluation = registry_evaluation(

@@ -10,8 +10,10 @@ from typing import Any
 
 import dagster as dg
 
-from registry_project.core.entities import InputRole
+from registry_project.core.active_run import ActiveRun
+from registry_project.core.entities import InputRole, Registration
 from registry_project.core.errors import RegistryError
+from registry_project.core.registry import ModelRegistry
 from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import (
     AssetRef,
@@ -34,6 +36,46 @@ class TrainingResult:
     description: str | None = None
 
 
+def register_training_result(
+    registry: ModelRegistry,
+    model_name: str,
+    result: TrainingResult,
+    *,
+    run: ActiveRun,
+    reuse_identical: bool = True,
+) -> Registration:
+    """Register what a training step produced; with `reuse_identical`, a model whose
+    artifact digest, params and inputs equal an existing version's registers nothing and
+    that version is returned (`reused=True`)."""
+    options: dict[str, Any] = {
+        "run": run,
+        "metrics": result.metrics,
+        "flavor": result.flavor,
+        "signature": result.signature,
+        "description": result.description,
+    }
+    if reuse_identical:
+        return registry.register_or_reuse(model_name, result.model, **options)
+    return Registration(registry.register_model(model_name, result.model, **options), False)
+
+
+def registration_metadata(registration: Registration) -> dict[str, Any]:
+    """What a training materialization says about its registration: `registry/reused` and a
+    one-line `registry/registration` that names the version either way."""
+    version = registration.version
+    if registration.reused:
+        note = (
+            f"nothing new registered: {version.ref} ({version.stage.value}) already has this "
+            f"artifact (sha256:{version.artifact_digest[:12]}), these params and this data"
+        )
+    else:
+        note = f"registered {version.ref}"
+    return {
+        md.REUSED: dg.MetadataValue.bool(registration.reused),
+        md.REGISTRATION: dg.MetadataValue.text(note),
+    }
+
+
 def registry_training(
     *,
     model_name: str,
@@ -46,6 +88,7 @@ def registry_training(
     tags: Mapping[str, str] | None = None,
     automation_condition: dg.AutomationCondition | None = None,
     resource_key: str = "registry",
+    reuse_identical: bool = True,
 ) -> Callable[[Callable[..., TrainingResult]], dg.AssetsDefinition]:
     """Turn a training function into the `<model_name>/candidate` asset.
 
@@ -54,6 +97,10 @@ def registry_training(
     those assets' latest materializations recorded (never "whatever is on disk"), plus
     `params`; it returns a `TrainingResult`. The step records a registry run (params,
     inputs, code, environment, Dagster run id) and registers the model as a new version.
+    With `reuse_identical` (the default), a model whose artifact digest, params and inputs
+    equal an existing version's registers nothing: the materialization names that version
+    and says so (`registry/reused`, `registry/registration`); pass False to register every
+    training.
 
     Example::
 
@@ -104,21 +151,18 @@ def registry_training(
                             description=f"{fn.__name__} must return a TrainingResult, "
                             f"got {type(result).__name__}"
                         )
-                    version = registry.register_model(
-                        model_name,
-                        result.model,
-                        run=run,
-                        metrics=result.metrics,
-                        flavor=result.flavor,
-                        signature=result.signature,
-                        description=result.description,
+                    registration = register_training_result(
+                        registry, model_name, result, run=run, reuse_identical=reuse_identical
                     )
             except RegistryError as exc:
                 raise as_failure(exc) from exc
-            context.log.info(f"registered {version.ref} ({version.id})")
+            version = registration.version
+            outcome = registration_metadata(registration)
+            context.log.info(f"{outcome[md.REGISTRATION].value} ({version.id})")
             return dg.MaterializeResult(
                 metadata={
                     **md.version_metadata(version),
+                    **outcome,
                     md.RUN_ID: dg.MetadataValue.text(run.id),
                     **md.params_metadata(fixed_params),
                     "registry/datasets": dg.MetadataValue.json(
