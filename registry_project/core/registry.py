@@ -8,6 +8,7 @@ database transaction last.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import uuid
@@ -1294,10 +1295,20 @@ class ModelRegistry:
                 subject_id=row.id,
                 model_name=row.model_name,
                 before={"stage": current.value, "version": row.version},
-                after={"stage": new.value, "version": row.version},
+                after={"stage": new.value, "version": row.version, **self._dagster_origin()},
                 reason=reason,
             ),
         )
+
+    def _dagster_origin(self) -> dict[str, str]:
+        """The Dagster run (and asset) making a change, recorded on its audit event so that
+        Dagster can tell its own changes from changes made outside it (registry_sync)."""
+        origin = {}
+        if self.default_dagster_run_id:
+            origin["dagster_run_id"] = self.default_dagster_run_id
+        if self.default_asset_key:
+            origin["asset_key"] = self.default_asset_key
+        return origin
 
     def promote(
         self,
@@ -1468,15 +1479,22 @@ class ModelRegistry:
         since: datetime | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        after_seq: int | None = None,
     ) -> list[AuditEvent]:
         """Audit events, oldest first (or `newest_first`), filtered by model / dataset name,
-        actor, action and time; `limit` keeps the first N in that order.
+        actor, action and time; `limit` keeps the first N in that order. `after_seq` reads
+        only events appended after that sequence number: a follower's cursor.
 
         Example::
 
             reg.audit_log(model="churn", action="promote", newest_first=True, limit=10)
+            reg.audit_log(after_seq=cursor, limit=500)  # what happened since cursor
         """
         where = self._audit_filter(model, dataset, actor, action, since)
+        if after_seq is not None:
+            if type(after_seq) is not int or after_seq < 0:
+                raise InvalidInputError("after_seq must be a non-negative integer")
+            where = dataclasses.replace(where, after_seq=after_seq)
         if limit is not None and (type(limit) is not int or limit < 1):  # bool is not a count
             raise InvalidInputError("limit must be a positive integer")
         with self._read() as connection:

@@ -14,6 +14,7 @@ from registry_project.orchestration.promotion import (
     registry_production_asset,
     registry_promotion_sensor,
 )
+from registry_project.orchestration.registry_sync import registry_sync_sensor
 from registry_project.orchestration.resource import ModelRegistryResource
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.training import TrainingResult, registry_training
@@ -31,5 +32,6 @@ __all__ = [
     "registry_production_asset",
     "registry_promotion_sensor",
     "registry_scoring",
+    "registry_sync_sensor",
     "registry_training",
 ]
