@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from registry_project.core.entities import DatasetSnapshot, ModelVersion
+from registry_project.core.registry import ModelRegistry
 
 SNAPSHOT_ID = "registry/snapshot_id"
 DATASET_NAME = "registry/dataset_name"
@@ -25,6 +26,8 @@ GATES_PASSED = "registry/gates_passed"
 PRODUCTION_VERSION_ID = "registry/production_version_id"
 REUSED = "registry/reused"  # True: the training registered nothing; the version existed
 REGISTRATION = "registry/registration"  # one line: what the training registered (or reused)
+AUDIT_HEAD_SEQ = "registry/audit_head_seq"
+AUDIT_HEAD_HASH = "registry/audit_head_hash"
 METRIC_PREFIX = "metric/"
 UI_URL_ENV = "REGISTRY_UI_URL"
 
@@ -66,6 +69,19 @@ def version_metadata(version: ModelVersion) -> dict[str, Any]:
             f"{ui.rstrip('/')}/models/{version.model_name}/versions/{version.version}"
         )
     return metadata
+
+
+def audit_head_metadata(registry: ModelRegistry) -> dict[str, Any]:
+    """The tip of the registry's audit hash chain (sequence number and hash), anchored in
+    Dagster's event log: a history rewritten later would no longer end at a hash Dagster
+    recorded, and `registry audit` can be compared with it."""
+    head = registry.audit_log(newest_first=True, limit=1)
+    if not head:
+        return {}
+    return {
+        AUDIT_HEAD_SEQ: dg.MetadataValue.int(head[0].seq),
+        AUDIT_HEAD_HASH: dg.MetadataValue.text(head[0].hash),
+    }
 
 
 def params_metadata(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -113,6 +113,7 @@ def registry_production_asset(
                     )
                     note = f"promoted {candidate.ref}"
             production = registry.production_version(model_name)
+            anchor = md.audit_head_metadata(registry)
         except PromotionConflictError as exc:
             context.log.error(str(exc))
             raise dg.Failure(
@@ -126,7 +127,8 @@ def registry_production_asset(
         if production is None:
             return dg.MaterializeResult(
                 metadata={
-                    "registry/status": dg.MetadataValue.text(note or "no production version")
+                    "registry/status": dg.MetadataValue.text(note or "no production version"),
+                    **anchor,
                 },
                 data_version=dg.DataVersion("none"),
             )
@@ -134,6 +136,7 @@ def registry_production_asset(
             metadata={
                 **md.version_metadata(production),
                 "registry/status": dg.MetadataValue.text(note or f"{production.ref} serves"),
+                **anchor,
             },
             data_version=dg.DataVersion(production.id),
         )

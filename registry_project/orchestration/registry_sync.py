@@ -32,8 +32,6 @@ MAX_EVENTS_PER_TICK = 500
 PROMOTING_ACTIONS = ("promote", "rollback")
 AUDIT_SEQ = "registry/audit_seq"
 AUDIT_HASH = "registry/audit_hash"
-AUDIT_HEAD_SEQ = "registry/audit_head_seq"
-AUDIT_HEAD_HASH = "registry/audit_head_hash"
 ACTOR = "registry/actor"
 REASON = "registry/reason"
 ACTION = "registry/action"
@@ -73,19 +71,6 @@ def made_by_production_asset(event: AuditEvent, production_key: dg.AssetKey) -> 
     return bool(after.get("dagster_run_id")) and (
         after.get("asset_key") == production_key.to_user_string()
     )
-
-
-def audit_head_metadata(registry: ModelRegistry) -> dict[str, Any]:
-    """The tip of the registry's audit hash chain: recorded in Dagster's event log, it lets
-    a later `registry verify` be compared with what Dagster saw (a rewritten history would
-    not end at this hash)."""
-    head = registry.audit_log(newest_first=True, limit=1)
-    if not head:
-        return {}
-    return {
-        AUDIT_HEAD_SEQ: dg.MetadataValue.int(head[0].seq),
-        AUDIT_HEAD_HASH: dg.MetadataValue.text(head[0].hash),
-    }
 
 
 def _describe(change: ProductionChange, serving_ref: str | None) -> str:
@@ -208,7 +193,7 @@ def registry_sync_sensor(
         events = registry.audit_log(after_seq=after, limit=MAX_EVENTS_PER_TICK)
         if not events:
             return dg.SensorResult(skip_reason="no registry changes since the last tick")
-        head = audit_head_metadata(registry)
+        head = md.audit_head_metadata(registry)
         materializations: list[dg.AssetMaterialization] = []
         latest_change: dict[str, ProductionChange] = {}
         for event in events:

@@ -55,11 +55,21 @@ def promoted_by_dagster(
 def test_a_dagster_promotion_is_not_reported_again(
     instance: dg.DagsterInstance,
     registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
     promoted_by_dagster: str,
 ) -> None:
     data = _tick(instance, registry_resource, promoted_by_dagster)
     assert not data.asset_events and not data.run_requests
     assert "none to a production asset from outside Dagster" in (data.skip_message or "")
+    # The run's own materialization anchors the audit head it left behind.
+    event = instance.get_latest_materialization_event(PRODUCTION)
+    assert event is not None and event.asset_materialization is not None
+    recorded = _metadata(event.asset_materialization)
+    head = registry.audit_log(newest_first=True, limit=1)[0]
+    assert (recorded["registry/audit_head_seq"], recorded["registry/audit_head_hash"]) == (
+        head.seq,
+        head.hash,
+    )
 
 
 def test_out_of_band_changes_reach_the_production_asset(
