@@ -1,10 +1,13 @@
 """Under the real `dagster-daemon`: an out-of-band `registry promote` (the real CLI, in its
-own process) reaches the `<model>/production` asset's history, and the scores re-run."""
+own process) reaches the `<model>/production` asset's history, and the scores re-run. And
+`dagster dev` starts on the project's own dagster.yaml."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +19,8 @@ from registry_project_tests.orchestration.test_dagster_services import (
     BIN,
     WORKSPACE,
     _background,
+    _free_port,
+    _wait_for_http,
     project_env,  # noqa: F401 (the fixture)
 )
 
@@ -129,3 +134,37 @@ def test_cli_promotion_reaches_the_production_asset_under_the_daemon(
             _wait_for(rescored, 120, log)
     finally:
         registry.close()
+
+
+@pytest.mark.slow
+def test_dagster_dev_runs_on_the_project_instance(
+    project_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`DAGSTER_HOME=$PWD dagster dev`, as the README says, with the root dagster.yaml: the
+    webserver answers and the instance's storage is the yaml's `.dagster` folder."""
+    home = Path(project_env["DAGSTER_HOME"])
+    port = _free_port()
+    log = tmp_path / "dev.log"
+    command = [
+        str(BIN / "dagster"),
+        "dev",
+        "-w",
+        str(WORKSPACE),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    with _background(command, project_env, log):
+        base = f"http://127.0.0.1:{port}"
+        _wait_for_http(f"{base}/server_info", log)
+        request = urllib.request.Request(
+            f"{base}/graphql",
+            data=json.dumps({"query": "{ instance { info } }"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            info = json.load(response)["data"]["instance"]["info"]
+        assert "base_dir: .dagster" in info and "telemetry:\n  enabled: false" in info
+        assert (home / ".dagster" / "history" / "runs.db").exists()
