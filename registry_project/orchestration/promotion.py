@@ -201,8 +201,10 @@ def registry_promotion_sensor(
             )
         for decision in outcome.decisions:  # every candidate's verdict, with its numbers
             context.log.info(f"{'promote' if decision.qualifies else 'skip'}: {decision.message}")
-        for ref in outcome.superseded:
-            context.log.info(f"skip: {ref} qualified but a later candidate beats it")
+        for earlier, later in outcome.superseded:
+            context.log.info(
+                f"skip: {earlier.message}, but {later.subject} beats it: {later.reason}"
+            )
         chosen = outcome.chosen
         if chosen is None or chosen.candidate is None:
             return dg.SensorResult(

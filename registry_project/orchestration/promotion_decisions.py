@@ -79,7 +79,8 @@ class TickOutcome:
     serving: ModelVersion | None
     cursor: PromotionCursor
     nothing_evaluated: bool = False
-    superseded: tuple[str, ...] = field(default_factory=tuple)  # qualified, then beaten
+    # Qualified, then beaten by a later candidate of the same tick: (earlier, later) verdicts.
+    superseded: tuple[tuple[Decision, Decision], ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def decide_tick(
     serving = registry.production_version(model_name)
     baseline, chosen = serving, None
     decisions: list[Decision] = []
-    superseded: list[str] = []
+    superseded: list[tuple[Decision, Decision]] = []
     seen: set[str] = set()
     for version_id, gates, detail, label in queue:
         if version_id is None:
@@ -210,7 +211,7 @@ def decide_tick(
         decisions.append(decision)
         if decision.qualifies:
             if chosen is not None:
-                superseded.append(chosen.subject)
+                superseded.append((chosen, decision))
             chosen, baseline = decision, candidate
     # Judged again next tick: candidates waiting in staging, and the one about to be staged.
     waiting = tuple(

@@ -296,3 +296,30 @@ def test_the_best_of_a_burst_is_promoted_and_the_others_say_why_not(
     assert registry.get_version("churn@production").version == 2
     after = _tick_from(instance, registry_resource, burst.cursor)
     assert after.skip_message == "no new evaluation of churn/evaluation since the last tick"
+
+
+def test_a_later_better_candidate_supersedes_an_earlier_one(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING).success
+    first = _tick_from(instance, registry_resource, None)
+    assert _run_request(instance, registry_resource, first.run_requests[0]).success
+    registry.log_metrics("churn@production", {"auc": 0.5}, actor="monitoring")
+    _evaluate_new_candidate(instance, registry_resource)
+    _evaluate_new_candidate(instance, registry_resource)
+    registry.log_metrics("churn/3", {"auc": 0.99}, actor="monitoring")  # churn/3 is the best
+
+    outcome = decide_tick(
+        instance=instance,
+        registry=registry,
+        model_name="churn",
+        evaluation_key=dg.AssetKey(["churn", "evaluation"]),
+        policy=demo.CHURN_POLICY,
+        cursor=PromotionCursor.parse(first.cursor),
+    )
+    assert outcome.chosen is not None and outcome.chosen.subject == "churn/3"
+    [(earlier, later)] = outcome.superseded
+    assert (earlier.subject, later.subject) == ("churn/2", "churn/3")
+    assert "0.99" in later.reason
+    burst = _tick_from(instance, registry_resource, first.cursor)
+    assert [r.tags["registry/candidate"] for r in burst.run_requests] == ["churn/3"]
