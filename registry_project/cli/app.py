@@ -11,8 +11,10 @@ import click
 import sqlalchemy as sa
 
 from registry_project.core.config import RegistryConfig, resolve_actor
-from registry_project.core.errors import RegistryError
+from registry_project.core.display import inert
+from registry_project.core.errors import RegistryError, RegistryNotFoundError
 from registry_project.core.registry import ModelRegistry
+from registry_project.core.secrets import mask_credentials
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,13 +26,29 @@ class CliState:
     config: RegistryConfig
     actor: str | None
     json: bool
+    # Where the database URL came from (--database-url, the environment, or the default),
+    # so that "no registry here" can say which setting to change.
+    url_source: str = "the default"
     _registry: ModelRegistry | None = field(default=None, repr=False)
 
     def registry(self) -> ModelRegistry:
         """Opened on first use, so `--help`, usage errors and `db` never open it (opening
-        refuses a database whose schema is older than the package)."""
+        refuses a database whose schema is older than the package). Never created: every
+        command needs records that only the Python API (or Dagster) writes, so a command
+        run in the wrong directory says where it looked instead of leaving an empty
+        registry there. `registry db upgrade` creates an empty one deliberately."""
         if self._registry is None:
-            self._registry = ModelRegistry.open(self.config.database_url, self.config.artifact_root)
+            try:
+                self._registry = ModelRegistry.open(
+                    self.config.database_url, self.config.artifact_root, create=False
+                )
+            except RegistryNotFoundError as exc:
+                fail(
+                    f"no registry at {exc.location} ({self.url_source}); nothing was created. "
+                    "Point the command at your registry with --database-url and "
+                    "--artifact-root (or REGISTRY_DATABASE_URL and REGISTRY_ARTIFACT_ROOT), "
+                    "or run it in the directory that holds ./.registry."
+                )
             click.get_current_context().call_on_close(self._registry.close)
         return self._registry
 
@@ -40,8 +58,9 @@ class CliState:
 
 
 def fail(message: str) -> NoReturn:
-    """How every expected failure ends: one line on stderr, exit status 1."""
-    click.echo(f"error: {' '.join(message.split())}", err=True)
+    """How every expected failure ends: one line on stderr, exit status 1. Credentials
+    are masked and invisible characters escaped, whatever the message quotes."""
+    click.echo(f"error: {inert(mask_credentials(' '.join(message.split())))}", err=True)
     raise SystemExit(1)
 
 
@@ -167,7 +186,19 @@ def cli(
       registry promote churn/7 --reason "auc 0.93 > 0.91" --expect churn/6
       registry --json lineage churn@production | jq .datasets
     """
-    ctx.obj = CliState(RegistryConfig.resolve(database_url, artifact_root), actor, as_json)
+    sources = {
+        click.core.ParameterSource.COMMANDLINE: "given by --database-url",
+        click.core.ParameterSource.ENVIRONMENT: "from REGISTRY_DATABASE_URL",
+    }
+    url_source = sources.get(
+        ctx.get_parameter_source("database_url"),  # type: ignore[arg-type]
+        "the default, ./.registry in the current directory",
+    )
+    try:
+        config = RegistryConfig.resolve(database_url, artifact_root)
+    except RegistryError as exc:
+        fail(str(exc))
+    ctx.obj = CliState(config, actor, as_json, url_source)
 
 
 pass_state = click.make_pass_decorator(CliState)

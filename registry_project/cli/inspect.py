@@ -37,6 +37,7 @@ from registry_project.cli.output import (
 )
 from registry_project.core.entities import Model, ModelVersion
 from registry_project.core.registry import ModelRegistry
+from registry_project.core.validation import MAX_LIMIT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,7 +126,7 @@ def versions_table(items: list[ModelVersion], title: str) -> Table:
     metavar="FIELD",
     help="version, created_at, stage_changed_at or metrics.NAME; a leading - sorts descending.",
 )
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N versions.")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), metavar="N", help="At most N versions.")
 @json_option
 @pass_state
 @handles_errors

@@ -22,6 +22,7 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.output import clean, console, emit_json, number, text, when
 from registry_project.core.entities import AuditEvent
+from registry_project.core.validation import MAX_GRACE_PERIOD, MAX_LIMIT
 
 CHANGE_WIDTH = 80
 
@@ -89,7 +90,7 @@ def subject_text(event: AuditEvent) -> str:
 @click.option("--actor", "who", metavar="WHO", help="Only events by this actor.")
 @click.option("--action", help="Only this action (promote, register_model, delete_dataset, ...).")
 @click.option("--since", type=IsoDate(), help="Only events at or after this date (UTC).")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events.")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), metavar="N", help="At most N events.")
 @click.option(
     "--newest-first", is_flag=True, help="Newest events first (with --limit: the latest N)."
 )
@@ -201,7 +202,7 @@ def verify(state: CliState) -> None:
 @click.option("--apply", is_flag=True, help="Delete them (default: a dry run that lists them).")
 @click.option(
     "--grace-minutes",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_GRACE_PERIOD.days * 24 * 60),
     default=60,
     show_default=True,
     help="Keep blobs younger than this: a registration may be writing its row.",

@@ -3,7 +3,7 @@
 Everything stored in the registry (names, reasons, actors, params) is untrusted text: the
 console parses no markup and no emoji codes, and `clean` escapes control characters, so a
 reason such as "[/]" or "ok\\nalice promoted churn/9" can neither crash the table nor forge
-a line of it.
+a line of it (`registry_project.core.display.inert`, shared with the web UI).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from registry_project.core.display import inert
+
 MIN_WIDTH = 120
 
 STAGE_STYLES = {
@@ -30,9 +32,6 @@ STAGE_STYLES = {
     "experiment": "cyan",
     "archived": "dim",
 }
-
-# Control characters shown as escapes (\n, \x1b, ...): one record stays one line.
-_CONTROL = {code: repr(chr(code))[1:-1] for code in [*range(32), 127]}
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -51,8 +50,9 @@ def console(*, stderr: bool = False) -> Console:
 
 
 def clean(value: object) -> str:
-    """`value` as one line of inert text."""
-    return str(value).translate(_CONTROL)
+    """`value` as one line of inert text: the escaping the web UI uses too (controls,
+    U+0085, U+2028, bidi overrides and zero-width characters shown as escapes)."""
+    return inert(value)
 
 
 def text(value: object, style: str = "") -> Text:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 
 import click
 
-from registry_project.cli.app import CliState, RegistryGroup, handles_errors, pass_state
+from registry_project.cli.app import CliState, RegistryGroup, fail, handles_errors, pass_state
 
 # Host headers a UI on a loopback address answers to: a web page elsewhere that rebinds its
 # own DNS name to 127.0.0.1 then cannot read the registry through the visitor's browser.
@@ -54,8 +56,28 @@ def ui(state: CliState, host: str, port: int) -> None:
 
     app = create_app(state.registry(), allowed_hosts=allowed_hosts(host))
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    listening = _listen(host.strip("[]"), port, f"{shown}:{port}")
     click.echo(f"registry UI (read-only) on http://{shown}:{port}/ ; Ctrl+C stops it", err=True)
-    uvicorn.run(app, host=host.strip("[]"), port=port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
+    server.run(sockets=[listening])
+
+
+def _listen(host: str, port: int, shown: str) -> socket.socket:
+    """The listening socket, bound before the banner is printed: a busy port is one error
+    line (exit 1), not a banner followed by uvicorn's traceback. uvicorn serves on this
+    very socket, so no other process can take the port in between."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {shown}: unknown host ({exc.strerror}); check --host")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} is already in use on {host}: stop what is serving there or "
+                "choose another port with --port"
+            )
+        fail(f"cannot listen on {shown}: {exc.strerror or exc}; check --host and --port")
 
 
 def register(group: click.Group) -> None:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry_project.core.secrets import mask_credentials
 from registry_project.core.validation import validate_actor
 
 DATABASE_URL_ENV = "REGISTRY_DATABASE_URL"
@@ -20,6 +21,13 @@ DEFAULT_HOME = Path(".registry")
 class RegistryConfig:
     database_url: str
     artifact_root: str
+
+    def __repr__(self) -> str:
+        # A config ends up in logs and tracebacks; its URL may carry a password.
+        return (
+            f"RegistryConfig(database_url={mask_credentials(self.database_url)!r}, "
+            f"artifact_root={self.artifact_root!r})"
+        )
 
     @classmethod
     def resolve(

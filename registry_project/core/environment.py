@@ -39,6 +39,12 @@ ENVIRONMENT_FILE_PATTERNS = (
 # are set, for instance, when the registry is used from inside a git hook).
 _GIT_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR")
 _URL_USERINFO = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@", re.I)
+# The same inside a file's text (`--extra-index-url https://__token__:T@host/simple`): a
+# URL ends at white space or a quote.
+_URL_USERINFO_IN_TEXT = re.compile(
+    r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/?#\s'\"<>@]*(?:@[^/?#\s'\"<>@]*)*)@",
+    re.I,
+)
 _NAME_SEPARATORS = re.compile(r"[-_.]+")
 
 
@@ -97,10 +103,33 @@ def strip_credentials(url: str) -> str:
     match = _URL_USERINFO.match(url)
     if match is None:
         return url
+    return _without_secret_userinfo(match) + url[match.end() :]
+
+
+def _without_secret_userinfo(match: re.Match[str]) -> str:
+    """A matched `scheme://userinfo@` without its secret: http(s), also behind a VCS
+    prefix such as `git+https://`, loses all user information, others a password."""
     scheme, userinfo = match["scheme"], match["userinfo"]
-    if ":" in userinfo or scheme.lower().startswith(("http://", "https://")):
-        return scheme + url[match.end() :]
-    return url
+    web = re.search(r"(^|\+)https?://$", scheme, re.I) is not None
+    if ":" in userinfo or web:
+        return scheme
+    return match.group(0)
+
+
+def strip_credentials_in_text(text: str) -> str:
+    """Every URL in `text` without credentials, as `strip_credentials` does for one URL:
+    what a captured requirements file, environment.yml, Pipfile or lock file says about
+    its package indexes (`-i`, `--extra-index-url`, `[[source]] url`) is kept, the token
+    in them is not."""
+    return _URL_USERINFO_IN_TEXT.sub(_without_secret_userinfo, text)
+
+
+def read_environment_file(path: Path) -> bytes:
+    """A captured environment file's bytes, with the credentials of every URL in it
+    stripped (see `strip_credentials_in_text`); bytes that are not UTF-8 are kept as
+    they are. Raises OSError if it cannot be read."""
+    text = path.read_bytes().decode("utf-8", "surrogateescape")
+    return strip_credentials_in_text(text).encode("utf-8", "surrogateescape")
 
 
 def capture_code(start: Path | None = None) -> CodeVersion:
@@ -120,7 +149,7 @@ def capture_code(start: Path | None = None) -> CodeVersion:
             commit=commit,
             dirty=None if status is None else bool(status),
             remote=strip_credentials(remote) if remote else None,
-            branch=branch or None,
+            branch=(branch or "")[:256] or None,  # the column's size on every backend
         )
     except Exception:  # capture is best effort; see the module docstring
         return CodeVersion()
@@ -189,7 +218,7 @@ def capture_environment(start: Path | None = None) -> CapturedEnvironment:
         files = ()
     return CapturedEnvironment(
         python_version=platform.python_version(),
-        platform=platform.platform(),
+        platform=platform.platform()[:256],
         packages=installed_packages(),
         files=files,
     )

@@ -123,3 +123,11 @@ class SchemaVersionError(StorageError):
 
 class ConfigurationError(RegistryError):
     """The registry configuration (URLs, roots, environment variables) is unusable."""
+
+
+class RegistryNotFoundError(ConfigurationError):
+    """There is no registry where the configuration points, and none was to be created."""
+
+    def __init__(self, message: str, location: str) -> None:
+        super().__init__(message)
+        self.location = location  # the database URL that was looked at, password masked

@@ -230,7 +230,9 @@ def infer_flavor(obj: object) -> Flavor:
 def python_class_of(obj: object) -> str:
     """Fully qualified class name, e.g. `sklearn.linear_model._logistic.LogisticRegression`."""
     kind = type(obj)
-    return f"{kind.__module__}.{kind.__qualname__}"
+    # Recorded for people, not to import it: cut to the column's 512 characters, so a
+    # generated class with a huge name cannot fail a registration on PostgreSQL only.
+    return f"{kind.__module__}.{kind.__qualname__}"[:512]
 
 
 def signature_from_sample(sample: Any) -> tuple[Column, ...]:

@@ -65,6 +65,7 @@ from registry_project.core.errors import (
 )
 from registry_project.core.policy import PromotionPolicy
 from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference, parse_uuid
+from registry_project.core.secrets import mask_credentials
 from registry_project.core.store import audit, migrate
 from registry_project.core.store import datasets as dataset_store
 from registry_project.core.store import identity as identity_store
@@ -74,20 +75,32 @@ from registry_project.core.store.audit import EventDraft
 from registry_project.core.store.engine import (
     create_registry_engine,
     read_transaction,
+    sqlite_file,
     write_transaction,
 )
 from registry_project.core.store.references import referenced_digests
 from registry_project.core.store.rows import columns_to_json, version_from_values
 from registry_project.core.validation import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_PIN_LENGTH,
     canonical_json,
     parse_order_by,
+    storable_text,
+    validate_columns,
+    validate_dagster_context,
     validate_digest,
     validate_expiry,
+    validate_filter_text,
+    validate_grace_period,
+    validate_limit,
     validate_metrics,
     validate_name,
     validate_params,
     validate_reason,
     validate_reference_uri,
+    validate_row_count,
+    validate_since,
+    validate_text,
 )
 
 if TYPE_CHECKING:
@@ -173,9 +186,19 @@ class ModelRegistry:
             self._engine, self._blobs, config=self.config, allow_pickle=self.allow_pickle
         )
         view._owns_engine = False
-        view.default_dagster_run_id = dagster_run_id
-        view.default_asset_key = asset_key
+        view.default_dagster_run_id, view.default_asset_key = validate_dagster_context(
+            dagster_run_id, asset_key
+        )
         return view
+
+    def _dagster_context(
+        self, dagster_run_id: str | None, asset_key: str | None
+    ) -> tuple[str | None, str | None]:
+        """This call's Dagster run id and asset key, else the bound view's, validated."""
+        return validate_dagster_context(
+            self.default_dagster_run_id if dagster_run_id is None else dagster_run_id,
+            self.default_asset_key if asset_key is None else asset_key,
+        )
 
     # --- opening -------------------------------------------------------------------------
 
@@ -187,6 +210,7 @@ class ModelRegistry:
         *,
         allow_pickle: bool = True,
         s3_endpoint_url: str | None = None,
+        create: bool = True,
     ) -> ModelRegistry:
         """Open (and on first use create) a registry.
 
@@ -197,16 +221,24 @@ class ModelRegistry:
 
         `allow_pickle=False` refuses to load pickle-based flavors (pickle, joblib): loading
         those runs code chosen by whoever wrote the artifact.
+
+        `create=False` opens only an existing registry: where there is none (no SQLite
+        file, or an empty database) it raises `RegistryNotFoundError` and creates nothing.
         """
         config = RegistryConfig.resolve(database_url, artifact_root)
+        database_file = sqlite_file(config.database_url)
+        if not create and database_file is not None and not database_file.is_file():
+            raise migrate.registry_not_found(config.database_url)
         engine = create_registry_engine(config.database_url)
         try:
-            migrate.ensure_schema(engine)
+            migrate.ensure_schema(engine, create=create)
         except sa.exc.OperationalError as exc:
             engine.dispose()
             raise StorageError(
-                f"cannot reach the registry database ({engine.url.render_as_string()}): "
-                f"{exc.orig}. Check REGISTRY_DATABASE_URL and that the server is running."
+                mask_credentials(
+                    f"cannot reach the registry database ({engine.url.render_as_string()}): "
+                    f"{exc.orig}. Check REGISTRY_DATABASE_URL and that the server is running."
+                )
             ) from exc
         except BaseException:
             engine.dispose()
@@ -260,13 +292,14 @@ class ModelRegistry:
 
     @staticmethod
     def _storage_error(exc: sa.exc.DBAPIError) -> RegistryError:
+        detail = mask_credentials(str(exc.orig))
         if isinstance(exc, sa.exc.IntegrityError):
             return ConflictError(
                 f"a concurrent change collided with this one and nothing was written "
-                f"({exc.orig}). Re-read the registry and retry."
+                f"({detail}). Re-read the registry and retry."
             )
         return StorageError(
-            f"registry database error, nothing was written: {exc.orig}. If the server was "
+            f"registry database error, nothing was written: {detail}. If the server was "
             "restarted or the connection dropped, retry the call."
         )
 
@@ -294,8 +327,7 @@ class ModelRegistry:
         validate_name(name, "dataset name")
         expires = validate_expiry(expires_at)
         who = resolve_actor(actor)
-        dagster_run_id = dagster_run_id or self.default_dagster_run_id
-        asset_key = asset_key or self.default_asset_key
+        dagster_run_id, asset_key = self._dagster_context(dagster_run_id, asset_key)
         table = parquet.to_arrow(data)  # refuses unsupported types before any write
         with self._blobs.writer() as writer:
             shape = parquet.write_parquet(table, writer)
@@ -369,12 +401,10 @@ class ModelRegistry:
         validate_reference_uri(uri)
         expires = validate_expiry(expires_at)
         who = resolve_actor(actor)
-        dagster_run_id = dagster_run_id or self.default_dagster_run_id
-        asset_key = asset_key or self.default_asset_key
-        pins = {"version_id": version_id, "etag": etag}
-        for key, value in pins.items():
-            if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 1024):
-                raise InvalidInputError(f"{key} must be a non-empty string of at most 1024 chars")
+        dagster_run_id, asset_key = self._dagster_context(dagster_run_id, asset_key)
+        for key, value in {"version_id": version_id, "etag": etag}.items():
+            if validate_text(value, key, max_length=MAX_PIN_LENGTH) == "":
+                raise InvalidInputError(f"{key} is empty; give the pin or leave it out")
         if digest is not None:
             validate_digest(digest)
         if version_id is None and etag is None and digest is None:
@@ -382,8 +412,8 @@ class ModelRegistry:
                 f"reference to {uri!r} is not pinned: pass version_id= (S3 object version or "
                 "table snapshot id), etag= or digest= so the exact data can be found again"
             )
-        if row_count is not None and (not isinstance(row_count, int) or row_count < 0):
-            raise InvalidInputError("row_count must be a non-negative integer")
+        row_count = validate_row_count(row_count)
+        schema_columns = validate_columns(columns)
         at = _now()
         values = {
             "id": str(uuid.uuid4()),
@@ -394,7 +424,7 @@ class ModelRegistry:
             "version_id": version_id,
             "etag": etag,
             "row_count": row_count,
-            "columns_json": columns_to_json(tuple(columns or ())),
+            "columns_json": columns_to_json(schema_columns),
             "created_at": at,
             "created_by": who,
             "expires_at": expires,
@@ -563,8 +593,7 @@ class ModelRegistry:
         validate_name(name, "run name")
         params_json = validate_params(params)
         who = resolve_actor(actor)
-        dagster_run_id = dagster_run_id or self.default_dagster_run_id
-        asset_key = asset_key or self.default_asset_key
+        dagster_run_id, asset_key = self._dagster_context(dagster_run_id, asset_key)
         pairs = self._normalise_inputs(inputs)
         values: dict[str, Any] = {
             "id": str(uuid.uuid4()),
@@ -627,8 +656,8 @@ class ModelRegistry:
         packages_blob = self._blobs.put_bytes(captured.packages_text())
         files = []
         for relative, path in captured.files:
-            try:
-                stored = self._blobs.put_file(path)
+            try:  # index URLs in requirements files may carry tokens: stored without them
+                stored = self._blobs.put_bytes(environment.read_environment_file(path))
             except OSError:  # deleted or unreadable since the capture: leave it out
                 continue
             files.append((relative, stored.digest, stored.size))
@@ -656,6 +685,11 @@ class ModelRegistry:
 
         if inputs is None:
             return pairs
+        if not isinstance(inputs, Mapping | Sequence):
+            raise InvalidInputError(
+                "inputs must be a list of snapshots, (snapshot, role) pairs or a mapping "
+                f"of role to snapshots, got {type(inputs).__name__}"
+            )
         if isinstance(inputs, Mapping):
             for role, value in inputs.items():
                 for snapshot in value if isinstance(value, Sequence) else [value]:
@@ -684,7 +718,11 @@ class ModelRegistry:
 
         def work(connection: Connection) -> None:
             run_store.finish_run(
-                connection, run_id, status=status.value, ended_at=_now(), error=error
+                connection,
+                run_id,
+                status=status.value,
+                ended_at=_now(),
+                error=storable_text(error),
             )
             audit.append_event(
                 connection,
@@ -693,7 +731,10 @@ class ModelRegistry:
                     action="end_run",
                     subject_type="run",
                     subject_id=run_id,
-                    after={"status": status.value, "error": (error or "")[-500:] or None},
+                    after={
+                        "status": status.value,
+                        "error": storable_text((error or "")[-500:]) or None,
+                    },
                 ),
             )
 
@@ -818,12 +859,8 @@ class ModelRegistry:
         validate_name(name, "model name")
         clean_metrics = validate_metrics(metrics)
         who = resolve_actor(actor)
-        dagster_run_id = dagster_run_id or self.default_dagster_run_id
-        asset_key = asset_key or self.default_asset_key
-        if description is not None and (
-            not isinstance(description, str) or len(description) > 10_000
-        ):
-            raise InvalidInputError("description must be a string of at most 10000 characters")
+        dagster_run_id, asset_key = self._dagster_context(dagster_run_id, asset_key)
+        validate_text(description, "description", max_length=MAX_DESCRIPTION_LENGTH)
         chosen = self._resolve_flavor(model, flavor)
         columns = None if signature is None else flavors.signature_from_sample(signature)
         run_id = self._run_id(run) if run is not None else None
@@ -1051,10 +1088,7 @@ class ModelRegistry:
         validate_name(name, "model name")
         order = parse_order_by(order_by)
         wanted_stage = self._parse_stage(stage) if stage is not None else None
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
-        ):
-            raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+        limit = validate_limit(limit)
         with self._read() as connection:
             if not version_store.model_exists(connection, name):
                 raise ModelNotFoundError(
@@ -1234,10 +1268,15 @@ class ModelRegistry:
         target = self.get_version(version)
         if target_stage is Stage.PRODUCTION:
             return self.promote(target, actor=actor, reason=reason)
+        leaving_production = target.stage is Stage.PRODUCTION
         why = validate_reason(
             reason,
-            required=target.stage is Stage.PRODUCTION,
-            action=f"taking {target.ref} out of production",
+            required=leaving_production,
+            action=(
+                f"taking {target.ref} out of production"
+                if leaving_production
+                else f"moving {target.ref} to {target_stage.value}"
+            ),
         )
         who = resolve_actor(actor)
 
@@ -1333,10 +1372,15 @@ class ModelRegistry:
             expected_id = None
         elif expected_current is not _UNSET:
             expected_id = self.get_version(expected_current).id
+        archived = target.stage is Stage.ARCHIVED
         why = validate_reason(
             reason,
-            required=target.stage is Stage.ARCHIVED,
-            action=f"returning archived {target.ref} to production",
+            required=archived,
+            action=(
+                f"returning archived {target.ref} to production"
+                if archived
+                else f"promoting {target.ref}"
+            ),
         )
         who = resolve_actor(actor)
         return self._promote(target, who, why, expected_id, "promote", policy)
@@ -1440,7 +1484,7 @@ class ModelRegistry:
     ) -> ModelVersion:
         """Record a four-eyes approval: by anyone but the version's registrant."""
         who = resolve_actor(actor)
-        why = validate_reason(reason)
+        why = validate_reason(reason, action="an approval")
         target = self.get_version(version)
         if who == target.created_by:
             raise ApprovalError(
@@ -1492,11 +1536,13 @@ class ModelRegistry:
         """
         where = self._audit_filter(model, dataset, actor, action, since)
         if after_seq is not None:
-            if type(after_seq) is not int or after_seq < 0:
-                raise InvalidInputError("after_seq must be a non-negative integer")
+            if type(after_seq) is not int or after_seq < 0:  # bool is not a sequence number
+                raise InvalidInputError(
+                    f"after_seq must be a non-negative integer (an audit event's seq), got "
+                    f"{after_seq!r}"[:200]
+                )
             where = dataclasses.replace(where, after_seq=after_seq)
-        if limit is not None and (type(limit) is not int or limit < 1):  # bool is not a count
-            raise InvalidInputError("limit must be a positive integer")
+        limit = validate_limit(limit)
         with self._read() as connection:
             return audit.query_events(connection, where, limit=limit, newest_first=newest_first)
 
@@ -1514,6 +1560,19 @@ class ModelRegistry:
         with self._read() as connection:
             return audit.count_events(connection, where)
 
+    def verify_audit_chain(self) -> VerifyReport:
+        """Only the audit log's hash chain: reads the log once and no blob, so a page or a
+        health check may run it on request. `verify()` also re-hashes every blob."""
+        problems: list[VerifyProblem] = []
+        events_checked = 0
+        with self._read() as connection:
+            for item in audit.verify_chain(connection):
+                if isinstance(item, int):
+                    events_checked = item
+                else:
+                    problems.append(item)
+        return VerifyReport(0, events_checked, tuple(problems))
+
     @staticmethod
     def _audit_filter(
         model: str | None,
@@ -1526,9 +1585,13 @@ class ModelRegistry:
             validate_name(model, "model name")
         if dataset is not None:
             validate_name(dataset, "dataset name")
-        if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
-            raise InvalidInputError("since must be a timezone-aware datetime")
-        return audit.EventFilter(model, dataset, actor, action, since)
+        return audit.EventFilter(
+            model,
+            dataset,
+            validate_filter_text(actor, "actor"),
+            validate_filter_text(action, "action"),
+            validate_since(since),
+        )
 
     def verify(self, *, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
         """Re-hash every blob the metadata references and check the audit hash chain."""
@@ -1569,6 +1632,7 @@ class ModelRegistry:
         uploads older than the grace period are cleaned up too.
         """
         who = resolve_actor(actor)
+        grace_period = validate_grace_period(grace_period)
         with self._read() as connection:
             referenced = referenced_digests(connection)
         cutoff = _now() - grace_period
@@ -1613,7 +1677,8 @@ class ModelRegistry:
         parsed = parse_uuid(dataset) if isinstance(dataset, str) else None
         if parsed is None:
             raise InvalidInputError(
-                f"invalid dataset reference {dataset!r}: pass a DatasetSnapshot or its UUID"
+                f"invalid dataset reference {dataset!r}: give a snapshot id (a UUID, as "
+                "`registry datasets` lists them)"
             )
         return parsed
 

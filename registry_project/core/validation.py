@@ -10,11 +10,13 @@ import json
 import math
 import numbers
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from registry_project.core.entities import Column
 from registry_project.core.errors import (
     InvalidInputError,
     InvalidMetricError,
@@ -33,6 +35,20 @@ MAX_REASON_LENGTH = 10_000
 MAX_ACTOR_LENGTH = 256
 MAX_URI_LENGTH = 4096
 MAX_METRICS = 1000
+MAX_DESCRIPTION_LENGTH = 10_000
+MAX_PIN_LENGTH = 1024  # version_id and etag of a dataset reference
+MAX_DAGSTER_RUN_ID_LENGTH = 64  # Dagster's run ids are 36-character UUIDs
+MAX_ASSET_KEY_LENGTH = 1024
+# The largest `limit` a listing accepts: far above any page anyone reads, and far below the
+# 64-bit integers both databases compare a LIMIT with.
+MAX_LIMIT = 1_000_000
+MAX_NAME_TEXT = 1024  # a column's name or type in a reference's schema
+# Row counts are stored as 64-bit integers on both backends.
+MAX_ROW_COUNT = 2**63 - 1
+# Unicode categories that draw nothing or move the text around them: controls (Cc, which
+# includes U+0085 NEXT LINE), format characters such as U+202E RIGHT-TO-LEFT OVERRIDE and
+# zero-width spaces (Cf), and the line and paragraph separators U+2028/U+2029 (Zl, Zp).
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def validate_name(name: object, what: str = "name") -> str:
@@ -43,6 +59,46 @@ def validate_name(name: object, what: str = "name") -> str:
             f"and '-', starting with a letter or digit (pattern {NAME_PATTERN})"
         )
     return name
+
+
+def check_storable_text(value: str, what: str) -> str:
+    """Refuse text that one of the two backends cannot store, so SQLite and PostgreSQL hold
+    the same data: a NUL character (PostgreSQL refuses it in text) and a lone surrogate
+    (not valid Unicode, so it cannot be encoded as UTF-8; a command-line argument that was
+    not UTF-8 arrives as one)."""
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} contains a NUL character (\\x00); remove it")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{what} is not valid Unicode (a lone surrogate at position {exc.start}, for "
+            "instance from bytes that were not UTF-8); pass UTF-8 text"
+        ) from None
+    return value
+
+
+def storable_text(value: str | None) -> str | None:
+    """Text the registry records itself (a failed run's traceback), made storable on every
+    backend by escaping what `check_storable_text` refuses, instead of refusing it."""
+    if value is None:
+        return None
+    escaped = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped.replace("\x00", "\\x00")
+
+
+def validate_text(
+    value: object, what: str, *, max_length: int, optional: bool = True
+) -> str | None:
+    """Free text stored as given (descriptions, pins): a string, at most `max_length`
+    characters, storable on every backend."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, got {type(value).__name__}")
+    if len(value) > max_length:
+        raise InvalidInputError(f"{what} is {len(value)} characters; at most {max_length}")
+    return check_storable_text(value, what)
 
 
 def validate_metric_key(key: object) -> str:
@@ -72,7 +128,13 @@ def validate_metrics(metrics: Mapping[str, object] | None) -> dict[str, float]:
                 f"metric {key!r} is {value!r} ({type(value).__name__}); metrics must be "
                 "finite numbers"
             )
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the float range, e.g. 10**400
+            raise InvalidMetricError(
+                f"metric {key!r} is too large to store as a number (about 1.8e308 at most); "
+                "log a finite float"
+            ) from None
         if not math.isfinite(number):
             raise InvalidMetricError(
                 f"metric {key!r} is {number}; NaN and infinity are refused, log a finite number"
@@ -122,15 +184,23 @@ def validate_params(params: Mapping[str, Any] | None) -> str:
 
 
 def validate_reason(reason: object, *, required: bool = False, action: str = "this") -> str | None:
-    if reason is None or (isinstance(reason, str) and not reason.strip()):
+    """One rule for every write that takes a reason: a reason that is given must say
+    something (empty or whitespace-only is refused, never stored as "no reason"); None is
+    refused only where a reason is `required`. The messages name no Python keyword, so the
+    CLI (`--reason`) and the API can show them as they are."""
+    if reason is None:
         if required:
-            raise InvalidInputError(f"{action} needs a reason: pass reason='why you do it'")
+            raise InvalidInputError(f"{action} needs a reason: say why you do it")
         return None
     if not isinstance(reason, str):
         raise InvalidInputError(f"reason must be a string, got {type(reason).__name__}")
+    if not reason.strip():
+        raise InvalidInputError(
+            f"the reason for {action} is empty; say why you do it (it goes into the audit log)"
+        )
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidInputError(f"reason is {len(reason)} characters; at most {MAX_REASON_LENGTH}")
-    return reason
+    return check_storable_text(reason, "reason")
 
 
 def validate_actor(actor: object) -> str:
@@ -139,9 +209,14 @@ def validate_actor(actor: object) -> str:
             f"actor must be a non-empty string of at most {MAX_ACTOR_LENGTH} characters, "
             f"got {actor!r}"
         )
-    # An audit trail must not be forgeable by an actor name that starts a new log line.
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in actor):
-        raise InvalidInputError(f"actor {actor!r} contains control characters; use a plain name")
+    check_storable_text(actor, "actor")
+    # An audit trail must not be forgeable by an actor name that starts a new log line or
+    # reverses the text after it (U+202E), so every invisible character is refused.
+    if any(unicodedata.category(ch) in INVISIBLE_CATEGORIES for ch in actor):
+        raise InvalidInputError(
+            f"actor {actor!r} contains control characters (or invisible format or "
+            "line-separator ones); use a plain name"
+        )
     return actor
 
 
@@ -161,6 +236,7 @@ def validate_reference_uri(uri: object) -> str:
         )
     if any(ord(ch) < 32 for ch in uri):
         raise InvalidInputError("uri must not contain control characters")
+    check_storable_text(uri, "uri")
     scheme, sep, rest = uri.partition("://")
     if not sep or not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme) or not rest:
         raise InvalidInputError(
@@ -179,7 +255,107 @@ def validate_expiry(expires_at: object) -> datetime | None:
         raise InvalidInputError(
             "expires_at must be a timezone-aware datetime, e.g. datetime(2027, 1, 1, tzinfo=UTC)"
         )
-    return expires_at.astimezone(UTC)
+    try:
+        return expires_at.astimezone(UTC)
+    except (OverflowError, ValueError):  # 9999-12-31T23:00-14:00 is after year 9999 in UTC
+        raise InvalidInputError(
+            f"expires_at {expires_at.isoformat()} falls outside the years 1-9999 once "
+            "converted to UTC; give an earlier date"
+        ) from None
+
+
+def validate_limit(limit: object) -> int | None:
+    """A listing's `limit`: None (everything) or 1..MAX_LIMIT (bool is not a count)."""
+    if limit is None:
+        return None
+    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
+        shown = repr(limit) if len(repr(limit)) <= 40 else f"{repr(limit)[:40]}..."
+        raise InvalidInputError(
+            f"limit must be a positive integer of at most {MAX_LIMIT:,}, got {shown}; leave it "
+            "out to get everything"
+        )
+    return limit
+
+
+MAX_GRACE_PERIOD = timedelta(days=36_500)
+
+
+def validate_grace_period(grace_period: object) -> timedelta:
+    """gc's grace period: a timedelta from zero to a century (beyond, `now - grace` would
+    fall before year 1)."""
+    if not isinstance(grace_period, timedelta) or not (
+        timedelta(0) <= grace_period <= MAX_GRACE_PERIOD
+    ):
+        raise InvalidInputError(
+            f"grace_period must be a timedelta from 0 to {MAX_GRACE_PERIOD.days} days, "
+            f"got {grace_period!r}"[:300]
+        )
+    return grace_period
+
+
+def validate_since(since: object) -> datetime | None:
+    """A lower time bound: a timezone-aware datetime that exists in UTC."""
+    if since is None:
+        return None
+    if not isinstance(since, datetime) or since.tzinfo is None:
+        raise InvalidInputError(
+            "since must be a timezone-aware datetime, e.g. datetime(2026, 11, 1, tzinfo=UTC)"
+        )
+    try:
+        return since.astimezone(UTC)
+    except (OverflowError, ValueError):  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise InvalidInputError(
+            f"since {since.isoformat()} falls outside the years 1-9999 once converted to UTC; "
+            "give a later date"
+        ) from None
+
+
+def validate_filter_text(value: object, what: str) -> str | None:
+    """A text filter (actor, action): compared with stored text, so it must be storable."""
+    return validate_text(value, what, max_length=MAX_REASON_LENGTH)
+
+
+def validate_dagster_context(
+    dagster_run_id: object, asset_key: object
+) -> tuple[str | None, str | None]:
+    """The Dagster run id and asset key a write records: strings of bounded length."""
+    run_id = validate_text(dagster_run_id, "dagster_run_id", max_length=MAX_DAGSTER_RUN_ID_LENGTH)
+    key = validate_text(asset_key, "asset_key", max_length=MAX_ASSET_KEY_LENGTH)
+    if key is not None and not key.strip():
+        raise InvalidInputError("asset_key is empty; give the asset key as 'a/b' or leave it out")
+    return run_id, key
+
+
+def validate_row_count(row_count: object) -> int | None:
+    if row_count is None:
+        return None
+    if type(row_count) is not int or not 0 <= row_count <= MAX_ROW_COUNT:
+        raise InvalidInputError(
+            f"row_count must be a non-negative integer of at most {MAX_ROW_COUNT}, "
+            f"got {row_count!r}"[:300]
+        )
+    return row_count
+
+
+def validate_columns(columns: object) -> tuple[Column, ...]:
+    """A reference's schema: a sequence of `Column` objects (not bare names)."""
+    if columns is None:
+        return ()
+    if isinstance(columns, str | bytes) or not isinstance(columns, Sequence):
+        raise InvalidInputError(
+            f"columns must be a list of Column(name, type), got {type(columns).__name__}"
+        )
+    for item in columns:
+        if not isinstance(item, Column):
+            raise InvalidInputError(
+                f"columns must be Column(name, type) objects, got {type(item).__name__} {item!r}"[
+                    :300
+                ]
+                + "; e.g. Column('age', 'int64')"
+            )
+        validate_text(item.name, "column name", max_length=MAX_NAME_TEXT, optional=False)
+        validate_text(item.type, "column type", max_length=MAX_NAME_TEXT, optional=False)
+    return tuple(columns)
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,16 @@ from registry_project.core.entities import ModelVersion
 from registry_project.core.errors import RegistryError
 from registry_project.core.validation import validate_metrics
 from registry_project.orchestration import metadata as md
+from registry_project.orchestration._body import AssetBody, compute_function, registry_resource
 from registry_project.orchestration._common import (
     AssetRef,
     as_failure,
     asset_options,
-    call_user_function,
-    registry_for,
+    partition_metadata,
+    partition_of,
     to_asset_key,
 )
+from registry_project.orchestration.translator import RegistryAssetProps, RegistryTranslator
 
 
 def _check_name(metric: str, suffix: str) -> str:
@@ -118,75 +120,68 @@ def registry_evaluation(
     candidate: AssetRef,
     holdout: AssetRef,
     gates: Sequence[Gate] = (),
-    name: str = "evaluation",
+    ins: Mapping[str, dg.AssetIn] | None = None,
+    deps: Sequence[Any] | None = None,
+    partitions_def: dg.PartitionsDefinition | None = None,
+    name: str | None = None,
     description: str | None = None,
     group_name: str | None = None,
     owners: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
     automation_condition: dg.AutomationCondition | None = None,
+    translator: RegistryTranslator | None = None,
     resource_key: str = "registry",
 ) -> Callable[[Callable[..., Mapping[str, float]]], dg.AssetsDefinition]:
-    """Turn a metric function into the `<model_name>/evaluation` asset.
+    """Make the decorated metric function the body of the `<model>/<model>_evaluation` asset.
 
-    The function gets the candidate model (loaded from the registry, digest verified) and
-    the holdout snapshot the `holdout` asset recorded, and returns metrics. They are logged
-    on the version for that dataset; the materialization shows a markdown table against
-    production; each gate is a blocking asset check, so a failing gate stops the rest of
-    the run and the promotion sensor skips the candidate.
+    The function receives `model` (the candidate the `candidate` asset registered, loaded
+    from the registry, digest verified) and `holdout` (the snapshot the `holdout` asset
+    recorded), plus anything an asset body takes (`context`, other inputs, `config`,
+    resources, `partition_key`), and returns metrics. They are logged on the version for
+    that dataset; the materialization shows a markdown table against production; each gate
+    is a blocking asset check, so a failing gate stops the rest of the run and the promotion
+    sensor skips the candidate.
 
     Example::
 
-        @registry_evaluation(model_name="churn", candidate=churn_candidate,
-                             holdout=customers_holdout,
-                             gates=[MetricThreshold("auc", minimum=0.7),
-                                    MaxRegression("auc", max_regression=0.02)])
-        def churn_evaluation(model, holdout: pd.DataFrame) -> dict[str, float]:
-            return {"auc": roc_auc_score(holdout["churned"], model.predict_proba(...)[:, 1])}
+        @registry_evaluation(model_name="cancer", candidate=cancer_candidate,
+                             holdout="cancer_test",
+                             gates=[MetricThreshold("auc", minimum=0.9)])
+        def cancer_evaluation(model, holdout: pd.DataFrame) -> dict[str, float]:
+            return {"auc": roc_auc_score(holdout[y], model.predict_proba(holdout[X])[:, 1])}
     """
+    chosen = translator or RegistryTranslator()
     candidate_key = to_asset_key(candidate)
-    holdout_key = to_asset_key(holdout)
-    asset_key = dg.AssetKey([model_name, name])
+    holdout_key = to_asset_key(holdout, hint="test")
     names = [gate.check_name for gate in gates]
     if len(set(names)) != len(names):
         raise ValueError(f"two gates share a check name: {names}")
-    check_specs = [
-        dg.AssetCheckSpec(
-            gate.check_name, asset=asset_key, blocking=True, description=gate.describe()
-        )
-        for gate in gates
-    ]
 
     def decorator(fn: Callable[..., Mapping[str, float]]) -> dg.AssetsDefinition:
-        @dg.asset(
-            key=asset_key,
-            deps=[candidate_key, holdout_key],
-            check_specs=check_specs,
-            **asset_options(
-                role="evaluation",
-                model_name=model_name,
-                kinds={"python"},
-                description=description or fn.__doc__,
-                group_name=group_name,
-                owners=owners,
-                tags=tags,
-                resource_key=resource_key,
-                automation_condition=automation_condition,
-            ),
-        )
-        def _evaluation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-            registry = registry_for(context, resource_key)
+        body = AssetBody(fn, frozenset({"model", "holdout"}), resource_key)
+        props = RegistryAssetProps("evaluation", name or fn.__name__, model_name, fn)
+        asset_key = chosen.get_asset_key(props)
+        check_specs = [
+            dg.AssetCheckSpec(
+                gate.check_name, asset=asset_key, blocking=True, description=gate.describe()
+            )
+            for gate in gates
+        ]
+        with_checks = chosen.settings.enable_asset_checks
+
+        def run(context: dg.AssetExecutionContext, passed: Mapping[str, Any]) -> Any:
+            registry = registry_resource(passed, resource_key).for_context(context)
+            partition = partition_of(context)
             try:
                 version = registry.get_version(
-                    md.require_recorded(context.instance, candidate_key, md.VERSION_ID)
+                    md.require_recorded(context.instance, candidate_key, md.VERSION_ID, partition)
                 )
                 snapshot = registry.get_dataset(
-                    md.require_recorded(context.instance, holdout_key, md.SNAPSHOT_ID)
+                    md.require_recorded(context.instance, holdout_key, md.SNAPSHOT_ID, partition)
                 )
                 model = registry.load_model(version)
                 frame = registry.load_dataset(snapshot)
-                metrics = validate_metrics(
-                    call_user_function(fn, context, model=model, holdout=frame)
-                )
+                metrics = validate_metrics(body.call(context, passed, model=model, holdout=frame))
                 version = registry.log_metrics(version, metrics, dataset=snapshot)
                 production = registry.production_version(model_name)
             except RegistryError as exc:
@@ -197,25 +192,26 @@ def registry_evaluation(
                 (gate, *gate.evaluate(metrics, production.metrics if production else None))
                 for gate in gates
             ]
-            passed = all(ok for _, ok, _ in outcomes)
+            passed_all = all(ok for _, ok, _ in outcomes)
             return dg.MaterializeResult(
                 metadata={
                     **md.version_metadata(version),
                     **md.metric_metadata(metrics),
-                    md.GATES_PASSED: dg.MetadataValue.bool(passed),
+                    md.GATES_PASSED: dg.MetadataValue.bool(passed_all),
                     md.PRODUCTION_VERSION_ID: dg.MetadataValue.text(
                         production.id if production else ""
                     ),
                     md.SNAPSHOT_ID: dg.MetadataValue.text(snapshot.id),
-                    "comparison": dg.MetadataValue.md(
+                    md.COMPARISON: dg.MetadataValue.md(
                         comparison_markdown(version, production, metrics)
                     ),
-                    "gates": dg.MetadataValue.json(
+                    md.GATES: dg.MetadataValue.json(
                         {
                             gate.check_name: {"passed": ok, "detail": text}
                             for gate, ok, text in outcomes
                         }
                     ),
+                    **partition_metadata(context),
                 },
                 check_results=[
                     dg.AssetCheckResult(
@@ -226,11 +222,28 @@ def registry_evaluation(
                         metadata={"version": dg.MetadataValue.text(version.ref)},
                     )
                     for gate, ok, text in outcomes
-                ],
+                ]
+                if with_checks
+                else [],
                 data_version=dg.DataVersion(f"{version.id}:{snapshot.digest}"),
             )
 
-        return _evaluation
+        return dg.asset(
+            key=asset_key,
+            ins=ins,
+            deps=[candidate_key, holdout_key, *(deps or ())],
+            check_specs=check_specs if with_checks else None,
+            partitions_def=partitions_def,
+            **asset_options(
+                chosen,
+                props,
+                description=description,
+                group_name=group_name,
+                owners=owners,
+                tags=tags,
+                automation_condition=automation_condition,
+            ),
+        )(compute_function(body, run))
 
     return decorator
 

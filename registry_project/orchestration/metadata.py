@@ -13,22 +13,81 @@ import dagster as dg
 from registry_project.core.entities import DatasetSnapshot, ModelVersion
 from registry_project.core.registry import ModelRegistry
 
+# Every metadata key a registry asset records. They are public: read them from your own
+# assets, sensors and checks (`event.asset_materialization.metadata[VERSION_ID]`). The README's
+# "Metadata keys" table lists the same keys; a test keeps the two equal.
 SNAPSHOT_ID = "registry/snapshot_id"
 DATASET_NAME = "registry/dataset_name"
 DIGEST = "registry/digest"
+SIZE_BYTES = "registry/size_bytes"
 MODEL_NAME = "registry/model_name"
 VERSION = "registry/version"
 VERSION_ID = "registry/version_id"
 RUN_ID = "registry/run_id"
 ARTIFACT_DIGEST = "registry/artifact_digest"
+FLAVOR = "registry/flavor"
 STAGE = "registry/stage"
+UI_LINK = "registry/ui"
+PARAMS = "params"
+INPUTS = "registry/datasets"
+PARTITION_KEY = "registry/partition_key"
 GATES_PASSED = "registry/gates_passed"
+GATES = "gates"
+COMPARISON = "comparison"
 PRODUCTION_VERSION_ID = "registry/production_version_id"
-REUSED = "registry/reused"  # True: the training registered nothing; the version existed
-REGISTRATION = "registry/registration"  # one line: what the training registered (or reused)
+STATUS = "registry/status"
+SCORED_WITH = "registry/scored_with"
+SOURCE_SNAPSHOT_ID = "registry/source_snapshot_id"
+REUSED = "registry/reused"
+REGISTRATION = "registry/registration"
 AUDIT_HEAD_SEQ = "registry/audit_head_seq"
 AUDIT_HEAD_HASH = "registry/audit_head_hash"
+# Recorded by registry_sync_sensor on the production asset for changes made outside Dagster.
+ACTION = "registry/action"
+ACTOR = "registry/actor"
+REASON = "registry/reason"
+AUDIT_SEQ = "registry/audit_seq"
+AUDIT_HASH = "registry/audit_hash"
 METRIC_PREFIX = "metric/"
+
+METADATA_KEYS: dict[str, str] = {
+    SNAPSHOT_ID: "dataset, scores: the registry snapshot's id",
+    DATASET_NAME: "dataset, scores: the registry dataset name",
+    DIGEST: "dataset, scores: SHA-256 of the parquet snapshot (also the DataVersion)",
+    SIZE_BYTES: "dataset, scores: size of the parquet snapshot",
+    "dagster/row_count": "dataset, scores: rows in the snapshot",
+    "dagster/column_schema": "dataset, scores: column names and types",
+    "dagster/uri": "dataset, scores: where the snapshot's bytes live",
+    MODEL_NAME: "candidate, evaluation, production: the model's name",
+    VERSION: "candidate, evaluation, production: the version number",
+    VERSION_ID: "candidate, evaluation, production, scores: the version's UUID",
+    STAGE: "candidate, evaluation, production: the version's stage when recorded",
+    ARTIFACT_DIGEST: "candidate, evaluation, production: SHA-256 of the model artifact",
+    FLAVOR: "candidate, evaluation, production: how the artifact is serialised",
+    UI_LINK: "candidate, evaluation, production: the version's page (with REGISTRY_UI_URL)",
+    f"{METRIC_PREFIX}<name>": "candidate, evaluation, production: one float per metric",
+    RUN_ID: "candidate: the registry training run's id",
+    PARAMS: "candidate: the run's params (fixed params, `dg.Config` values, partition key)",
+    INPUTS: "candidate: `role:dataset name` -> dataset id, snapshots and pinned references",
+    PARTITION_KEY: "dataset, candidate, evaluation, scores: the partition materialized",
+    GATES_PASSED: "evaluation: whether every quality gate passed",
+    GATES: "evaluation: each gate's result and numbers",
+    COMPARISON: "evaluation: markdown table, candidate against production",
+    PRODUCTION_VERSION_ID: "evaluation: the production version compared against",
+    STATUS: "production: what the run did (promoted, waits for approval, serves) or what "
+    "changed outside Dagster",
+    SCORED_WITH: "scores: the production version used, as `name/version`",
+    SOURCE_SNAPSHOT_ID: "scores: the snapshot that was scored",
+    REUSED: "candidate: true when nothing new was registered (an identical version existed)",
+    REGISTRATION: "candidate: one line, the version registered or the identical one reused",
+    AUDIT_HEAD_SEQ: "production: sequence number of the audit chain's newest event",
+    AUDIT_HEAD_HASH: "production: hash of the audit chain's newest event",
+    ACTION: "production (changed outside Dagster): `promote`, `rollback` or `transition`",
+    ACTOR: "production (changed outside Dagster): who made the change",
+    REASON: "production (changed outside Dagster): the reason they gave",
+    AUDIT_SEQ: "production (changed outside Dagster): the change's audit event sequence number",
+    AUDIT_HASH: "production (changed outside Dagster): the change's audit event hash",
+}
 UI_URL_ENV = "REGISTRY_UI_URL"
 
 
@@ -42,7 +101,7 @@ def snapshot_metadata(snapshot: DatasetSnapshot) -> dict[str, Any]:
         SNAPSHOT_ID: dg.MetadataValue.text(snapshot.id),
         DATASET_NAME: dg.MetadataValue.text(snapshot.name),
         DIGEST: dg.MetadataValue.text(snapshot.digest or ""),
-        "registry/size_bytes": dg.MetadataValue.int(snapshot.size_bytes or 0),
+        SIZE_BYTES: dg.MetadataValue.int(snapshot.size_bytes or 0),
     }
 
 
@@ -60,12 +119,12 @@ def version_metadata(version: ModelVersion) -> dict[str, Any]:
         VERSION_ID: dg.MetadataValue.text(version.id),
         STAGE: dg.MetadataValue.text(version.stage.value),
         ARTIFACT_DIGEST: dg.MetadataValue.text(version.artifact_digest),
-        "registry/flavor": dg.MetadataValue.text(version.flavor),
+        FLAVOR: dg.MetadataValue.text(version.flavor),
         **metric_metadata(version.metrics),
     }
     ui = os.environ.get(UI_URL_ENV)
     if ui:
-        metadata["registry/ui"] = dg.MetadataValue.url(
+        metadata[UI_LINK] = dg.MetadataValue.url(
             f"{ui.rstrip('/')}/models/{version.model_name}/versions/{version.version}"
         )
     return metadata
@@ -85,27 +144,58 @@ def audit_head_metadata(registry: ModelRegistry) -> dict[str, Any]:
 
 
 def params_metadata(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {"params": dg.MetadataValue.json(json.loads(json.dumps(dict(params), default=str)))}
+    return {PARAMS: dg.MetadataValue.json(json.loads(json.dumps(dict(params), default=str)))}
+
+
+def latest_record(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_key: str | None = None
+) -> dg.EventLogRecord | None:
+    """The latest materialization of `asset_key`: of `partition_key` when that partition was
+    materialized, else of any partition (an unpartitioned upstream), else None."""
+    filters = [dg.AssetRecordsFilter(asset_key=asset_key)]
+    if partition_key is not None:
+        filters.insert(
+            0, dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key])
+        )
+    for records_filter in filters:
+        records = instance.fetch_materializations(records_filter, limit=1).records
+        if records and records[0].asset_materialization is not None:
+            return records[0]
+    return None
+
+
+def recorded_metadata(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_key: str | None = None
+) -> Mapping[str, Any] | None:
+    """The metadata of `latest_record(...)`, or None if it was never materialized."""
+    record = latest_record(instance, asset_key, partition_key)
+    if record is None or record.asset_materialization is None:
+        return None
+    return record.asset_materialization.metadata
 
 
 def latest_recorded(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, metadata_key: str
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    metadata_key: str,
+    partition_key: str | None = None,
 ) -> Any | None:
     """A value the latest materialization of `asset_key` recorded, or None."""
-    event = instance.get_latest_materialization_event(asset_key)
-    if event is None or event.asset_materialization is None:
-        return None
-    value = event.asset_materialization.metadata.get(metadata_key)
+    metadata = recorded_metadata(instance, asset_key, partition_key)
+    value = None if metadata is None else metadata.get(metadata_key)
     return None if value is None else value.value
 
 
 def require_recorded(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, metadata_key: str
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    metadata_key: str,
+    partition_key: str | None = None,
 ) -> Any:
-    value = latest_recorded(instance, asset_key, metadata_key)
+    value = latest_recorded(instance, asset_key, metadata_key, partition_key)
     if value is None:
         raise dg.Failure(
             description=f"{asset_key.to_user_string()} has no materialization recording "
-            f"{metadata_key!r}; materialize it first.",
+            f"{metadata_key!r}; materialize it first (is it a registry asset?).",
         )
     return value

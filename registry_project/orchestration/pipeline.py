@@ -1,102 +1,175 @@
-"""`build_model_pipeline`: the whole life cycle of one model from four plain functions."""
+"""`build_model_pipeline`: one model's whole life cycle, as a `ModelPipeline` with named
+members, from the user's training, evaluation and scoring functions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
-from registry_project.core.policy import PromotionPolicy
-from registry_project.orchestration.evaluation import Gate, registry_evaluation
+from registry_project.core.policy import GuardMetric, PromotionPolicy
+from registry_project.orchestration._common import AssetRef, to_asset_key
+from registry_project.orchestration.evaluation import Gate, MaxRegression, registry_evaluation
 from registry_project.orchestration.promotion import (
     registry_production_asset,
     registry_promotion_sensor,
 )
+from registry_project.orchestration.registry_sync import registry_sync_sensor
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.training import TrainingResult, registry_training
+from registry_project.orchestration.translator import RegistryTranslator, identifier
+
+Selection = dg.AssetSelection | Sequence[AssetRef]
 
 
-def _identifier(model_name: str) -> str:
-    return model_name.replace("-", "_").replace(".", "_")
+def _selection(selection: Selection | None) -> dg.AssetSelection | None:
+    if selection is None or isinstance(selection, dg.AssetSelection):
+        return selection
+    return dg.AssetSelection.assets(*(to_asset_key(ref) for ref in selection))
 
 
 @dataclass(frozen=True)
 class ModelPipeline:
-    """The Dagster definitions of one model's life cycle."""
+    """The Dagster definitions of one model's life cycle, by name.
+
+    `candidate` (training) -> `evaluation` (+ blocking gate checks) -> `production` ->
+    `scores`; `promotion_job` (production, scores and your `downstream` assets) run by
+    `promotion_sensor`; `retraining_job` (the datasets, everything upstream of them by
+    default, candidate, evaluation) run by `retraining_schedule`; `automation_sensor`
+    retrains when the training data changes (None when automatic retraining is off);
+    `sync_sensor` reports promotions, rollbacks and archives made outside Dagster on
+    `production` and re-runs what the promotion job would re-run after it.
+
+    Example::
+
+        defs = cancer.definitions(
+            extra_assets=[raw_cancer, cancer_split, cancer_report],
+            resources={"registry": ModelRegistryResource()},
+        )
+        cancer.production.key      # AssetKey(["cancer", "cancer_production"])
+    """
 
     model_name: str
-    assets: tuple[dg.AssetsDefinition, ...]
-    jobs: tuple[Any, ...]
-    sensors: tuple[dg.SensorDefinition, ...]
-    schedules: tuple[dg.ScheduleDefinition, ...] = field(default_factory=tuple)
+    candidate: dg.AssetsDefinition
+    evaluation: dg.AssetsDefinition
+    production: dg.AssetsDefinition
+    scores: dg.AssetsDefinition | None
+    promotion_job: Any  # an unresolved asset job (define_asset_job)
+    retraining_job: Any
+    promotion_sensor: dg.SensorDefinition
+    retraining_schedule: dg.ScheduleDefinition | None
+    automation_sensor: dg.AutomationConditionSensorDefinition | None
+    sync_sensor: dg.SensorDefinition
 
-    def definitions(self, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+    @property
+    def assets(self) -> tuple[dg.AssetsDefinition, ...]:
+        produced = (self.candidate, self.evaluation, self.production, self.scores)
+        return tuple(asset for asset in produced if asset is not None)
+
+    @property
+    def jobs(self) -> tuple[Any, ...]:
+        return (self.promotion_job, self.retraining_job)
+
+    @property
+    def sensors(self) -> tuple[dg.SensorDefinition, ...]:
+        sensors = (self.promotion_sensor, self.sync_sensor, self.automation_sensor)
+        return tuple(sensor for sensor in sensors if sensor is not None)
+
+    @property
+    def schedules(self) -> tuple[dg.ScheduleDefinition, ...]:
+        return (self.retraining_schedule,) if self.retraining_schedule is not None else ()
+
+    def definitions(
+        self,
+        *,
+        extra_assets: Sequence[Any] = (),
+        resources: Mapping[str, Any] | None = None,
+        jobs: Sequence[Any] = (),
+        sensors: Sequence[dg.SensorDefinition] = (),
+        schedules: Sequence[dg.ScheduleDefinition] = (),
+    ) -> dg.Definitions:
+        """Definitions for a code location: this pipeline's assets, jobs, sensors (the
+        automation sensor included when automatic retraining is on) and schedules, plus your
+        own assets (the datasets, their upstream assets, the `downstream` ones) and
+        resources."""
         return dg.Definitions(
-            assets=list(self.assets),
-            jobs=list(self.jobs),
-            sensors=list(self.sensors),
-            schedules=list(self.schedules),
+            assets=[*extra_assets, *self.assets],
+            jobs=[*self.jobs, *jobs],
+            sensors=[*self.sensors, *sensors],
+            schedules=[*self.schedules, *schedules],
             resources=dict(resources or {}),
         )
-
-
-def retrain_on_changed_data() -> dg.AutomationCondition:
-    """Dagster's `eager()`, except that an upstream dataset counts as updated only when its
-    data version (the snapshot digest) changed: re-snapshotting identical data, which the
-    registry stores once, does not retrain a model on it again."""
-    condition = dg.AutomationCondition
-    changed = condition.any_deps_match(condition.data_version_changed()).with_label(
-        "training data changed"
-    )
-    return (
-        condition.eager().replace("any_deps_updated", changed).with_label("retrain on changed data")
-    )
 
 
 def build_model_pipeline(
     *,
     model_name: str,
-    datasets: Mapping[str, dg.AssetsDefinition],
-    holdout: dg.AssetsDefinition,
+    datasets: Mapping[str, AssetRef],
+    holdout: AssetRef,
     train: Callable[..., TrainingResult],
     evaluate: Callable[..., Mapping[str, float]],
-    score: Callable[..., Any] | None = None,
-    scoring_dataset: dg.AssetsDefinition | None = None,
-    params: Mapping[str, Any] | None = None,
     policy: PromotionPolicy,
+    score: Callable[..., Any] | None = None,
+    scoring_dataset: AssetRef | None = None,
+    params: Mapping[str, Any] | None = None,
     gates: Sequence[Gate] = (),
+    partitions_def: dg.PartitionsDefinition | None = None,
+    downstream: Selection | None = None,
+    retraining_selection: Selection | None = None,
     retrain_cron: str | None = "0 6 * * *",
+    sensor_status: dg.DefaultSensorStatus | None = None,
+    schedule_status: dg.DefaultScheduleStatus | None = None,
+    translator: RegistryTranslator | None = None,
     group_name: str | None = None,
     owners: Sequence[str] | None = None,
-    retrain_on_new_data: bool = True,
     resource_key: str = "registry",
     reuse_identical: bool = True,
 ) -> ModelPipeline:
     """candidate (training) -> evaluation (+ gates) -> production -> scores, with a promotion
-    sensor, a retraining job and schedule, and eager retraining when the training data's
-    data version changes. `reuse_identical=False` makes every training register a version,
-    even one identical to an existing version (see `registry_training`).
+    sensor, a retraining job and schedule, and retraining when the training data changes.
+
+    `train`, `evaluate` and `score` are asset bodies (see `registry_training`,
+    `registry_evaluation`, `registry_scoring`): they may take `context`, upstream assets,
+    a `config: dg.Config`, resources and `partition_key`. `datasets` and `holdout` name
+    registry dataset assets: an assets definition, an `AssetKey` or a key string; of a
+    split multi-asset, the output whose key ends in the role (`train`; `test` for the
+    holdout) or its key. `downstream` selects your own assets that use the production
+    model: the promotion job materializes them after a promotion (default: production and
+    every asset downstream of it, scores included). `retraining_selection`
+    is what the retraining job materializes before training (default: the datasets and
+    everything upstream of them). With `partitions_def`, training and evaluation are
+    partitioned (each version records its `partition_key`); production stays per model.
+    A training identical to an existing version (artifact digest, params, inputs)
+    registers nothing new and names that version; `reuse_identical=False` registers every
+    training (see `registry_training`).
+
+    Sensors and schedules are STOPPED unless `sensor_status` / `schedule_status` say
+    otherwise, as in Dagster.
 
     Example::
 
-        churn = build_model_pipeline(
-            model_name="churn", datasets={"train": customers}, holdout=customers_holdout,
-            train=train_logistic, evaluate=evaluate_auc, score=score_customers,
-            scoring_dataset=customers, policy=PromotionPolicy("auc", min_delta=0.001),
-            gates=[MetricThreshold("auc", minimum=0.6)])
-        defs = churn.definitions(resources={"registry": ModelRegistryResource()})
+        cancer = build_model_pipeline(
+            model_name="cancer", datasets={"train": cancer_split}, holdout=cancer_split,
+            train=train_forest, evaluate=evaluate_auc, policy=PromotionPolicy("auc"),
+            gates=[MetricThreshold("auc", minimum=0.9)], downstream=[cancer_report])
+        defs = cancer.definitions(extra_assets=[raw_cancer, cancer_split, cancer_report],
+                                  resources={"registry": ModelRegistryResource()})
     """
-    group = group_name or _identifier(model_name)
-    eager = dg.AutomationCondition.eager() if retrain_on_new_data else None
-    common = {"group_name": group, "owners": owners, "resource_key": resource_key}
+    chosen = translator or RegistryTranslator()
+    ident = identifier(model_name)
+    common: dict[str, Any] = {
+        "group_name": group_name,
+        "owners": owners,
+        "resource_key": resource_key,
+        "translator": chosen,
+    }
     candidate = registry_training(
         model_name=model_name,
         datasets=datasets,
         params=params,
-        automation_condition=retrain_on_changed_data() if retrain_on_new_data else None,
-        description=train.__doc__,
+        partitions_def=partitions_def,
         reuse_identical=reuse_identical,
         **common,
     )(train)
@@ -104,40 +177,40 @@ def build_model_pipeline(
         model_name=model_name,
         candidate=candidate,
         holdout=holdout,
-        gates=list(gates) + [_guard_gate(guard) for guard in policy.guards],
-        automation_condition=eager,
-        description=evaluate.__doc__,
+        gates=[*gates, *(_guard_gate(guard) for guard in policy.guards)],
+        partitions_def=partitions_def,
         **common,
     )(evaluate)
     production = registry_production_asset(
         model_name=model_name, evaluation=evaluation, policy=policy, **common
     )
-    assets: list[dg.AssetsDefinition] = [candidate, evaluation, production]
-    promotion_selection = [production.key]
+    scores = None
     if score is not None:
         scores = registry_scoring(
             model_name=model_name,
             production=production,
             dataset=scoring_dataset or holdout,
-            description=score.__doc__,
             **common,
         )(score)
-        assets.append(scores)
-        promotion_selection.append(scores.key)
-    identifier = _identifier(model_name)
+    promoted = dg.AssetSelection.assets(production, *([scores] if scores else []))
+    extra = _selection(downstream)
+    # By default everything downstream of production: assets that use the model.
+    promotion_selection = promoted | extra if extra is not None else promoted.downstream()
     promotion_job = dg.define_asset_job(
-        f"{identifier}_promotion",
-        selection=dg.AssetSelection.assets(*promotion_selection),
-        description=f"Promote a {model_name} candidate (compare-and-swap) and rescore.",
+        f"{ident}_promotion",
+        selection=promotion_selection,
+        description=f"Promote a {model_name} candidate (compare-and-swap) and rematerialize "
+        "what uses the production model.",
     )
+    data_keys = [to_asset_key(ref, hint=role) for role, ref in datasets.items()]
+    data_keys.append(to_asset_key(holdout, hint="test"))
+    upstream = _selection(retraining_selection)
+    if upstream is None:
+        upstream = dg.AssetSelection.assets(*data_keys).upstream()
     retraining_job = dg.define_asset_job(
-        f"{identifier}_retraining",
-        selection=dg.AssetSelection.assets(
-            *{key for d in (*datasets.values(), holdout) for key in d.keys},
-            candidate.key,
-            evaluation.key,
-        ),
-        description=f"Snapshot fresh data, train a {model_name} candidate and evaluate it.",
+        f"{ident}_retraining",
+        selection=upstream | dg.AssetSelection.assets(candidate, evaluation),
+        description=f"Refresh the data, train a {model_name} candidate and evaluate it.",
     )
     sensor = registry_promotion_sensor(
         model_name=model_name,
@@ -145,29 +218,71 @@ def build_model_pipeline(
         production=production,
         policy=policy,
         job=promotion_job,
+        default_status=sensor_status or dg.DefaultSensorStatus.STOPPED,
         resource_key=resource_key,
     )
-    schedules: tuple[dg.ScheduleDefinition, ...] = ()
+    sync_sensor = registry_sync_sensor(
+        model_name=model_name,
+        production=production,
+        # What a promotion re-runs, except production: the sync reports that one itself.
+        rescore=promotion_selection - dg.AssetSelection.assets(production),
+        default_status=sensor_status or dg.DefaultSensorStatus.STOPPED,
+        resource_key=resource_key,
+    )
+    schedule = None
     if retrain_cron:
-        schedules = (
-            dg.ScheduleDefinition(
-                name=f"{identifier}_retraining_schedule",
-                job=retraining_job,
-                cron_schedule=retrain_cron,
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-                description=f"Retrain {model_name} on fresh data ({retrain_cron}).",
-            ),
+        schedule = _retraining_schedule(
+            ident, model_name, retraining_job, retrain_cron, partitions_def, schedule_status
+        )
+    automation = None
+    if chosen.settings.enable_automatic_retraining:
+        automation = dg.AutomationConditionSensorDefinition(
+            f"{ident}_automation_sensor",
+            target=dg.AssetSelection.assets(candidate, evaluation),
+            default_status=sensor_status or dg.DefaultSensorStatus.STOPPED,
+            minimum_interval_seconds=30,
+            description=f"Retrains {model_name} when its training data's data version changes.",
         )
     return ModelPipeline(
         model_name=model_name,
-        assets=tuple(assets),
-        jobs=(promotion_job, retraining_job),
-        sensors=(sensor,),
-        schedules=schedules,
+        candidate=candidate,
+        evaluation=evaluation,
+        production=production,
+        scores=scores,
+        promotion_job=promotion_job,
+        retraining_job=retraining_job,
+        promotion_sensor=sensor,
+        retraining_schedule=schedule,
+        automation_sensor=automation,
+        sync_sensor=sync_sensor,
     )
 
 
-def _guard_gate(guard: Any) -> Gate:
-    from registry_project.orchestration.evaluation import MaxRegression
+def _retraining_schedule(
+    ident: str,
+    model_name: str,
+    job: Any,
+    cron: str,
+    partitions_def: dg.PartitionsDefinition | None,
+    status: dg.DefaultScheduleStatus | None,
+) -> dg.ScheduleDefinition:
+    options = {
+        "name": f"{ident}_retraining_schedule",
+        "cron_schedule": cron,
+        "default_status": status or dg.DefaultScheduleStatus.STOPPED,
+        "description": f"Retrain {model_name} on fresh data ({cron}).",
+    }
+    if partitions_def is None:
+        return dg.ScheduleDefinition(job=job, **options)
 
+    @dg.schedule(job=job, **options)
+    def _every_partition(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        keys = partitions_def.get_partition_keys(dynamic_partitions_store=context.instance)
+        tick = context.scheduled_execution_time.isoformat()
+        return [dg.RunRequest(partition_key=key, run_key=f"{tick}:{key}") for key in keys]
+
+    return _every_partition
+
+
+def _guard_gate(guard: GuardMetric) -> Gate:
     return MaxRegression(guard.name, guard.higher_is_better, guard.max_regression)

@@ -30,6 +30,7 @@ from registry_project.orchestration.promotion_decisions import (
     is_approved,
     summary,
 )
+from registry_project.orchestration.translator import RegistryAssetProps, RegistryTranslator
 
 CANDIDATE_TAG = "registry/candidate"
 NO_PRODUCTION = ""
@@ -57,9 +58,10 @@ def registry_production_asset(
     group_name: str | None = None,
     owners: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
+    translator: RegistryTranslator | None = None,
     resource_key: str = "registry",
 ) -> dg.AssetsDefinition:
-    """The `<model_name>/production` asset: which version serves.
+    """The `<model>/<model>_production` asset: which version serves.
 
     Run by the promotion sensor with a `PromotionConfig`, it promotes the candidate with
     `expected_current` (compare-and-swap); if production changed since the sensor looked,
@@ -68,20 +70,20 @@ def registry_production_asset(
     approval (`registry approve`).
     """
     evaluation_key = to_asset_key(evaluation)
+    chosen = translator or RegistryTranslator()
+    props = RegistryAssetProps("production", "production", model_name)
 
     @dg.asset(
-        key=dg.AssetKey([model_name, "production"]),
+        key=chosen.get_asset_key(props),
         deps=[evaluation_key],
+        required_resource_keys={resource_key},
         **asset_options(
-            role="production",
-            model_name=model_name,
-            kinds={"python"},
-            description=description
-            or f"The {model_name} version in production, promoted by the promotion sensor.",
+            chosen,
+            props,
+            description=description,
             group_name=group_name,
             owners=owners,
             tags=tags,
-            resource_key=resource_key,
         ),
     )
     def _production(
@@ -127,7 +129,7 @@ def registry_production_asset(
         if production is None:
             return dg.MaterializeResult(
                 metadata={
-                    "registry/status": dg.MetadataValue.text(note or "no production version"),
+                    md.STATUS: dg.MetadataValue.text(note or "no production version"),
                     **anchor,
                 },
                 data_version=dg.DataVersion("none"),
@@ -135,7 +137,7 @@ def registry_production_asset(
         return dg.MaterializeResult(
             metadata={
                 **md.version_metadata(production),
-                "registry/status": dg.MetadataValue.text(note or f"{production.ref} serves"),
+                md.STATUS: dg.MetadataValue.text(note or f"{production.ref} serves"),
                 **anchor,
             },
             data_version=dg.DataVersion(production.id),
@@ -153,7 +155,7 @@ def registry_promotion_sensor(
     job: Any,  # a job or an asset job from define_asset_job
     name: str | None = None,
     minimum_interval_seconds: int = 30,
-    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
     resource_key: str = "registry",
 ) -> dg.SensorDefinition:
     """A sensor that requests a promotion run for a candidate that passed its gates and
@@ -170,6 +172,9 @@ def registry_promotion_sensor(
     The tick only reads (no side effects). Each candidate gets one `run_key`, so a
     promotion is never requested twice. The first version of a model is promoted when its
     gates pass.
+
+    Like Dagster's own sensors it is STOPPED until started in the UI, unless
+    `default_status=dg.DefaultSensorStatus.RUNNING`.
     """
     evaluation_key = to_asset_key(evaluation)
     production_key = to_asset_key(production)

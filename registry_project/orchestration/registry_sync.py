@@ -24,18 +24,13 @@ from registry_project.core.errors import NotFoundError
 from registry_project.core.registry import ModelRegistry
 from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import AssetRef, to_asset_key
+from registry_project.orchestration.translator import identifier
 
 # Audit events read per tick at most; a backlog is worked off over the next ticks.
 MAX_EVENTS_PER_TICK = 500
 # Actions that change which version serves. The `...:archive_previous` events of promote
 # and rollback are the other half of the same change (same transaction) and are skipped.
 PROMOTING_ACTIONS = ("promote", "rollback")
-AUDIT_SEQ = "registry/audit_seq"
-AUDIT_HASH = "registry/audit_hash"
-ACTOR = "registry/actor"
-REASON = "registry/reason"
-ACTION = "registry/action"
-STATUS = "registry/status"
 DATA_VERSION_TAG = "dagster/data_version"
 NO_PRODUCTION = "none"  # the production asset's data version when nothing serves
 
@@ -91,11 +86,11 @@ def change_materialization(
     """The `<model>/production` materialization that reports an out-of-band change."""
     event = change.event
     metadata: dict[str, Any] = {
-        ACTION: dg.MetadataValue.text(event.action),
-        ACTOR: dg.MetadataValue.text(event.actor),
-        REASON: dg.MetadataValue.text(event.reason or ""),
-        AUDIT_SEQ: dg.MetadataValue.int(event.seq),
-        AUDIT_HASH: dg.MetadataValue.text(event.hash),
+        md.ACTION: dg.MetadataValue.text(event.action),
+        md.ACTOR: dg.MetadataValue.text(event.actor),
+        md.REASON: dg.MetadataValue.text(event.reason or ""),
+        md.AUDIT_SEQ: dg.MetadataValue.int(event.seq),
+        md.AUDIT_HASH: dg.MetadataValue.text(event.hash),
         **head,
     }
     serving_ref = None
@@ -110,7 +105,7 @@ def change_materialization(
             # It served after this event, even if a later event in the same tick replaced it.
             metadata[md.STAGE] = dg.MetadataValue.text(Stage.PRODUCTION.value)
     description = _describe(change, serving_ref or change.serving_id)
-    metadata[STATUS] = dg.MetadataValue.text(description)
+    metadata[md.STATUS] = dg.MetadataValue.text(description)
     return dg.AssetMaterialization(
         asset_key=production_key,
         description=description,
@@ -120,29 +115,35 @@ def change_materialization(
     )
 
 
+Rescore = dg.AssetSelection | Sequence[AssetRef]
+
+
 def registry_sync_sensor(
     *,
-    production_assets: Mapping[str, AssetRef],
-    downstream: Mapping[str, Sequence[AssetRef]] | None = None,
-    name: str = "registry_sync_sensor",
+    model_name: str,
+    production: AssetRef,
+    rescore: Rescore | None = None,
+    name: str | None = None,
     minimum_interval_seconds: int = 30,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
     resource_key: str = "registry",
 ) -> dg.SensorDefinition:
-    """A sensor that reports production changes made outside Dagster (CLI, Python API).
+    """A sensor that reports `model_name`'s production changes made outside Dagster (CLI,
+    Python API) on its `production` asset. `build_model_pipeline` builds one per model
+    (`ModelPipeline.sync_sensor`); build it yourself for a production asset of your own.
 
-    `production_assets` maps each model name to its `<model>/production` asset. The sensor
-    reads the registry's audit log from a cursor (the last audit sequence number it read;
-    on its first tick it starts at the current head, so history before it was turned on is
-    not replayed). Each promotion, rollback or archive of a listed model becomes a runless
-    materialization of that model's production asset with the version now serving
+    It reads the registry's audit log from a cursor (the last audit sequence number it
+    read; on its first tick it starts at the current head, so history before it was turned
+    on is not replayed). Each promotion, rollback or archive becomes a runless
+    materialization of the production asset with the version now serving
     (`registry/version`, `registry/version_id`, ...), `registry/actor`, `registry/reason`,
     `registry/action`, the audit event's `registry/audit_seq` and `registry/audit_hash`,
     and the chain's head (`registry/audit_head_seq`, `registry/audit_head_hash`). Changes
     that a run of the production asset made are skipped: that run reported them.
 
-    `downstream` maps a model name to the assets to re-materialize when its production
-    changed (for example its scores); one run per model and change.
+    `rescore` selects the assets to re-materialize when a version serves after the change
+    (for example the model's scores; an `AssetSelection` or asset keys): one run per tick
+    that saw a change. With no `rescore`, nothing is re-run.
 
     Stopped by default, as Dagster's own sensors are; pass
     `default_status=dg.DefaultSensorStatus.RUNNING` or turn it on in the UI.
@@ -150,32 +151,24 @@ def registry_sync_sensor(
     Example::
 
         sync = registry_sync_sensor(
-            production_assets={"churn": churn.production},
-            downstream={"churn": [churn.scores]},
-            default_status=dg.DefaultSensorStatus.RUNNING,
+            model_name="cancer", production=cancer_production, rescore=[cancer_report]
         )
-        defs = dg.Definitions(assets=[...], sensors=[sync], resources={"registry": ...})
     """
-    keys = {model: to_asset_key(ref) for model, ref in production_assets.items()}
-    rescore = {
-        model: [to_asset_key(ref) for ref in refs] for model, refs in (downstream or {}).items()
-    }
-    unknown = set(rescore) - set(keys)
-    if unknown:
-        raise ValueError(
-            f"downstream names models without a production asset: {sorted(unknown)}; "
-            "add them to production_assets"
-        )
-    every_downstream = [key for selected in rescore.values() for key in selected]
+    production_key = to_asset_key(production)
+    target: dg.AssetSelection | None = None
+    if isinstance(rescore, dg.AssetSelection):
+        target = rescore
+    elif rescore:
+        target = dg.AssetSelection.assets(*(to_asset_key(ref) for ref in rescore))
 
     @dg.sensor(
-        name=name,
+        name=name or f"{identifier(model_name)}_registry_sync_sensor",
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
         required_resource_keys={resource_key},
-        target=every_downstream or None,
-        description="Reports promotions, rollbacks and archives made outside Dagster on the "
-        "models' production assets, and rescores on the new production version.",
+        target=target,
+        description=f"Reports {model_name} promotions, rollbacks and archives made outside "
+        f"Dagster on {production_key.to_user_string()}, and rescores on the new version.",
     )
     def _sync(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         registry: ModelRegistry = getattr(context.resources, resource_key).get_registry()
@@ -188,42 +181,58 @@ def registry_sync_sensor(
             )
         try:
             after = int(context.cursor)
-        except ValueError:
-            after = 0
-        events = registry.audit_log(after_seq=after, limit=MAX_EVENTS_PER_TICK)
+        except ValueError:  # edited by hand: start over from the head, as on a first tick
+            head = registry.audit_log(newest_first=True, limit=1)
+            after = head[0].seq if head else 0
+        events = registry.audit_log(model=model_name, after_seq=after, limit=MAX_EVENTS_PER_TICK)
         if not events:
-            return dg.SensorResult(skip_reason="no registry changes since the last tick")
+            return dg.SensorResult(
+                skip_reason=f"no {model_name} registry changes since the last tick",
+                cursor=str(after),
+            )
         head = md.audit_head_metadata(registry)
         materializations: list[dg.AssetMaterialization] = []
-        latest_change: dict[str, ProductionChange] = {}
+        latest: ProductionChange | None = None
         for event in events:
             change = production_change(event)
-            if change is None or change.model_name not in keys:
+            if change is None or change.model_name != model_name:
                 continue
-            production_key = keys[change.model_name]
             if made_by_production_asset(event, production_key):
                 context.log.info(f"#{event.seq} was made by a Dagster run: already reported")
                 continue
             materialization = change_materialization(registry, change, production_key, head)
-            context.log.info(f"#{event.seq} {change.model_name}: {materialization.description}")
+            context.log.info(f"#{event.seq}: {materialization.description}")
             materializations.append(materialization)
-            latest_change[change.model_name] = change
-        runs = [
-            dg.RunRequest(
-                run_key=f"registry-sync:{model}:{change.event.seq}",
-                asset_selection=rescore[model],
-                tags={"registry/sync_audit_seq": str(change.event.seq)},
-            )
-            for model, change in latest_change.items()
-            if change.serving_id is not None and rescore.get(model)
-        ]
+            latest = change
         cursor = str(events[-1].seq)
         if not materializations:
             return dg.SensorResult(
-                skip_reason=f"{len(events)} registry change(s), none to a production asset "
-                "from outside Dagster",
+                skip_reason=f"{len(events)} {model_name} registry change(s), none to "
+                f"{production_key.to_user_string()} from outside Dagster",
                 cursor=cursor,
             )
+        runs = []
+        if latest is not None and latest.serving_id is not None and target is not None:
+            selected = _rescored_keys(context, target)
+            if selected is None or selected:
+                runs.append(
+                    dg.RunRequest(
+                        run_key=f"registry-sync:{model_name}:{latest.event.seq}",
+                        asset_selection=selected,
+                        tags={"registry/sync_audit_seq": str(latest.event.seq)},
+                    )
+                )
         return dg.SensorResult(asset_events=materializations, run_requests=runs, cursor=cursor)
 
     return _sync
+
+
+def _rescored_keys(
+    context: dg.SensorEvaluationContext, target: dg.AssetSelection
+) -> list[dg.AssetKey] | None:
+    """The keys `target` selects in the code location (an empty list: nothing to re-run),
+    or None when the context has no definitions to resolve it (the whole target runs)."""
+    repository = context.repository_def
+    if repository is None:
+        return None
+    return sorted(target.resolve(repository.asset_graph), key=lambda key: key.to_user_string())

@@ -76,9 +76,13 @@ class ModelRegistryResource(dg.ConfigurableResource):
         """The registry; writes record the current Dagster run id (and `asset_key`)."""
         return self._open().bound(dagster_run_id=self._run_id, asset_key=asset_key)
 
-    def for_context(self, context: Any) -> ModelRegistry:
-        """The registry bound to an asset or op execution context's run and asset key."""
-        asset_key = None
-        if isinstance(context, dg.AssetExecutionContext) and context.has_assets_def:
-            asset_key = context.asset_key.to_user_string()
-        return self._open().bound(dagster_run_id=context.run.run_id, asset_key=asset_key)
+    def for_context(self, context: Any, asset_key: dg.AssetKey | None = None) -> ModelRegistry:
+        """The registry bound to an asset or op execution context's run and asset key (of a
+        multi-asset: `asset_key`, the output being recorded)."""
+        if asset_key is None and isinstance(context, dg.AssetExecutionContext):
+            keys = context.assets_def.keys if context.has_assets_def else ()
+            asset_key = next(iter(keys)) if len(keys) == 1 else None
+        return self._open().bound(
+            dagster_run_id=context.run.run_id,
+            asset_key=asset_key.to_user_string() if asset_key is not None else None,
+        )

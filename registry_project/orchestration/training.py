@@ -1,5 +1,5 @@
-"""`@registry_training`: a function that fits a model becomes a tracked training run and a
-registered model version (the candidate)."""
+"""`@registry_training`: the user's function is the body of an asset that records a training
+run and registers the model it returns as a new version (the candidate)."""
 
 # No `from __future__ import annotations`: Dagster reads the real type hints of the
 # decorated functions (context and config classes).
@@ -11,18 +11,29 @@ from typing import Any
 import dagster as dg
 
 from registry_project.core.active_run import ActiveRun
-from registry_project.core.entities import InputRole, Registration
+from registry_project.core.entities import DatasetSnapshot, InputRole, Registration
 from registry_project.core.errors import RegistryError
 from registry_project.core.registry import ModelRegistry
 from registry_project.orchestration import metadata as md
+from registry_project.orchestration._body import (
+    AssetBody,
+    compute_function,
+    config_values,
+    input_keys,
+    registry_resource,
+)
 from registry_project.orchestration._common import (
     AssetRef,
     as_failure,
     asset_options,
-    call_user_function,
-    registry_for,
+    partition_metadata,
+    partition_of,
     to_asset_key,
 )
+from registry_project.orchestration.datasets import default_dataset_name
+from registry_project.orchestration.translator import RegistryAssetProps, RegistryTranslator
+
+ROLES = {role.value for role in InputRole}
 
 
 @dataclass(frozen=True)
@@ -79,80 +90,102 @@ def registration_metadata(registration: Registration) -> dict[str, Any]:
 def registry_training(
     *,
     model_name: str,
-    datasets: Mapping[str, AssetRef],
+    datasets: Mapping[str, AssetRef] | None = None,
     params: Mapping[str, Any] | None = None,
-    name: str = "candidate",
+    ins: Mapping[str, dg.AssetIn] | None = None,
+    deps: Sequence[Any] | None = None,
+    input_roles: Mapping[str, str] | None = None,
+    partitions_def: dg.PartitionsDefinition | None = None,
+    name: str | None = None,
     description: str | None = None,
     group_name: str | None = None,
     owners: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
     automation_condition: dg.AutomationCondition | None = None,
+    translator: RegistryTranslator | None = None,
     resource_key: str = "registry",
     reuse_identical: bool = True,
 ) -> Callable[[Callable[..., TrainingResult]], dg.AssetsDefinition]:
-    """Turn a training function into the `<model_name>/candidate` asset.
+    """Make the decorated function the body of the `<model>/<model>_candidate` asset.
 
-    `datasets` maps an input role (`train`, `validation`, `test`) to a `@registry_dataset`
-    asset. The function receives, as keyword arguments named by role, exactly the snapshots
-    those assets' latest materializations recorded (never "whatever is on disk"), plus
-    `params`; it returns a `TrainingResult`. The step records a registry run (params,
-    inputs, code, environment, Dagster run id) and registers the model as a new version.
-    With `reuse_identical` (the default), a model whose artifact digest, params and inputs
-    equal an existing version's registers nothing: the materialization names that version
-    and says so (`registry/reused`, `registry/registration`); pass False to register every
-    training.
+    The function is an ordinary asset body (`context`, upstream assets, `config: dg.Config`,
+    resources, `partition_key`) that fits a model and returns a `TrainingResult`. Around it
+    the asset records a registry run and registers the model as a new version (EXPERIMENT):
+
+    - `datasets` maps an input role (`train`, `validation`, `test`; also the parameter name)
+      to a `@registry_dataset` asset (or one output key of a split): the function receives
+      exactly the snapshot that asset's materialization recorded, loaded from the registry.
+    - Any other upstream asset the function takes as an input is read through its IO manager
+      as usual. A registry snapshot is recorded as a run input; any other asset as a pinned
+      reference (its data version) with role `input_roles[name]`, the parameter's name when
+      that is a role, else `train`.
+    - The run's params are `params`, the `dg.Config` values of this run and, for a
+      partitioned asset, `partition_key`, so a hyperparameter change is run config, not code.
+      A function parameter named `params` receives them as one dict.
+    - With `reuse_identical` (the default), a model whose artifact digest, params and inputs
+      equal an existing version's registers nothing: the materialization names that version
+      and says so (`registry/reused`, `registry/registration`) and keeps its data version,
+      so nothing downstream re-runs for it. Pass False to register every training.
 
     Example::
 
-        @registry_training(model_name="churn", datasets={"train": customers},
-                           params={"C": 1.0})
-        def churn_candidate(train: pd.DataFrame, params: dict) -> TrainingResult:
-            model = LogisticRegression(C=params["C"]).fit(train[FEATURES], train["churned"])
-            return TrainingResult(model, metrics={"train_accuracy": ...})
+        class ForestConfig(dg.Config):
+            n_estimators: int = 100
+
+        @registry_training(model_name="cancer", datasets={"train": "cancer_train"})
+        def cancer_candidate(config: ForestConfig, train: pd.DataFrame) -> TrainingResult:
+            model = RandomForestClassifier(config.n_estimators).fit(train[X], train[y])
+            return TrainingResult(model, metrics={"train_accuracy": model.score(...)})
     """
-    roles = {InputRole(role).value: to_asset_key(ref) for role, ref in datasets.items()}
+    chosen = translator or RegistryTranslator()
+    roles = {
+        InputRole(role).value: to_asset_key(ref, hint=role)
+        for role, ref in (datasets or {}).items()
+    }
     fixed_params = dict(params or {})
+    named_roles = {k: InputRole(v).value for k, v in (input_roles or {}).items()}
 
     def decorator(fn: Callable[..., TrainingResult]) -> dg.AssetsDefinition:
-        @dg.asset(
-            name=name,
-            key_prefix=[model_name],
-            deps=list(roles.values()),
-            **asset_options(
-                role="training",
-                model_name=model_name,
-                kinds={"scikitlearn", "python"},
-                description=description or fn.__doc__,
-                group_name=group_name,
-                owners=owners,
-                tags=tags,
-                resource_key=resource_key,
-                automation_condition=automation_condition,
-            ),
+        body = AssetBody(fn, frozenset({*roles, "params"}), resource_key)
+        props = RegistryAssetProps("training", name or fn.__name__, model_name, fn)
+        options = asset_options(
+            chosen,
+            props,
+            description=description,
+            group_name=group_name,
+            owners=owners,
+            tags=tags,
+            automation_condition=automation_condition,
         )
-        def _training(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-            registry = registry_for(context, resource_key)
+
+        def run(context: dg.AssetExecutionContext, passed: Mapping[str, Any]) -> Any:
+            registry = registry_resource(passed, resource_key).for_context(context)
+            partition = partition_of(context)
+            run_params = {**fixed_params, **config_values(passed)}
+            if partition is not None:
+                run_params["partition_key"] = partition
             try:
                 snapshots = {
                     role: registry.get_dataset(
-                        md.require_recorded(context.instance, key, md.SNAPSHOT_ID)
+                        md.require_recorded(context.instance, key, md.SNAPSHOT_ID, partition)
                     )
                     for role, key in roles.items()
                 }
                 frames = {role: registry.load_dataset(snap) for role, snap in snapshots.items()}
+                inputs = [(snap, role) for role, snap in snapshots.items()]
+                for input_name, key in input_keys(context, passed).items():
+                    role = named_roles.get(input_name) or (
+                        input_name if input_name in ROLES else InputRole.TRAIN.value
+                    )
+                    found = _input_dataset(context, registry, key, partition, chosen)
+                    if found is not None:
+                        inputs.append((found, role))
                 with registry.start_run(
-                    f"{model_name}-training",
-                    params=fixed_params,
-                    inputs=[(snap, role) for role, snap in snapshots.items()],
-                ) as run:
-                    result = call_user_function(fn, context, params=fixed_params, **frames)
-                    if not isinstance(result, TrainingResult):
-                        raise dg.Failure(
-                            description=f"{fn.__name__} must return a TrainingResult, "
-                            f"got {type(result).__name__}"
-                        )
-                    registration = register_training_result(
-                        registry, model_name, result, run=run, reuse_identical=reuse_identical
+                    f"{model_name}-training", params=run_params, inputs=inputs
+                ) as training_run:
+                    result = body.call(context, passed, params=run_params, **frames)
+                    registration = _register(
+                        fn.__name__, registry, model_name, training_run, result, reuse_identical
                     )
             except RegistryError as exc:
                 raise as_failure(exc) from exc
@@ -163,15 +196,72 @@ def registry_training(
                 metadata={
                     **md.version_metadata(version),
                     **outcome,
-                    md.RUN_ID: dg.MetadataValue.text(run.id),
-                    **md.params_metadata(fixed_params),
-                    "registry/datasets": dg.MetadataValue.json(
-                        {role: snap.id for role, snap in snapshots.items()}
+                    md.RUN_ID: dg.MetadataValue.text(training_run.id),
+                    **md.params_metadata(run_params),
+                    md.INPUTS: dg.MetadataValue.json(
+                        {f"{role}:{snap.name}": snap.id for snap, role in inputs}
                     ),
+                    **partition_metadata(context),
                 },
                 data_version=dg.DataVersion(version.id),
             )
 
-        return _training
+        return dg.asset(
+            key=chosen.get_asset_key(props),
+            ins=ins,
+            deps=[*roles.values(), *(deps or ())],
+            partitions_def=partitions_def,
+            **options,
+        )(compute_function(body, run))
 
     return decorator
+
+
+def _register(
+    function_name: str,
+    registry: ModelRegistry,
+    model_name: str,
+    run: ActiveRun,
+    result: Any,
+    reuse_identical: bool,
+) -> Registration:
+    if not isinstance(result, TrainingResult):
+        raise dg.Failure(
+            description=f"{function_name} must return a TrainingResult, got {type(result).__name__}"
+        )
+    return register_training_result(
+        registry, model_name, result, run=run, reuse_identical=reuse_identical
+    )
+
+
+def _input_dataset(
+    context: dg.AssetExecutionContext,
+    registry: ModelRegistry,
+    key: dg.AssetKey,
+    partition: str | None,
+    translator: RegistryTranslator,
+) -> DatasetSnapshot | None:
+    """The registry dataset behind an input: the snapshot a registry asset recorded, else a
+    pinned reference to the asset's materialization (its data version, else its event)."""
+    record = md.latest_record(context.instance, key, partition)
+    recorded = (
+        record.asset_materialization.metadata if record and record.asset_materialization else {}
+    )
+    snapshot_id = recorded.get(md.SNAPSHOT_ID)
+    if snapshot_id is not None:
+        return registry.get_dataset(snapshot_id.value)
+    if not translator.settings.record_non_registry_inputs:
+        return None
+    uri = recorded.get("dagster/uri")
+    tags = record.asset_materialization.tags if record and record.asset_materialization else {}
+    pin = (tags or {}).get("dagster/data_version")
+    if pin is None:
+        pin = (
+            f"dagster-event:{record.storage_id}" if record else f"dagster-run:{context.run.run_id}"
+        )
+    location = str(uri.value) if uri is not None else ""
+    if location.startswith("/"):
+        location = f"file://{location}"
+    if "://" not in location:
+        location = f"dagster://asset/{key.to_user_string()}"
+    return registry.reference_dataset(default_dataset_name(key), uri=location, version_id=pin)

@@ -1,8 +1,11 @@
-"""The demo: two churn classifiers built from the same factories.
+"""The demo: two churn classifiers built from the same decorators.
 
 customers / customers_holdout (dataset snapshots)
-  -> churn/candidate (logistic regression) -> churn/evaluation -> churn/production -> churn/scores
-  -> churn-forest/candidate (random forest) -> ...
+  -> churn/churn_candidate (logistic regression) -> churn/churn_evaluation
+     -> churn/churn_production -> churn/churn_scores
+  -> churn-forest/churn_forest_candidate (random forest) -> ...
+
+Hyperparameters are `dg.Config` fields: change them in the launchpad's run config, not here.
 """
 
 # No `from __future__ import annotations`: Dagster reads the real type hints of the
@@ -23,6 +26,8 @@ from sklearn.preprocessing import StandardScaler
 from registry_project.core.policy import GuardMetric, PromotionPolicy
 from registry_project.orchestration import (
     MetricThreshold,
+    RegistryAssetProps,
+    RegistryTranslator,
     TrainingResult,
     build_model_pipeline,
     registry_dataset,
@@ -89,9 +94,22 @@ def score(model: Any, data: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def train_logistic(train: pd.DataFrame, params: dict[str, Any]) -> TrainingResult:
+class LogisticConfig(dg.Config):
+    """Hyperparameters of the logistic regression (recorded as the run's params)."""
+
+    C: float = 1.0
+
+
+class ForestConfig(dg.Config):
+    """Hyperparameters of the random forest (recorded as the run's params)."""
+
+    n_estimators: int = 60
+    max_depth: int = 6
+
+
+def train_logistic(config: LogisticConfig, train: pd.DataFrame) -> TrainingResult:
     """Scaled logistic regression on the day's customers."""
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=params["C"], max_iter=500))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=config.C, max_iter=500))
     model.fit(train[FEATURES], train[LABEL])
     accuracy = float(model.score(train[FEATURES], train[LABEL]))
     return TrainingResult(
@@ -99,10 +117,10 @@ def train_logistic(train: pd.DataFrame, params: dict[str, Any]) -> TrainingResul
     )
 
 
-def train_forest(train: pd.DataFrame, params: dict[str, Any]) -> TrainingResult:
-    """A random forest on the same data: same factories, different estimator."""
+def train_forest(config: ForestConfig, train: pd.DataFrame) -> TrainingResult:
+    """A random forest on the same data: same decorators, different estimator."""
     model = RandomForestClassifier(
-        n_estimators=params["n_estimators"], max_depth=params["max_depth"], random_state=0
+        n_estimators=config.n_estimators, max_depth=config.max_depth, random_state=0
     )
     model.fit(train[FEATURES], train[LABEL])
     accuracy = float(model.score(train[FEATURES], train[LABEL]))
@@ -118,6 +136,30 @@ CHURN_POLICY = PromotionPolicy(
 )
 GATES = [MetricThreshold("auc", minimum=0.65), MetricThreshold("accuracy", minimum=0.6)]
 
+
+class ChurnDemoTranslator(RegistryTranslator):
+    """The demo's naming: one asset group for everything, the team as owner, and the
+    scikit-learn badge on training assets (keys stay the default `<model>/<model>_<role>`)."""
+
+    def get_group_name(self, props: RegistryAssetProps) -> str | None:
+        return GROUP
+
+    def get_owners(self, props: RegistryAssetProps) -> list[str]:
+        return OWNERS
+
+    def get_kinds(self, props: RegistryAssetProps) -> set[str]:
+        kinds = super().get_kinds(props)
+        return kinds | {"scikitlearn"} if props.role == "training" else kinds
+
+
+TRANSLATOR = ChurnDemoTranslator()
+# The demo runs its whole life cycle under `dagster dev`: it opts in to running sensors and
+# schedules (the library's default is STOPPED, as in Dagster).
+RUNNING = {
+    "sensor_status": dg.DefaultSensorStatus.RUNNING,
+    "schedule_status": dg.DefaultScheduleStatus.RUNNING,
+}
+
 churn = build_model_pipeline(
     model_name="churn",
     datasets={"train": customers},
@@ -126,12 +168,11 @@ churn = build_model_pipeline(
     evaluate=evaluate,
     score=score,
     scoring_dataset=customers,
-    params={"C": 1.0},
     policy=CHURN_POLICY,
     gates=GATES,
     retrain_cron=DAILY,
-    owners=OWNERS,
-    group_name=GROUP,
+    translator=TRANSLATOR,
+    **RUNNING,
 )
 
 churn_forest = build_model_pipeline(
@@ -142,12 +183,11 @@ churn_forest = build_model_pipeline(
     evaluate=evaluate,
     score=score,
     scoring_dataset=customers,
-    params={"n_estimators": 60, "max_depth": 6},
     policy=CHURN_POLICY,
     gates=GATES,
     retrain_cron=DAILY,
-    owners=OWNERS,
-    group_name=GROUP,
+    translator=TRANSLATOR,
+    **RUNNING,
 )
 
 PIPELINES = (churn, churn_forest)

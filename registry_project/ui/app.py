@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -33,8 +34,10 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from registry_project.core.display import inert
 from registry_project.core.errors import InvalidInputError, NotFoundError, RegistryError
 from registry_project.core.registry import ModelRegistry
+from registry_project.core.secrets import mask_credentials
 from registry_project.ui import formatting
 from registry_project.ui.charts import STAGE_COLORS
 from registry_project.ui.pages import Pages, Settings
@@ -102,7 +105,17 @@ def template_environment() -> jinja2.Environment:
         change=formatting.change,
     )
     env.globals["stage_colors"] = STAGE_COLORS
+    env.finalize = _shown
     return env
+
+
+def _shown(value: object) -> object:
+    """Every `{{ ... }}` result: stored text with its invisible characters escaped, the
+    same way the CLI prints it (`registry_project.core.display.inert`); markup the code
+    built itself (the SVG charts) is left alone."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return inert(value)
+    return value
 
 
 def _dagster_url(explicit: str | None) -> str | None:
@@ -132,7 +145,7 @@ def _guarded(pages: Pages, handler: Callable[[Request], Response]) -> Callable[.
         except InvalidInputError as exc:
             return pages.error(request, 400, "Bad request", str(exc))
         except RegistryError as exc:
-            log.warning("registry error on %s: %s", request.url.path, exc)
+            log.warning("registry error on %s: %s", request.url.path, mask_credentials(str(exc)))
             return pages.error(request, 503, "The registry could not answer", str(exc))
 
     return endpoint
@@ -144,19 +157,26 @@ def create_app(
     dagster_url: str | None = None,
     allowed_hosts: Sequence[str] | None = None,
     verify_max_age: float = 60.0,
+    verify_min_interval: float = 10.0,
 ) -> Starlette:
     """The web UI over `registry`, read-only.
 
     `dagster_url` (default: the DAGSTER_WEBSERVER_URL environment variable) turns Dagster
     run ids into links `{url}/runs/{id}`. `allowed_hosts` refuses requests whose Host
     header is not listed, which stops DNS-rebinding pages from reading a UI served on
-    127.0.0.1. `verify_max_age` is how long the audit page reuses a `verify()` result.
+    127.0.0.1. The audit page checks the audit hash chain (not the blobs: that is
+    `registry verify`), reuses the result for `verify_max_age` seconds and renews it on
+    request at most every `verify_min_interval` seconds.
     """
     templates = Jinja2Templates(env=template_environment())
     pages = Pages(
         registry,
         templates,
-        Settings(dagster_url=_dagster_url(dagster_url), verify_max_age=verify_max_age),
+        Settings(
+            dagster_url=_dagster_url(dagster_url),
+            verify_max_age=verify_max_age,
+            verify_min_interval=verify_min_interval,
+        ),
     )
 
     def route(path: str, handler: Callable[[Request], Response], name: str) -> Route:

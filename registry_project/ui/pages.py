@@ -31,6 +31,7 @@ from registry_project.core.entities import (
 )
 from registry_project.core.errors import InvalidInputError, NotFoundError
 from registry_project.core.registry import ModelRegistry
+from registry_project.core.secrets import mask_credentials
 from registry_project.ui import charts
 from registry_project.ui.formatting import json_value, plain, truncate
 from registry_project.ui.query import (
@@ -71,6 +72,9 @@ _COMPARED_ROWS = ("param.", "metric.", "code_commit", "flavor")
 class Settings:
     dagster_url: str | None = None
     verify_max_age: float = 60.0
+    # "Check again" is honoured at most this often, whoever asks: the check reads the
+    # whole audit log, and anyone who reaches the UI can click it.
+    verify_min_interval: float = 10.0
 
 
 # --- shared helpers ---------------------------------------------------------------------
@@ -153,6 +157,7 @@ class Pages:
         )
 
     def error(self, request: Request, status_code: int, title: str, message: str) -> Response:
+        message = mask_credentials(message)  # an unreachable database's URL, for one
         return self.render(
             request,
             "error.html",
@@ -461,13 +466,16 @@ class Pages:
         )
 
     def _verification(self, refresh: bool) -> tuple[VerifyReport, datetime]:
-        """`verify()` re-hashes every blob, which can take long on a big registry: one
-        result is shared for `verify_max_age` seconds unless the page asks for a new one."""
+        """The audit chain's check, never the blobs': re-hashing every blob on a request
+        would let any visitor keep the registry's disks and CPU busy (`registry verify`
+        does that). One result is shared for `verify_max_age` seconds; "Check again"
+        renews it, but not more often than every `verify_min_interval` seconds."""
         cache = self._verify
         with cache.lock:
             age = time.monotonic() - cache.checked_monotonic
-            if refresh or cache.report is None or age > self.settings.verify_max_age:
-                cache.report = self.registry.verify()
+            expired = cache.report is None or age > self.settings.verify_max_age
+            if expired or (refresh and age >= self.settings.verify_min_interval):
+                cache.report = self.registry.verify_audit_chain()
                 cache.checked_at = datetime.now(UTC)
                 cache.checked_monotonic = time.monotonic()
             assert cache.checked_at is not None

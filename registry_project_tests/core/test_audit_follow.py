@@ -34,12 +34,12 @@ def test_after_seq_reads_only_what_came_later(registry: ModelRegistry) -> None:
 def test_stage_changes_record_the_dagster_run_that_made_them(registry: ModelRegistry) -> None:
     registry.register_model("churn", {"v": 1})
     registry.register_model("churn", {"v": 2})
-    in_dagster = registry.bound(dagster_run_id="run-123", asset_key="churn/production")
+    in_dagster = registry.bound(dagster_run_id="run-123", asset_key="churn/churn_production")
     in_dagster.promote("churn/1", actor="dagster:churn/production", reason="first")
     registry.promote("churn/2", actor="alice", reason="by hand")
     first, second = registry.audit_log(action="promote")
     assert first.after is not None and second.after is not None
     assert first.after["dagster_run_id"] == "run-123"
-    assert first.after["asset_key"] == "churn/production"
+    assert first.after["asset_key"] == "churn/churn_production"
     assert "dagster_run_id" not in second.after and "asset_key" not in second.after
     assert registry.verify().ok

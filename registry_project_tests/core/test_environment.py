@@ -231,3 +231,63 @@ def test_python_and_platform_are_recorded(not_a_repo: Path) -> None:
 )
 def test_package_names_are_normalised(name: str, normalised: str) -> None:
     assert environment.normalise_package_name(name) == normalised
+
+
+INDEX_TOKEN = "pypi-AgEIcHlwaS5vcmcCJG"  # the shape of a PyPI upload token
+REQUIREMENTS_WITH_TOKENS = f"""\
+--index-url https://build:{INDEX_TOKEN}1@pypi.internal.example/simple
+--extra-index-url https://__token__:{INDEX_TOKEN}2@pypi.example/simple
+-i https://{INDEX_TOKEN}3@mirror.example/simple
+private-lib @ git+https://{INDEX_TOKEN}4@github.com/acme/private-lib.git@v1
+pandas==2.2.3
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        (
+            "--extra-index-url https://__token__:T0k@pypi.example/simple\n",
+            "--extra-index-url https://pypi.example/simple\n",
+        ),
+        ('url = "https://u:T0k@host/simple"', 'url = "https://host/simple"'),
+        ("git+https://T0k@github.com/o/r.git@v1", "git+https://github.com/o/r.git@v1"),
+        ("ssh://git@host/x.git and ssh://git:T0k@host/y", "ssh://git@host/x.git and ssh://host/y"),
+        (
+            "contact bob@example.com; https://example.com/a@b",
+            "contact bob@example.com; https://example.com/a@b",
+        ),
+    ],
+)
+def test_strip_credentials_in_text(text: str, stored: str) -> None:
+    assert environment.strip_credentials_in_text(text) == stored
+
+
+def test_index_tokens_in_captured_files_never_reach_the_blob_store(
+    not_a_repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """requirements*.txt, Pipfile and environment.yml are stored for lineage, but the
+    credentials in their index URLs are not (as for git remotes)."""
+    from registry_project import ModelRegistry
+
+    (not_a_repo / "requirements.txt").write_text(REQUIREMENTS_WITH_TOKENS)
+    (not_a_repo / "Pipfile").write_text(
+        f'[[source]]\nurl = "https://user:{INDEX_TOKEN}5@pypi.internal.example/simple"\n'
+    )
+    (not_a_repo / "environment.yml").write_text(
+        f"dependencies:\n  - pip:\n    - --extra-index-url https://u:{INDEX_TOKEN}6@x.example\n"
+    )
+    monkeypatch.chdir(not_a_repo)
+    root = tmp_path / "registry"
+    with ModelRegistry.open(f"sqlite:///{root / 'r.db'}", str(root / "blobs")) as reg:
+        with reg.start_run("train") as run:
+            pass
+        files = {f.path: f for f in reg.get_run(run.id).environment.files}  # type: ignore[union-attr]
+        assert set(files) == {"Pipfile", "environment.yml", "requirements.txt"}
+        requirements = reg.blobs.read_bytes(files["requirements.txt"].digest).decode()
+        assert "--extra-index-url https://pypi.example/simple" in requirements
+        assert "git+https://github.com/acme/private-lib.git@v1" in requirements
+        assert "pandas==2.2.3" in requirements
+        every_blob = b"".join(reg.blobs.read_bytes(d) for d in reg.blobs.iter_digests())
+    assert INDEX_TOKEN.encode() not in every_blob
+    assert INDEX_TOKEN.encode() not in (root / "r.db").read_bytes()

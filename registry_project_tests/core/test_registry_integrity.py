@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -13,23 +12,11 @@ import sqlalchemy as sa
 from registry_project import ModelRegistry
 from registry_project.core import errors
 from registry_project.core.store import schema
+from registry_project_tests.corruption import damage_blob, flip_a_byte
 
 
 def _corrupt_blob(registry: ModelRegistry, digest: str) -> None:
-    """Flip one byte of a stored blob, wherever it lives."""
-    uri = registry.blobs.uri_for(digest)
-    if uri.startswith("s3://"):
-        bucket, _, key = uri[len("s3://") :].partition("/")
-        client = boto3.client("s3", endpoint_url=registry.blobs.endpoint_url)  # type: ignore[attr-defined]
-        data = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-        data[len(data) // 2] ^= 0xFF
-        client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
-    else:
-        path = Path(uri)
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        path.chmod(0o644)
-        path.write_bytes(bytes(data))
+    damage_blob(registry, digest, flip_a_byte)
 
 
 def test_every_write_is_audited_with_actor_reason_before_and_after(

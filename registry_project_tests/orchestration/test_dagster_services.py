@@ -21,11 +21,11 @@ import pytest
 from registry_project import ModelRegistry
 from registry_project.core.errors import NotFoundError
 from registry_project_tests.browser import render_page
+from registry_project_tests.docs_pictures import publish
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE = ROOT / "workspace.yaml"
 BIN = Path(sys.executable).parent
-DOCS = ROOT / "docs"
 
 
 def _free_port() -> int:
@@ -96,9 +96,14 @@ def _wait_for_http(url: str, log: Path, timeout: float = 120) -> None:
     pytest.fail(f"{url} did not come up within {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-def test_definitions_validate(project_env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "target",
+    [["-w", str(WORKSPACE)], ["-m", "examples.breast_cancer.definitions"]],
+    ids=["workspace", "walk-through"],
+)
+def test_definitions_validate(project_env: dict[str, str], target: list[str]) -> None:
     done = subprocess.run(
-        [str(BIN / "dagster"), "definitions", "validate", "-w", str(WORKSPACE)],
+        [str(BIN / "dagster"), "definitions", "validate", *target],
         cwd=_home(project_env),
         env=project_env,
         capture_output=True,
@@ -114,7 +119,7 @@ ASSET_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } groupNam
 @pytest.mark.slow
 def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_path: Path) -> None:
     # Materialize the training side first, so the graph shows real runs and passing checks.
-    selection = "customers,customers_holdout,churn/candidate,churn/evaluation"
+    selection = "customers,customers_holdout,churn/churn_candidate,churn/churn_evaluation"
     materialized = subprocess.run(
         [
             str(BIN / "dagster"),
@@ -159,11 +164,15 @@ def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_pat
             for dep in node["dependencyKeys"]
         }
         for model in ("churn", "churn-forest"):
-            assert ("customers", f"{model}/candidate") in edges
-            assert (f"{model}/candidate", f"{model}/evaluation") in edges
-            assert ("customers_holdout", f"{model}/evaluation") in edges
-            assert (f"{model}/evaluation", f"{model}/production") in edges
-            assert (f"{model}/production", f"{model}/scores") in edges
+            label = model.replace("-", "_")
+            assert ("customers", f"{model}/{label}_candidate") in edges
+            assert (f"{model}/{label}_candidate", f"{model}/{label}_evaluation") in edges
+            assert ("customers_holdout", f"{model}/{label}_evaluation") in edges
+            assert (f"{model}/{label}_evaluation", f"{model}/{label}_production") in edges
+            assert (f"{model}/{label}_production", f"{model}/{label}_scores") in edges
+        # The graph labels a node with its key's last part: no two may be the same.
+        labels = [node["assetKey"]["path"][-1] for node in nodes]
+        assert len(labels) == len(set(labels)) == 10, sorted(labels)
         kinds = {"/".join(n["assetKey"]["path"]): set(n["kinds"]) for n in nodes}
         assert "parquet" in kinds["customers"]
 
@@ -173,9 +182,7 @@ def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_pat
         for name in ("customers", "candidate", "evaluation", "production", "scores"):
             assert name in rendered, f"{name!r} not rendered in the asset graph page"
         assert shot.stat().st_size > 10_000
-        if not os.environ.get("CI"):
-            DOCS.mkdir(exist_ok=True)
-            shutil.copy(shot, DOCS / "asset-graph.png")  # refresh the README's picture
+        publish(shot, "asset-graph.png")  # only under `python -m ...docs_pictures`
 
 
 @pytest.mark.slow

@@ -9,7 +9,12 @@ from registry_project import ModelRegistry, Stage
 from registry_project.orchestration import ModelRegistryResource
 from registry_project.pipelines.churn import DATASETS, churn, churn_forest
 
-TRAINING_SELECTION = ["customers", "customers_holdout", "churn/candidate", "churn/evaluation"]
+TRAINING_SELECTION = [
+    "customers",
+    "customers_holdout",
+    "churn/churn_candidate",
+    "churn/churn_evaluation",
+]
 
 
 def _all_assets() -> list[dg.AssetsDefinition]:
@@ -44,7 +49,7 @@ def test_training_and_evaluation_record_lineage_and_metadata(
     assert version.stage is Stage.EXPERIMENT
     assert version.flavor == "joblib"
     assert version.dagster_run_id == result.run_id
-    assert version.asset_key == "churn/candidate"
+    assert version.asset_key == "churn/churn_candidate"
     assert set(version.metrics) >= {"auc", "log_loss", "accuracy", "train_accuracy"}
 
     lineage = registry.lineage(version)
@@ -68,14 +73,18 @@ def test_training_and_evaluation_record_lineage_and_metadata(
     ]
     assert snapshot.dagster_run_id == result.run_id
 
-    candidate_event = instance.get_latest_materialization_event(dg.AssetKey(["churn", "candidate"]))
+    candidate_event = instance.get_latest_materialization_event(
+        dg.AssetKey(["churn", "churn_candidate"])
+    )
     assert candidate_event is not None and candidate_event.asset_materialization is not None
     candidate_meta = candidate_event.asset_materialization.metadata
     assert candidate_meta["registry/version"].value == 1
     assert candidate_meta["registry/version_id"].value == version.id
     assert isinstance(candidate_meta["metric/train_accuracy"].value, float)
 
-    evaluation = instance.get_latest_materialization_event(dg.AssetKey(["churn", "evaluation"]))
+    evaluation = instance.get_latest_materialization_event(
+        dg.AssetKey(["churn", "churn_evaluation"])
+    )
     assert evaluation is not None and evaluation.asset_materialization is not None
     evaluation_meta = evaluation.asset_materialization.metadata
     assert evaluation_meta["registry/gates_passed"].value is True
@@ -116,7 +125,7 @@ def test_full_life_cycle_promotes_and_scores(
     candidate = registry.get_version("churn/1")
     config = dg.RunConfig(
         ops={
-            "churn__production": {
+            "churn__churn_production": {
                 "config": {
                     "candidate_version_id": candidate.id,
                     "expected_production_id": "",
@@ -126,7 +135,7 @@ def test_full_life_cycle_promotes_and_scores(
         }
     )
     promoted = _materialize(
-        instance, registry_resource, ["churn/production", "churn/scores"], config
+        instance, registry_resource, ["churn/churn_production", "churn/churn_scores"], config
     )
     assert promoted.success
     assert registry.get_version("churn@production").id == candidate.id
@@ -140,11 +149,12 @@ def test_full_life_cycle_promotes_and_scores(
 def test_both_models_come_from_the_same_factories(pipeline: object) -> None:
     keys = {a.key.to_user_string() for a in pipeline.assets}  # type: ignore[attr-defined]
     name = pipeline.model_name  # type: ignore[attr-defined]
+    ident = name.replace("-", "_")
     assert keys == {
-        f"{name}/candidate",
-        f"{name}/evaluation",
-        f"{name}/production",
-        f"{name}/scores",
+        f"{name}/{ident}_candidate",
+        f"{name}/{ident}_evaluation",
+        f"{name}/{ident}_production",
+        f"{name}/{ident}_scores",
     }
 
 
@@ -155,7 +165,7 @@ def test_materializations_link_to_the_registry_ui_when_configured(
 ) -> None:
     monkeypatch.setenv("REGISTRY_UI_URL", "http://127.0.0.1:3001/")
     assert _materialize(instance, registry_resource, TRAINING_SELECTION[:3]).success
-    event = instance.get_latest_materialization_event(dg.AssetKey(["churn", "candidate"]))
+    event = instance.get_latest_materialization_event(dg.AssetKey(["churn", "churn_candidate"]))
     assert event is not None and event.asset_materialization is not None
     link = event.asset_materialization.metadata["registry/ui"]
     assert link.value == "http://127.0.0.1:3001/models/churn/versions/1"
@@ -169,7 +179,7 @@ def test_retraining_follows_changed_training_data_not_every_snapshot(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     defs = dg.Definitions(assets=_all_assets(), resources={"registry": registry_resource})
-    candidate = dg.AssetKey(["churn", "candidate"])
+    candidate = dg.AssetKey(["churn", "churn_candidate"])
     assert _materialize(instance, registry_resource, TRAINING_SELECTION).success
     tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # the baseline
 

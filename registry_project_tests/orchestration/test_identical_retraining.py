@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from registry_project import ModelRegistry
 from registry_project.orchestration import ModelRegistryResource, build_model_pipeline
 from registry_project.pipelines import churn as demo
 from registry_project.pipelines.churn import DATASETS, churn
 
-CANDIDATE = dg.AssetKey(["churn", "candidate"])
+CANDIDATE = churn.candidate.key
 
 
 def _train(
     instance: dg.DagsterInstance, resource: ModelRegistryResource, pipeline: object = churn
 ) -> dg.ExecuteInProcessResult:
-    name = pipeline.model_name  # type: ignore[attr-defined]
     result = dg.materialize(
         [*DATASETS, *pipeline.assets],  # type: ignore[attr-defined]
         instance=instance,
         resources={"registry": resource},
-        selection=["customers", f"{name}/candidate"],
+        selection=[demo.customers.key, pipeline.candidate.key],  # type: ignore[attr-defined]
     )
     assert result.success
     return result
@@ -71,6 +71,40 @@ def test_reuse_can_be_turned_off(
     versions = registry.versions("churn-every", order_by="version")
     assert [v.version for v in versions] == [1, 2]
     assert versions[0].artifact_digest == versions[1].artifact_digest
-    metadata = _candidate_metadata(instance, dg.AssetKey(["churn-every", "candidate"]))
+    metadata = _candidate_metadata(instance, every_training.candidate.key)
     assert metadata["registry/reused"] is False
     assert metadata["registry/registration"] == "registered churn-every/2"
+
+
+# Dagster's own automation tester passes a beta parameter internally.
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
+def test_an_identical_retraining_is_not_evaluated_again(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The evaluation follows the candidate's data version (its version id), not every
+    materialization: a retraining that reused the identical version is not re-evaluated,
+    a retraining that registered a new version is."""
+    defs = dg.Definitions(
+        assets=[*DATASETS, *churn.assets], resources={"registry": registry_resource}
+    )
+    everything = [demo.customers.key, demo.customers_holdout.key, CANDIDATE, churn.evaluation.key]
+    assert dg.materialize(
+        [*DATASETS, *churn.assets],
+        instance=instance,
+        resources={"registry": registry_resource},
+        selection=everything,
+    ).success
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # the baseline
+
+    _train(instance, registry_resource)  # same data, params and code: churn/1 again
+    assert _candidate_metadata(instance, CANDIDATE)["registry/reused"] is True
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert tick.get_requested_partitions(churn.evaluation.key) == set()
+
+    monkeypatch.setenv("REGISTRY_DEMO_DAY", "2026-11-03")  # a new day's data: churn/2
+    _train(instance, registry_resource)
+    assert _candidate_metadata(instance, CANDIDATE)["registry/reused"] is False
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert tick.get_requested_partitions(churn.evaluation.key) == {None}

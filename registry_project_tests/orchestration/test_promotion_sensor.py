@@ -15,7 +15,7 @@ from registry_project.orchestration.promotion_decisions import PromotionCursor, 
 from registry_project.pipelines import churn as demo
 from registry_project.pipelines.churn import DATASETS
 
-TRAINING = ["customers", "customers_holdout", "churn/candidate", "churn/evaluation"]
+TRAINING = ["customers", "customers_holdout", "churn/churn_candidate", "churn/churn_evaluation"]
 
 # The demo's churn model, except that every training registers a version: these tests
 # retrain on the same day's data to get a second candidate, which the demo would recognise
@@ -57,7 +57,7 @@ def _tick(
     resource: ModelRegistryResource,
     pipeline: object = churn_every_training,
 ) -> dg.RunRequest | dg.SkipReason:
-    sensor = pipeline.sensors[0]  # type: ignore[attr-defined]
+    sensor = pipeline.promotion_sensor  # type: ignore[attr-defined]
     with dg.build_sensor_context(instance=instance, resources={"registry": resource}) as context:
         data = sensor.evaluate_tick(context)
     if data.run_requests:
@@ -73,8 +73,9 @@ def _run_request(
     pipeline: object = churn_every_training,
 ) -> dg.ExecuteInProcessResult:
     name = pipeline.model_name  # type: ignore[attr-defined]
+    ident = name.replace("-", "_")
     return _materialize(
-        instance, resource, [f"{name}/production"], request.run_config, pipeline=pipeline
+        instance, resource, [f"{name}/{ident}_production"], request.run_config, pipeline=pipeline
     )
 
 
@@ -105,7 +106,7 @@ def test_candidate_that_does_not_beat_production_is_skipped_with_numbers(
     assert _run_request(instance, registry_resource, _tick(instance, registry_resource)).success
     production_auc = registry.get_version("churn@production").metrics["auc"]
     assert _materialize(
-        instance, registry_resource, ["churn/candidate", "churn/evaluation"]
+        instance, registry_resource, ["churn/churn_candidate", "churn/churn_evaluation"]
     ).success
     skip = _tick(instance, registry_resource)
     assert isinstance(skip, dg.SkipReason)
@@ -123,7 +124,7 @@ def test_better_candidate_gets_a_run_request(
     # retrained candidate now beats it.
     registry.log_metrics("churn@production", {"auc": 0.5}, actor="monitoring")
     assert _materialize(
-        instance, registry_resource, ["churn/candidate", "churn/evaluation"]
+        instance, registry_resource, ["churn/churn_candidate", "churn/churn_evaluation"]
     ).success
     request = _tick(instance, registry_resource)
     assert isinstance(request, dg.RunRequest)
@@ -171,16 +172,16 @@ def test_failing_blocking_gate_stops_promotion(
         [
             "customers",
             "customers_holdout",
-            "strict/candidate",
-            "strict/evaluation",
-            "strict/production",
+            "strict/strict_candidate",
+            "strict/strict_evaluation",
+            "strict/strict_production",
         ],
         pipeline=strict,
     )
     checks = result.get_asset_check_evaluations()
     assert [(c.check_name, c.passed) for c in checks] == [("auc_threshold", False)]
     produced = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}  # type: ignore[union-attr]
-    assert "strict/evaluation" in produced and "strict/production" not in produced
+    assert "strict/strict_evaluation" in produced and "strict/strict_production" not in produced
     skip = _tick(instance, registry_resource, pipeline=strict)
     assert isinstance(skip, dg.SkipReason)
     assert "failed its quality gates: auc_threshold: auc =" in (skip.skip_message or "")
@@ -200,7 +201,12 @@ def test_approval_required_stages_the_candidate_and_waits(
         params={"C": 1.0},
         policy=PromotionPolicy("auc", require_approval=True),
     )
-    selection = ["customers", "customers_holdout", "reviewed/candidate", "reviewed/evaluation"]
+    selection = [
+        "customers",
+        "customers_holdout",
+        "reviewed/reviewed_candidate",
+        "reviewed/reviewed_evaluation",
+    ]
     assert _materialize(instance, registry_resource, selection, pipeline=reviewed).success
     pending = _tick(instance, registry_resource, pipeline=reviewed)
     assert isinstance(pending, dg.RunRequest) and pending.run_key.endswith(":pending")  # type: ignore[union-attr]
@@ -217,11 +223,16 @@ def test_approval_required_stages_the_candidate_and_waits(
     assert registry.get_version("reviewed@production").version == 1
 
 
+EVALUATION_KEY = churn_every_training.evaluation.key
+PRODUCTION_OP = churn_every_training.production.key.to_python_identifier()
+IDLE = f"no new evaluation of {EVALUATION_KEY.to_user_string()} since the last tick"
+
+
 def _tick_from(
     instance: dg.DagsterInstance, resource: ModelRegistryResource, cursor: str | None
 ) -> dg.SensorExecutionData:
     """One tick that starts from `cursor`, as the daemon does with the stored cursor."""
-    sensor = churn_every_training.sensors[0]
+    sensor = churn_every_training.promotion_sensor
     with dg.build_sensor_context(
         instance=instance, resources={"registry": resource}, cursor=cursor
     ) as context:
@@ -229,7 +240,8 @@ def _tick_from(
 
 
 def _evaluate_new_candidate(instance: dg.DagsterInstance, resource: ModelRegistryResource) -> None:
-    assert _materialize(instance, resource, ["churn/candidate", "churn/evaluation"]).success
+    keys = [churn_every_training.candidate.key, churn_every_training.evaluation.key]
+    assert _materialize(instance, resource, [key.to_user_string() for key in keys]).success
 
 
 def test_two_candidates_evaluated_between_ticks_are_both_judged(
@@ -241,7 +253,7 @@ def test_two_candidates_evaluated_between_ticks_are_both_judged(
     assert _run_request(instance, registry_resource, first.run_requests[0]).success
     idle = _tick_from(instance, registry_resource, first.cursor)
     assert not idle.run_requests
-    assert idle.skip_message == "no new evaluation of churn/evaluation since the last tick"
+    assert idle.skip_message == IDLE
 
     # Two same-day retrainings: the same metrics as production, so neither gains enough.
     _evaluate_new_candidate(instance, registry_resource)
@@ -267,20 +279,20 @@ def test_the_best_of_a_burst_is_promoted_and_the_others_say_why_not(
     _evaluate_new_candidate(instance, registry_resource)
     _evaluate_new_candidate(instance, registry_resource)
 
-    sensor = churn_every_training.sensors[0]
+    sensor = churn_every_training.promotion_sensor
     with dg.build_sensor_context(
         instance=instance, resources={"registry": registry_resource}, cursor=first.cursor
     ) as context:
         burst = sensor.evaluate_tick(context)
     # churn/2 beats production; churn/3 (the same model again) does not beat churn/2.
     assert [r.tags["registry/candidate"] for r in burst.run_requests] == ["churn/2"]
-    config = burst.run_requests[0].run_config["ops"]["churn__production"]["config"]
+    config = burst.run_requests[0].run_config["ops"][PRODUCTION_OP]["config"]
     assert config["expected_production_id"] == serving.id  # the CAS is against real production
     outcome = decide_tick(  # what the tick logged, verdict by verdict
         instance=instance,
         registry=registry,
         model_name="churn",
-        evaluation_key=dg.AssetKey(["churn", "evaluation"]),
+        evaluation_key=EVALUATION_KEY,
         policy=demo.CHURN_POLICY,
         cursor=PromotionCursor.parse(first.cursor),
     )
@@ -295,7 +307,7 @@ def test_the_best_of_a_burst_is_promoted_and_the_others_say_why_not(
     assert _run_request(instance, registry_resource, burst.run_requests[0]).success
     assert registry.get_version("churn@production").version == 2
     after = _tick_from(instance, registry_resource, burst.cursor)
-    assert after.skip_message == "no new evaluation of churn/evaluation since the last tick"
+    assert after.skip_message == IDLE
 
 
 def test_a_later_better_candidate_supersedes_an_earlier_one(
@@ -313,7 +325,7 @@ def test_a_later_better_candidate_supersedes_an_earlier_one(
         instance=instance,
         registry=registry,
         model_name="churn",
-        evaluation_key=dg.AssetKey(["churn", "evaluation"]),
+        evaluation_key=EVALUATION_KEY,
         policy=demo.CHURN_POLICY,
         cursor=PromotionCursor.parse(first.cursor),
     )

@@ -7,19 +7,28 @@ import dagster as dg
 import pytest
 
 from registry_project import ModelRegistry, Stage
-from registry_project.definitions import registry_sync
-from registry_project.orchestration import ModelRegistryResource, registry_sync_sensor
+from registry_project.definitions import defs
+from registry_project.orchestration import (
+    ModelRegistryResource,
+    build_model_pipeline,
+    registry_sync_sensor,
+)
+from registry_project.orchestration import metadata as md
+from registry_project.pipelines import churn as demo
 from registry_project.pipelines.churn import DATASETS, churn
 
-PRODUCTION = dg.AssetKey(["churn", "production"])
-SCORES = dg.AssetKey(["churn", "scores"])
+PRODUCTION = churn.production.key
+assert churn.scores is not None
+SCORES = churn.scores.key
+registry_sync = churn.sync_sensor
 
 
 def _tick(
     instance: dg.DagsterInstance, resource: ModelRegistryResource, cursor: str | None
 ) -> dg.SensorExecutionData:
+    # With the demo's definitions, as under the daemon: the sensor resolves what to rescore.
     with dg.build_sensor_context(
-        instance=instance, resources={"registry": resource}, cursor=cursor
+        instance=instance, resources={"registry": resource}, cursor=cursor, definitions=defs
     ) as context:
         return registry_sync.evaluate_tick(context)
 
@@ -36,7 +45,7 @@ def promoted_by_dagster(
     sensor's cursor from a tick taken before that promotion."""
     assets = [*DATASETS, *churn.assets]
     resources = {"registry": registry_resource}
-    training = ["customers", "customers_holdout", "churn/candidate", "churn/evaluation"]
+    training = [*(d.key for d in DATASETS), churn.candidate.key, churn.evaluation.key]
     assert dg.materialize(assets, instance=instance, resources=resources, selection=training)
     first = _tick(instance, registry_resource, None)
     assert first.skip_message and first.skip_message.startswith("following the registry's")
@@ -45,8 +54,8 @@ def promoted_by_dagster(
         assets,
         instance=instance,
         resources=resources,
-        selection=["churn/production"],
-        run_config={"ops": {"churn__production": {"config": config}}},
+        selection=[PRODUCTION],
+        run_config={"ops": {PRODUCTION.to_python_identifier(): {"config": config}}},
     ).success
     assert first.cursor is not None
     return first.cursor
@@ -60,7 +69,9 @@ def test_a_dagster_promotion_is_not_reported_again(
 ) -> None:
     data = _tick(instance, registry_resource, promoted_by_dagster)
     assert not data.asset_events and not data.run_requests
-    assert "none to a production asset from outside Dagster" in (data.skip_message or "")
+    assert f"none to {PRODUCTION.to_user_string()} from outside Dagster" in (
+        data.skip_message or ""
+    )
     # The run's own materialization anchors the audit head it left behind.
     event = instance.get_latest_materialization_event(PRODUCTION)
     assert event is not None and event.asset_materialization is not None
@@ -105,6 +116,11 @@ def test_out_of_band_changes_reach_the_production_asset(
         "promoted churn/2 outside Dagster by alice: hotfix for incident 7"
     )
     assert materialization.tags["dagster/data_version"] == hotfix.id
+    # Every key it records is a documented, public one.
+    recorded_keys = {
+        f"{md.METRIC_PREFIX}<name>" if key.startswith(md.METRIC_PREFIX) else key for key in recorded
+    }
+    assert recorded_keys <= set(md.METADATA_KEYS), recorded_keys - set(md.METADATA_KEYS)
     # The scores follow the new production version.
     [rescore] = data.run_requests
     assert list(rescore.asset_selection or []) == [SCORES]
@@ -112,7 +128,14 @@ def test_out_of_band_changes_reach_the_production_asset(
 
     # Nothing new: nothing reported, the cursor stays.
     idle = _tick(instance, registry_resource, data.cursor)
-    assert not idle.asset_events and idle.skip_message == "no registry changes since the last tick"
+    assert not idle.asset_events
+    assert idle.skip_message == "no churn registry changes since the last tick"
+
+    # Another model's change is its own sync sensor's business.
+    other = registry.register_model("churn-forest", {"other": "model"}, actor="alice")
+    registry.promote(other, actor="alice", reason="first forest")
+    elsewhere = _tick(instance, registry_resource, data.cursor)
+    assert not elsewhere.asset_events and not elsewhere.run_requests
 
     registry.rollback("churn", actor="bob", reason="scores drifted")
     rolled = _tick(instance, registry_resource, data.cursor)
@@ -131,9 +154,49 @@ def test_out_of_band_changes_reach_the_production_asset(
     assert not archived.run_requests  # nothing to score with
 
 
-def test_library_default_is_stopped_and_downstream_needs_a_production_asset() -> None:
-    sensor = registry_sync_sensor(production_assets={"churn": PRODUCTION})
+def test_library_default_is_stopped_and_rescoring_follows_the_promotion_job(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    sensor = registry_sync_sensor(model_name="churn", production=PRODUCTION)
     assert sensor.default_status is dg.DefaultSensorStatus.STOPPED
     assert registry_sync.default_status is dg.DefaultSensorStatus.RUNNING  # the demo opts in
-    with pytest.raises(ValueError, match="without a production asset: \\['other'\\]"):
-        registry_sync_sensor(production_assets={"churn": PRODUCTION}, downstream={"other": []})
+    assert registry_sync in churn.sensors and registry_sync.name == "churn_registry_sync_sensor"
+
+    # A pipeline of your own: STOPPED, and an out-of-band promotion rescores what its
+    # promotion job would (the scores and your downstream asset), production excepted.
+    pipeline = build_model_pipeline(
+        model_name="own",
+        datasets={"train": demo.customers},
+        holdout=demo.customers_holdout,
+        train=demo.train_logistic,
+        evaluate=demo.evaluate,
+        score=demo.score,
+        policy=demo.CHURN_POLICY,
+    )
+    assert pipeline.scores is not None
+
+    @dg.asset(deps=[pipeline.production])
+    def own_report() -> None:
+        """Your own asset that uses the production model."""
+
+    assert pipeline.sync_sensor.default_status is dg.DefaultSensorStatus.STOPPED
+    own_defs = pipeline.definitions(
+        extra_assets=[*DATASETS, own_report], resources={"registry": registry_resource}
+    )
+    version = registry.register_model("own", {"hand": "made"}, actor="alice")
+    with dg.build_sensor_context(
+        instance=instance, resources={"registry": registry_resource}, definitions=own_defs
+    ) as context:
+        started = pipeline.sync_sensor.evaluate_tick(context)
+    registry.promote(version, actor="alice", reason="by hand")
+    with dg.build_sensor_context(
+        instance=instance,
+        resources={"registry": registry_resource},
+        definitions=own_defs,
+        cursor=started.cursor,
+    ) as context:
+        data = pipeline.sync_sensor.evaluate_tick(context)
+    [materialization] = data.asset_events
+    assert materialization.asset_key == pipeline.production.key
+    [rescore] = data.run_requests
+    assert set(rescore.asset_selection or []) == {pipeline.scores.key, own_report.key}

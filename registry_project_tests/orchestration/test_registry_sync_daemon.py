@@ -15,6 +15,7 @@ import pytest
 
 from registry_project import ModelRegistry
 from registry_project.core.errors import NotFoundError
+from registry_project.pipelines.churn import churn
 from registry_project_tests.orchestration.test_dagster_services import (
     BIN,
     WORKSPACE,
@@ -24,8 +25,9 @@ from registry_project_tests.orchestration.test_dagster_services import (
     project_env,  # noqa: F401 (the fixture)
 )
 
-PRODUCTION = dg.AssetKey(["churn", "production"])
-SCORES = dg.AssetKey(["churn", "scores"])
+PRODUCTION = churn.production.key
+assert churn.scores is not None
+SCORES = churn.scores.key
 
 
 def _latest(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, object] | None:

@@ -51,7 +51,12 @@ def test_retraining_schedule_requests_the_retraining_job(instance: dg.DagsterIns
             ).resolve_asset_graph()
         )
     }
-    assert selected == {"customers", "customers_holdout", "churn/candidate", "churn/evaluation"}
+    assert selected == {
+        "customers",
+        "customers_holdout",
+        "churn/churn_candidate",
+        "churn/churn_evaluation",
+    }
 
 
 def _demo_assets() -> list[dg.AssetsDefinition]:

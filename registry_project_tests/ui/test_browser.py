@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
@@ -16,9 +15,8 @@ import uvicorn
 from registry_project import ModelRegistry
 from registry_project.ui import create_app
 from registry_project_tests.browser import chromium, wait_for_text
+from registry_project_tests.docs_pictures import publish
 from registry_project_tests.ui.fill import Demo
-
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "compare.png"
 
 
 def free_port() -> int:
@@ -47,7 +45,9 @@ def serve(registry: ModelRegistry) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_tick_two_versions_and_compare_them(demo_registry: ModelRegistry, demo: Demo) -> None:
+def test_tick_two_versions_and_compare_them(
+    demo_registry: ModelRegistry, demo: Demo, tmp_path: Path
+) -> None:
     with serve(demo_registry) as base, chromium() as driver:
         from selenium.webdriver.common.by import By
 
@@ -65,7 +65,8 @@ def test_tick_two_versions_and_compare_them(demo_registry: ModelRegistry, demo: 
         assert "+0.0078" in source and "-0.0047" in source and "0.866" in source
         highlighted = driver.find_elements(By.CSS_SELECTOR, "#comparison tr.differs")
         assert {row.get_attribute("data-row") for row in highlighted} >= {"metric.auc", "param.C"}
-        if not os.environ.get("CI"):
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(1400, min(height + 120, 1800))
-            driver.save_screenshot(str(SCREENSHOT))
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(height + 120, 1800))
+        screenshot = tmp_path / "compare.png"
+        assert driver.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
+        publish(screenshot, "compare.png")  # only under `python -m ...docs_pictures`

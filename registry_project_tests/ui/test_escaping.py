@@ -101,3 +101,25 @@ def test_error_pages_escape_what_was_asked(
     assert response.status_code == status
     assert "<script" not in response.text.lower() and "<img" not in response.text.lower()
     assert f"&lt;script&gt;{marker}" in response.text
+
+
+INVISIBLE = "ok\u2028alice promoted m/9\x85then\u202eevil\u200b"
+SHOWN = "ok\\u2028alice promoted m/9\\x85then\\u202eevil\\u200b"
+
+
+def test_invisible_characters_are_escaped_like_the_cli_does(tmp_path: Path) -> None:
+    """U+2028 (line separator), U+0085 (next line), U+202E (right-to-left override) and
+    zero-width characters in reasons and descriptions are shown as escapes, by the same
+    function as `registry audit` (registry_project.core.display.inert)."""
+    from registry_project.cli.output import clean
+
+    with ModelRegistry.open(f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path / "a")) as reg:
+        reg.register_model("m", {"w": 1}, description=INVISIBLE, actor="carol")
+        reg.promote("m/1", actor="alice", reason=INVISIBLE)
+        with TestClient(create_app(reg)) as client:
+            audit = client.get("/audit").text
+            version = client.get("/models/m/versions/1").text
+    assert clean(INVISIBLE) == SHOWN
+    for html in (audit, version):
+        assert SHOWN in html
+        assert not any(ch in html for ch in "\u2028\x85\u202e\u200b")

@@ -9,6 +9,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from registry_project import ModelRegistry
+from registry_project.core.store import schema
 from registry_project.ui import create_app
 from registry_project_tests.ui.conftest import DAGSTER_URL
 from registry_project_tests.ui.fill import Demo
@@ -198,9 +199,21 @@ def test_audit_page_shows_the_log_newest_first_filters_and_verification(
     assert len(re.findall(r'<td class="num">\d+</td>', newest)) == 3
 
 
-def test_audit_page_reports_a_corrupt_blob(
+def _tamper_with_promotion_reason(registry: ModelRegistry) -> None:
+    with registry.engine.begin() as connection:
+        connection.execute(
+            schema.audit_events.update()
+            .where(schema.audit_events.c.action == "promote")
+            .values(reason="nothing to see")
+        )
+
+
+def test_audit_page_checks_the_chain_and_reads_no_blob(
     client: TestClient, demo_registry: ModelRegistry
 ) -> None:
+    """`?verify=1` must not let a visitor re-hash every blob: the page checks the audit
+    chain only, so a corrupt blob goes unnoticed here (`registry verify` finds it), while
+    an edited audit event is reported."""
     digest = demo_registry.get_version("churn/2").artifact_digest
     path = Path(demo_registry.blobs.uri_for(digest))
     data = bytearray(path.read_bytes())
@@ -208,8 +221,30 @@ def test_audit_page_reports_a_corrupt_blob(
     path.chmod(0o644)
     path.write_bytes(bytes(data))
     html = page(client, "/audit?verify=1")
-    assert '<div class="panel bad" id="verification">' in html
-    assert "blob_corrupt" in html and digest in html
+    assert '<div class="panel ok" id="verification">' in html and "registry verify" in html
+    assert "blob_corrupt" not in html
+    assert not demo_registry.verify().ok  # the full check still sees it
+    _tamper_with_promotion_reason(demo_registry)
+    tampered = page(client, "/audit?verify=1")
+    assert '<div class="panel bad" id="verification">' in tampered
+    assert "audit_tampered" in tampered
+
+
+def test_check_again_is_rate_limited(demo_registry: ModelRegistry, demo: Demo) -> None:
+    """Within `verify_min_interval`, "Check again" shows the shared result instead of
+    reading the whole log again for whoever asks."""
+    app = create_app(demo_registry, verify_max_age=3600, verify_min_interval=3600)
+    with TestClient(app) as rate_limited:
+        first = page(rate_limited, "/audit")
+        assert '<div class="panel ok" id="verification">' in first
+        _tamper_with_promotion_reason(demo_registry)
+        for _ in range(3):
+            again = page(rate_limited, "/audit?verify=1")
+            assert '<div class="panel ok" id="verification">' in again
+    eager = create_app(demo_registry, verify_max_age=3600, verify_min_interval=0)
+    with TestClient(eager) as client:
+        page(client, "/audit")
+        assert "audit_tampered" in page(client, "/audit?verify=1")
 
 
 def test_pages_only_read(client: TestClient, demo_registry: ModelRegistry) -> None:

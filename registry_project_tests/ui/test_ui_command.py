@@ -2,43 +2,97 @@
 
 from __future__ import annotations
 
-from typing import Any
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import click
 import pytest
-import uvicorn
 from click.testing import CliRunner
-from starlette.testclient import TestClient
 
 from registry_project import ModelRegistry
-from registry_project.cli.app import CliState, RegistryGroup
+from registry_project.cli.app import RegistryGroup
 from registry_project.cli.ui_command import allowed_hosts, register, ui
-from registry_project.core.config import RegistryConfig
 from registry_project_tests.ui.fill import Demo
+
+REGISTRY = Path(sys.executable).parent / "registry"
+
+
+def _ui_command(registry: ModelRegistry, port: int) -> list[str]:
+    return [
+        str(REGISTRY),
+        "--database-url",
+        registry.config.database_url,
+        "--artifact-root",
+        registry.config.artifact_root,
+        "ui",
+        "--port",
+        str(port),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(port: int, host: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/")
+    if host is not None:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def test_command_serves_the_registry_on_host_and_port(
-    demo: Demo, demo_registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+    demo: Demo, demo_registry: ModelRegistry
 ) -> None:
-    served: dict[str, Any] = {}
-
-    def fake_run(app: Any, **kwargs: Any) -> None:
-        served.update(kwargs, app=app)
-
-    monkeypatch.setattr(uvicorn, "run", fake_run)
-    config = RegistryConfig.resolve(
-        demo_registry.config.database_url, demo_registry.config.artifact_root
+    port = _free_port()
+    server = subprocess.Popen(
+        _ui_command(demo_registry, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    state = CliState(config, actor=None, json=False)
-    result = CliRunner().invoke(ui, ["--port", "3123"], obj=state, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "http://127.0.0.1:3123/" in result.stderr
-    assert (served["host"], served["port"]) == ("127.0.0.1", 3123)
-    with TestClient(served["app"], base_url="http://127.0.0.1:3123") as client:
-        assert "churn" in client.get("/").text
-    # Served on loopback, it refuses other Host names (DNS rebinding).
-    with TestClient(served["app"], base_url="http://attacker.example") as client:
-        assert client.get("/").status_code == 400
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = _get(port)
+                break
+            except OSError:
+                assert server.poll() is None, server.communicate()[1]
+                assert time.monotonic() < deadline, "the UI did not start within 60 s"
+                time.sleep(0.2)
+        assert status == 200 and "churn" in body
+        # Served on loopback, it refuses other Host names (DNS rebinding).
+        assert _get(port, host="attacker.example")[0] == 400
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in stderr
+
+
+def test_a_busy_port_is_one_error_line_before_any_banner(
+    demo: Demo, demo_registry: ModelRegistry
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as occupied:
+        port = occupied.getsockname()[1]
+        done = subprocess.run(
+            _ui_command(demo_registry, port), capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"error: port {port} is already in use on 127.0.0.1")
+    assert done.stderr.count("\n") == 1 and "--port" in done.stderr
+    assert "Traceback" not in done.stderr and "registry UI" not in done.stderr
 
 
 def test_command_rejects_a_bad_port() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from registry_project.core.errors import ConfigurationError
+from registry_project.core.secrets import mask_credentials
 from registry_project.core.store.prepared import run_on_driver
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
@@ -20,13 +21,18 @@ WRITE_OPTION = "registry_write"
 
 def normalise_database_url(database_url: str) -> str:
     """Accept `postgresql://` and `postgres://` as psycopg 3 URLs; reject unsupported backends."""
+    if not isinstance(database_url, str):
+        raise ConfigurationError(
+            f"database URL must be a string, got {type(database_url).__name__}"
+        )
     try:
         url = make_url(database_url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise ConfigurationError(
-            f"database URL {database_url!r} is not a valid SQLAlchemy URL; use "
-            "'sqlite:///path/registry.db' or 'postgresql+psycopg://user@host/db'"
-        ) from exc
+            f"database URL {mask_credentials(database_url)!r} is not a valid SQLAlchemy URL "
+            f"({mask_credentials(str(exc))}); use 'sqlite:///path/registry.db' or "
+            "'postgresql+psycopg://user@host:5432/db'"
+        ) from None
     backend = url.get_backend_name()
     if backend in ("postgres", "postgresql") and "+" not in url.drivername:
         # psycopg 3 is the driver we install; plain URLs would ask for psycopg2.
@@ -36,6 +42,14 @@ def normalise_database_url(database_url: str) -> str:
             f"database backend {backend!r} is not supported; use SQLite or PostgreSQL"
         )
     return url.render_as_string(hide_password=False)
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite registry URL (None for PostgreSQL and in-memory SQLite)."""
+    url = make_url(normalise_database_url(database_url))
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).expanduser()
 
 
 def create_registry_engine(database_url: str) -> Engine:

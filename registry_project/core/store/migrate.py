@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from registry_project.core.errors import SchemaVersionError
+from registry_project.core.errors import RegistryNotFoundError, SchemaVersionError
+from registry_project.core.secrets import mask_credentials
 from registry_project.core.store.engine import write_transaction
 
 if TYPE_CHECKING:
@@ -87,12 +88,25 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     return current_revision(engine)
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create an empty database at head; refuse a database at another revision."""
+def registry_not_found(location: str) -> RegistryNotFoundError:
+    shown = mask_credentials(location)
+    return RegistryNotFoundError(
+        f"no registry at {shown}: that database holds no registry, and nothing was created. "
+        "Point REGISTRY_DATABASE_URL (and REGISTRY_ARTIFACT_ROOT) at an existing registry, "
+        "or open it with create=True to start a new one.",
+        shown,
+    )
+
+
+def ensure_schema(engine: Engine, *, create: bool = True) -> None:
+    """Create an empty database at head (unless `create` is false: then an empty database
+    is refused with `RegistryNotFoundError`); refuse a database at another revision."""
     head = head_revision()
     current = current_revision(engine)
     if current == head:
         return
+    if current is None and not create:
+        raise registry_not_found(engine.url.render_as_string())
     if current is None:
         with write_transaction(engine) as connection:
             _lock(connection)
