@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,3 +70,11 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> ModelRegistry:
 def sqlite_registry(request: pytest.FixtureRequest, tmp_path: Path) -> ModelRegistry:
     """A fresh registry on a SQLite file and local disk, for backend-independent logic."""
     return open_registry("sqlite-local", tmp_path, request)
+
+
+def pytest_report_header() -> str:
+    # CI runs the suite twice; the header says which way this run executes statements.
+    from registry_project.core.store.prepared import prepared_statements_enabled
+
+    way = "driver's cursor" if prepared_statements_enabled(os.environ) else "SQLAlchemy (off)"
+    return f"registry prepared statements: {way} (REGISTRY_PREPARED_STATEMENTS)"

@@ -15,10 +15,11 @@ from registry_project.core.display import inert
 from registry_project.core.errors import RegistryError, RegistryNotFoundError
 from registry_project.core.registry import ModelRegistry
 from registry_project.core.secrets import mask_credentials
+from registry_project.core.stages import LIFE_CYCLE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STAGES = ("experiment", "staging", "production", "archived")
+STAGES = tuple(stage.value for stage in LIFE_CYCLE)
 
 
 @dataclass

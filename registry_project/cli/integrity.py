@@ -21,7 +21,7 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import clean, console, emit_json, number, text, when
-from registry_project.core.entities import AuditEvent
+from registry_project.core.entities import AuditAction, AuditEvent
 from registry_project.core.validation import MAX_GRACE_PERIOD, MAX_LIMIT
 
 CHANGE_WIDTH = 80
@@ -88,7 +88,11 @@ def subject_text(event: AuditEvent) -> str:
 @click.option("--model", metavar="NAME", help="Only events about this model.")
 @click.option("--dataset", metavar="NAME", help="Only events about this dataset name.")
 @click.option("--actor", "who", metavar="WHO", help="Only events by this actor.")
-@click.option("--action", help="Only this action (promote, register_model, delete_dataset, ...).")
+@click.option(
+    "--action",
+    metavar="ACTION",
+    help=f"Only this action: {', '.join(action.value for action in AuditAction)}.",
+)
 @click.option("--since", type=IsoDate(), help="Only events at or after this date (UTC).")
 @click.option("--limit", type=click.IntRange(1, MAX_LIMIT), metavar="N", help="At most N events.")
 @click.option(

@@ -23,14 +23,17 @@ from rich.console import Console
 from rich.text import Text
 
 from registry_project.core.display import inert
+from registry_project.core.entities import Stage
 
 MIN_WIDTH = 120
 
+# Keyed by Stage, which equals its value, so `STAGE_STYLES.get("production")` works too;
+# tests check that every stage of the machine (core/stages.py) has a style.
 STAGE_STYLES = {
-    "production": "bold green",
-    "staging": "yellow",
-    "experiment": "cyan",
-    "archived": "dim",
+    Stage.PRODUCTION: "bold green",
+    Stage.STAGING: "yellow",
+    Stage.EXPERIMENT: "cyan",
+    Stage.ARCHIVED: "dim",
 }
 
 

@@ -17,6 +17,7 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import clean, console, emit_json, stage_text
+from registry_project.core import stages
 from registry_project.core.entities import ModelVersion
 
 REASON_HELP = "Why; recorded in the audit log."
@@ -67,7 +68,22 @@ def promote(state: CliState, ref: str, reason: str, expect: str | None) -> None:
     _report(state, mv, "promoted")
 
 
-@click.command(short_help="Move a version to another stage.")
+# Generated from the core's stage machine, so the help cannot drift from what the core allows.
+TRANSITION_HELP = "\n".join(
+    [
+        "Move REF to STAGE. The moves the registry allows (moving to production is a promote):",
+        "",
+        "\b",
+        *(f"  {line}" for line in stages.rule_lines()),
+        "",
+        "\b",
+        "Example:",
+        '  registry transition churn/7 staging --reason "passed offline checks"',
+    ]
+)
+
+
+@click.command(short_help="Move a version to another stage.", help=TRANSITION_HELP)
 @click.argument("ref")
 @click.argument("stage", type=click.Choice(STAGES))
 @click.option("--reason", required=True, help=REASON_HELP)
@@ -75,14 +91,6 @@ def promote(state: CliState, ref: str, reason: str, expect: str | None) -> None:
 @pass_state
 @handles_errors
 def transition(state: CliState, ref: str, stage: str, reason: str) -> None:
-    """Move REF to STAGE. The registry allows experiment -> staging -> production ->
-    archived, staging -> experiment, and experiment|staging -> archived; an archived
-    version returns only through promote or rollback.
-
-    \b
-    Example:
-      registry transition churn/7 staging --reason "passed offline checks"
-    """
     mv = state.registry().transition(ref, stage, actor=state.who(), reason=reason)
     _report(state, mv, "moved")
 

@@ -8,6 +8,11 @@ Nothing holds a whole blob in memory: data moves in `CHUNK_SIZE` pieces and spoo
 over to disk past `SPOOL_MAX_IN_MEMORY`.
 
 Layout (both backends): `<root>/blobs/sha256/ab/cd/<digest>`.
+
+Deletion under concurrent writes (gc, delete_dataset) follows one protocol, described in
+`ModelRegistry._delete_unreferenced`: a write always (re)stores its own bytes, so an
+existing copy is refreshed (new modification time) and healed if it was corrupt, and it
+confirms the copy with `confirm_stored` inside the transaction that commits its row.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import hashlib
 import io
 import os
 import re
+import stat
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -445,6 +452,19 @@ class BlobStore(abc.ABC):
     def delete(self, digest: str) -> bool:
         """Remove a blob; True if something was deleted."""
 
+    def delete_many(self, digests: Sequence[str]) -> list[str]:
+        """Remove several blobs; those that were deleted (S3: one request per 1000)."""
+        return [digest for digest in digests if self.delete(digest)]
+
+    @abc.abstractmethod
+    def confirm_stored(self, blob: BlobInfo) -> bool:
+        """Whether the bytes a write just stored are still there (called inside the
+        transaction that commits the row pointing at them; see the deletion protocol)."""
+
+    @abc.abstractmethod
+    def stored_before(self, digest: str, cutoff: datetime) -> bool:
+        """Whether the blob exists and was last written before `cutoff` (what gc deletes)."""
+
     @abc.abstractmethod
     def iter_blobs(self) -> Iterator[StoredBlob]:
         """Every stored blob with its size and modification time."""
@@ -517,11 +537,17 @@ class LocalBlobStore(BlobStore):
             temp.unlink(missing_ok=True)
 
     def _commit(self, temp: Path, digest: str) -> None:
-        """Rename the finished temp file into place, unless identical bytes are there."""
+        """Rename the finished temp file into place, also over identical bytes already there.
+
+        Replacing (not reusing) an existing copy costs one rename, since the bytes are
+        already on disk: it heals a copy that was corrupted in place (truncated, flipped
+        bytes) with bytes this write has just hashed, and it gives the blob a fresh
+        modification time, so gc's age check sees a write in flight. Identical bytes are
+        still stored once: the old file goes away with the rename.
+        """
         final = self._path(digest)
-        if final.is_file():
-            return  # the caller's `finally` drops the temp: identical bytes stored once
         try:
+            os.utime(temp)  # written a while ago if serialising was slow: now is its age
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp, final)
         except OSError as exc:
@@ -566,6 +592,22 @@ class LocalBlobStore(BlobStore):
             return False
         return True
 
+    def confirm_stored(self, blob: BlobInfo) -> bool:
+        # A stat, cheap enough for every write: the copy this write renamed into place may
+        # have been deleted since (see the deletion protocol).
+        try:
+            found = self._path(blob.digest).stat()
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode) and found.st_size == blob.size
+
+    def stored_before(self, digest: str, cutoff: datetime) -> bool:
+        try:
+            found = self._path(digest).stat()
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode) and found.st_mtime <= cutoff.timestamp()
+
     def iter_blobs(self) -> Iterator[StoredBlob]:
         # Directory by directory, so a huge store is never listed into memory at once.
         for first in _sorted_entries(self._base):
@@ -580,17 +622,21 @@ class LocalBlobStore(BlobStore):
                         yield blob
 
     def cleanup_temporary(self, older_than: timedelta = timedelta(hours=1)) -> int:
-        cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
-        removed = 0
-        for path in self._tmp.glob("*.part"):
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime <= cutoff:
-                    path.unlink()
-                    removed += 1
-        return removed
+        return _remove_stale_parts(self._tmp, datetime.now(UTC) - older_than)
 
     def uri_for(self, digest: str) -> str:
         return str(self._path(digest))
+
+
+def _remove_stale_parts(directory: Path, cutoff: datetime) -> int:
+    """Delete `*.part` files in `directory` last modified before `cutoff`; how many."""
+    removed = 0
+    for path in directory.glob("*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime <= cutoff.timestamp():
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
@@ -627,6 +673,37 @@ def _fsync_directory(path: Path) -> None:
 
 # --- S3 --------------------------------------------------------------------------------
 
+# A spool file being uploaded is not written to; the upload touches it this often, so
+# gc's grace period (an hour by default) never mistakes a long upload for a dead one.
+SPOOL_TOUCH_SECONDS = 60.0
+SPOOL_DIR_ENV = "REGISTRY_SPOOL_DIR"
+
+
+def _spool_dir_for(root_uri: str) -> Path:
+    """One local spool directory per S3 artifact root, so gc can find what a killed writer
+    left there: `$REGISTRY_SPOOL_DIR` (default: the system temp dir)/registry-spool/<hash>."""
+    base = os.environ.get(SPOOL_DIR_ENV) or tempfile.gettempdir()
+    name = hashlib.sha256(root_uri.encode("utf-8")).hexdigest()[:16]
+    return Path(base) / "registry-spool" / name
+
+
+class _SpoolToucher:
+    """boto3 upload progress callback: refresh the spool file's age now and then."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._last = time.monotonic()
+        self._lock = threading.Lock()  # boto3 calls back from several transfer threads
+
+    def __call__(self, _transferred: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < SPOOL_TOUCH_SECONDS:
+                return
+            self._last = now
+        with contextlib.suppress(OSError):
+            os.utime(self._path)
+
 
 @functools.cache
 def _s3_error_types() -> tuple[type[Exception], ...]:
@@ -653,8 +730,10 @@ class S3BlobStore(BlobStore):
 
     The key is the digest, known only once all bytes are seen, so a writer spools to a
     private local temp file while hashing and uploads at the end (multipart for large
-    blobs). Credentials come from boto3's default chain only; they are never stored or
-    logged, and error messages carry S3's error text, which does not contain them.
+    blobs). The spool files live in one directory per artifact root (`spool_dir`), so gc
+    finds and removes those a killed writer left behind. Credentials come from boto3's
+    default chain only; they are never stored or logged, and error messages carry S3's
+    error text, which does not contain them.
     """
 
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None) -> None:
@@ -665,6 +744,7 @@ class S3BlobStore(BlobStore):
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
         self.root_uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.spool_dir = _spool_dir_for(self.root_uri)
         self._transfer = TransferConfig(
             multipart_threshold=S3_MULTIPART_THRESHOLD,
             multipart_chunksize=S3_PART_SIZE,
@@ -737,7 +817,11 @@ class S3BlobStore(BlobStore):
 
     def _open_temporary(self) -> tuple[Path, IO[bytes]]:
         # The blob is spooled to local disk, then uploaded in parts from there.
-        fd, spool_path = tempfile.mkstemp(prefix="registry-blob-", suffix=".part")
+        try:
+            self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, spool_path = tempfile.mkstemp(suffix=".part", dir=self.spool_dir)
+        except OSError as exc:
+            raise _temporary_write_error(exc) from exc
         return Path(spool_path), open(fd, "wb")  # closed by BlobStore.writer
 
     def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], None]:
@@ -745,19 +829,53 @@ class S3BlobStore(BlobStore):
 
     def _upload_then_drop_spool(self, spool_path: str, digest: str) -> None:
         try:
-            self._upload_unless_present(spool_path, digest)
+            self._store_or_refresh(spool_path, digest)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spool_path)
 
-    def _upload_unless_present(self, spool_path: str, digest: str) -> None:
-        if self.exists(digest):
-            return  # identical bytes are stored once
+    def _store_or_refresh(self, spool_path: str, digest: str) -> None:
+        """Upload the spool, or refresh identical bytes already stored.
+
+        An existing object of the right size is copied onto itself (server side, no bytes
+        travel), which gives it a new LastModified, so gc's age check sees this write; one
+        of the wrong size is corrupt and is overwritten with the bytes just hashed.
+        """
+        size = os.path.getsize(spool_path)
+        try:
+            stored_size: int | None = self.size(digest)
+        except BlobNotFoundError:
+            stored_size = None
+        if stored_size == size:
+            try:
+                self._refresh(digest)
+                return
+            except BlobNotFoundError:
+                pass  # deleted since we looked: upload our own copy
         with self._s3_errors():
             # upload_file (not upload_fileobj) reads each part lazily from disk, so a big
             # blob is never buffered in memory part by part.
             self._client.upload_file(
-                spool_path, self.bucket, self._key(digest), Config=self._transfer
+                spool_path,
+                self.bucket,
+                self._key(digest),
+                Config=self._transfer,
+                Callback=_SpoolToucher(spool_path),
+            )
+
+    def _refresh(self, digest: str) -> None:
+        key = self._key(digest)
+        with self._s3_errors(digest):
+            # S3 refuses a copy onto itself that changes nothing; new metadata is a change.
+            self._client.copy(
+                {"Bucket": self.bucket, "Key": key},
+                self.bucket,
+                key,
+                ExtraArgs={
+                    "MetadataDirective": "REPLACE",
+                    "Metadata": {"registry-refreshed-at": datetime.now(UTC).isoformat()},
+                },
+                Config=self._transfer,
             )
 
     # reading
@@ -796,6 +914,43 @@ class S3BlobStore(BlobStore):
             self._client.delete_object(Bucket=self.bucket, Key=self._key(digest))
         return True
 
+    def delete_many(self, digests: Sequence[str]) -> list[str]:
+        # gc deletes while it holds the audit head: one request per batch, not two per blob.
+        deleted: list[str] = []
+        for start in range(0, len(digests), 1000):
+            batch = digests[start : start + 1000]
+            with self._s3_errors():
+                response = self._client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": self._key(d)} for d in batch], "Quiet": False},
+                )
+            if response.get("Errors"):
+                error = response["Errors"][0]
+                raise StorageError(
+                    f"S3 refused to delete {error.get('Key')} from {self._where()}: "
+                    f"{error.get('Code')} {error.get('Message')}. Retry gc, or check access."
+                )
+            gone = {item["Key"] for item in response.get("Deleted", [])}
+            deleted += [d for d in batch if self._key(d) in gone]
+        return deleted
+
+    def confirm_stored(self, blob: BlobInfo) -> bool:
+        # One HEAD request, made while the write holds the audit head: only an answer
+        # given under that lock is ordered against a deletion (see the protocol). Age
+        # alone would not do: LastModified has a resolution of a second, comes from S3's
+        # clock, and a grace period of zero protects nothing.
+        try:
+            return self.size(blob.digest) == blob.size
+        except BlobNotFoundError:
+            return False
+
+    def stored_before(self, digest: str, cutoff: datetime) -> bool:
+        try:
+            modified: datetime = self._head(digest)["LastModified"]
+        except BlobNotFoundError:
+            return False
+        return modified <= cutoff
+
     def _blobs_prefix(self) -> str:
         return self._under_prefix("blobs/sha256/")
 
@@ -816,14 +971,16 @@ class S3BlobStore(BlobStore):
         return StoredBlob(name, int(item["Size"]), item["LastModified"])
 
     def cleanup_temporary(self, older_than: timedelta = timedelta(hours=1)) -> int:
-        """Abort multipart uploads a killed writer left under the blob prefix.
+        """Remove spool files and abort multipart uploads a killed writer left behind.
 
-        Incomplete uploads are invisible in listings but S3 bills their parts.
+        Incomplete uploads are invisible in listings but S3 bills their parts. A live
+        writer's spool file is written to, or touched while it uploads, at least every
+        `SPOOL_TOUCH_SECONDS`, so one idle for longer than `older_than` is dead.
         """
         from botocore.exceptions import ClientError
 
         cutoff = datetime.now(UTC) - older_than
-        aborted = 0
+        aborted = _remove_stale_parts(self.spool_dir, cutoff)
         paginator = self._client.get_paginator("list_multipart_uploads")
         with self._s3_errors():
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._blobs_prefix()):

@@ -31,6 +31,33 @@ class Stage(enum.StrEnum):
     ARCHIVED = "archived"
 
 
+class AuditAction(enum.StrEnum):
+    """What an audit event records: every write the registry makes is one of these.
+
+    `AuditEvent.action` holds the value (text, as stored and hashed)."""
+
+    REGISTER_MODEL = "register_model"
+    LOG_METRICS = "log_metrics"
+    TRANSITION = "transition"
+    PROMOTE = "promote"
+    # Promote and rollback archive the version they replace: a second event.
+    PROMOTE_ARCHIVE_PREVIOUS = "promote:archive_previous"
+    ROLLBACK = "rollback"
+    ROLLBACK_ARCHIVE_PREVIOUS = "rollback:archive_previous"
+    APPROVE = "approve"
+    SNAPSHOT_DATASET = "snapshot_dataset"
+    REFERENCE_DATASET = "reference_dataset"
+    DELETE_DATASET = "delete_dataset"
+    START_RUN = "start_run"
+    END_RUN = "end_run"
+    GC = "gc"
+
+    @property
+    def archiving_previous(self) -> AuditAction:
+        """The event for the production version that a promote or rollback replaces."""
+        return AuditAction(f"{self.value}:archive_previous")
+
+
 class RunStatus(enum.StrEnum):
     RUNNING = "running"
     FINISHED = "finished"
@@ -249,7 +276,7 @@ class AuditEvent:
     id: str
     at: datetime
     actor: str
-    action: str
+    action: str  # an AuditAction's value
     subject_type: str
     subject_id: str
     model_name: str | None

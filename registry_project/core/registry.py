@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from registry_project.core import datasets as parquet
-from registry_project.core import environment, flavors
+from registry_project.core import environment, flavors, stages
 from registry_project.core.active_run import ActiveRun
-from registry_project.core.blobs import BlobStore, open_blob_store
+from registry_project.core.blobs import BlobInfo, BlobStore, open_blob_store
 from registry_project.core.config import RegistryConfig, resolve_actor
 from registry_project.core.entities import (
+    AuditAction,
     AuditEvent,
     Column,
     DatasetKind,
@@ -46,8 +47,6 @@ from registry_project.core.entities import (
     VerifyReport,
 )
 from registry_project.core.errors import (
-    ApprovalError,
-    ApprovalRequiredError,
     ConflictError,
     DatasetDeletedError,
     DatasetInUseError,
@@ -72,13 +71,14 @@ from registry_project.core.store import identity as identity_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
+from registry_project.core.store.consistency import audit_mismatches
 from registry_project.core.store.engine import (
     create_registry_engine,
     read_transaction,
     sqlite_file,
     write_transaction,
 )
-from registry_project.core.store.references import referenced_digests
+from registry_project.core.store.references import referenced_among, referenced_digests
 from registry_project.core.store.rows import columns_to_json, version_from_values
 from registry_project.core.validation import (
     MAX_DESCRIPTION_LENGTH,
@@ -118,15 +118,16 @@ InputsArg = (
 
 _UNSET: Any = object()
 _WRITE_RETRIES = 5
-# Transitions `transition()` may make. Into production goes through promote (archiving the
-# old one); archived -> production only through promote/rollback with a reason.
-_ALLOWED_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
-    Stage.EXPERIMENT: frozenset({Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}),
-    Stage.STAGING: frozenset({Stage.PRODUCTION, Stage.ARCHIVED}),
-    Stage.PRODUCTION: frozenset({Stage.ARCHIVED}),
-    Stage.ARCHIVED: frozenset(),
-}
 GC_GRACE_PERIOD = timedelta(hours=1)
+# gc deletes in batches, each in one short transaction (see `_delete_unreferenced`).
+_GC_BATCH = 200
+# How often a write stores its bytes again when a concurrent deletion removed them before
+# its row committed (each time is a real race with gc or delete_dataset: rare).
+_STORE_ATTEMPTS = 3
+
+
+class _StoredBytesVanished(ConflictError):
+    """The bytes a write stored were deleted before the row pointing at them committed."""
 
 
 def _now() -> datetime:
@@ -167,7 +168,9 @@ class ModelRegistry:
         self.config = config
         self.allow_pickle = allow_pickle
         self._owns_engine = True
-        self._stored_capture: tuple[Any, str, tuple[tuple[str, str, int], ...]] | None = None
+        self._stored_capture: (
+            tuple[Any, str, tuple[tuple[str, str, int], ...], tuple[BlobInfo, ...]] | None
+        ) = None
         # Recorded on every write that does not name its own (see `bound`).
         self.default_dagster_run_id: str | None = None
         self.default_asset_key: str | None = None
@@ -282,6 +285,60 @@ class ModelRegistry:
                     ) from exc
         raise AssertionError("unreachable")
 
+    def _write_stored(self, work: Callable[[Connection], T], store_again: Callable[[], None]) -> T:
+        """`_write` for work that commits rows pointing at bytes it stored and confirms them
+        (`_confirm_stored`): if a concurrent deletion removed the bytes first, nothing was
+        committed; `store_again` stores them anew and the work runs again."""
+        for attempt in range(_STORE_ATTEMPTS):
+            try:
+                return self._write(work)
+            except _StoredBytesVanished:
+                if attempt == _STORE_ATTEMPTS - 1:
+                    raise
+                store_again()
+        raise AssertionError("unreachable")
+
+    def _confirm_stored(self, blobs: Sequence[BlobInfo]) -> None:
+        """Inside a write transaction, once the audit head is locked (after append_event):
+        the bytes its rows point at are still stored. See `_delete_unreferenced`."""
+        for blob in blobs:
+            if not self._blobs.confirm_stored(blob):
+                raise _StoredBytesVanished(
+                    f"blob {blob.digest} was deleted (gc or delete_dataset) while this write "
+                    "was in flight, three times in a row; nothing was written. Retry."
+                )
+
+    def _delete_unreferenced(self, connection: Connection, digests: Sequence[str]) -> list[str]:
+        """Delete those of `digests` no committed row refers to; the deleted ones.
+
+        Runs in a write transaction. The protocol that keeps the bytes of a write that is
+        in flight while gc or delete_dataset deletes the same digest:
+
+        1. A write stores its bytes before its transaction, holding no lock. On local disk
+           it renames its own fsynced copy into place, also over identical bytes already
+           there (a fresh modification time; a corrupt copy is healed). On S3 it uploads,
+           or copies an existing object of the right size onto itself (a fresh
+           LastModified, no bytes travel).
+        2. Its transaction appends an audit event, which locks the audit head (on SQLite
+           the whole write transaction holds the database's write lock), and then
+           confirms that the bytes are still stored (`BlobStore.confirm_stored`: a stat
+           locally, a HEAD request on S3). If they are gone, it rolls back and stores
+           them again (`_write_stored`).
+        3. A deletion takes that same lock first (here), re-reads which digests committed
+           rows reference, and deletes only the others before it commits.
+
+        The lock orders any deletion D against any write W of the same digest: if W
+        commits first, D's re-read sees W's row and keeps the bytes; if D holds the lock
+        first, W's confirmation runs after the deletion and sees it. No row can commit
+        pointing at deleted bytes, whatever the timing. gc also deletes only blobs older
+        than its grace period, checked again just before this step (`stored_before`), so
+        a write normally never has to store its bytes twice. Nothing here depends on
+        clocks or timing: a grace period of zero still never leaves a row without bytes.
+        """
+        audit.lock_head(connection)
+        keep = referenced_among(connection, digests)
+        return self._blobs.delete_many([digest for digest in digests if digest not in keep])
+
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
@@ -329,9 +386,11 @@ class ModelRegistry:
         who = resolve_actor(actor)
         dagster_run_id, asset_key = self._dagster_context(dagster_run_id, asset_key)
         table = parquet.to_arrow(data)  # refuses unsupported types before any write
-        with self._blobs.writer() as writer:
-            shape = parquet.write_parquet(table, writer)
-        blob = writer.info
+        blob, shape = self._store_table(table)
+
+        def store_again() -> None:
+            nonlocal blob, shape
+            blob, shape = self._store_table(table)
 
         def work(connection: Connection) -> DatasetSnapshot:
             existing = dataset_store.find_live_snapshot(connection, name, blob.digest)
@@ -358,7 +417,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="snapshot_dataset",
+                    action=AuditAction.SNAPSHOT_DATASET,
                     subject_type="dataset",
                     subject_id=values["id"],
                     dataset_name=name,
@@ -370,9 +429,16 @@ class ModelRegistry:
                     },
                 ),
             )
+            self._confirm_stored([blob])
             return dataset_store.fetch_dataset(connection, values["id"])  # type: ignore[return-value]
 
-        return self._write(work)
+        return self._write_stored(work, store_again)
+
+    def _store_table(self, table: Any) -> tuple[BlobInfo, parquet.TableShape]:
+        with self._blobs.writer() as writer:
+            shape = parquet.write_parquet(table, writer)
+        assert writer.info is not None  # set when the block exits normally
+        return writer.info, shape
 
     def reference_dataset(
         self,
@@ -438,7 +504,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="reference_dataset",
+                    action=AuditAction.REFERENCE_DATASET,
                     subject_type="dataset",
                     subject_id=values["id"],
                     dataset_name=name,
@@ -517,6 +583,15 @@ class ModelRegistry:
             )
 
         def work(connection: Connection) -> tuple[DatasetSnapshot, bool]:
+            # Locked first: a registration on a run trained on it (which share-locks it)
+            # either committed before, and is among the dependents below, or waits and
+            # then sees the tombstone (`runs.lock_run_inputs`).
+            current = dataset_store.lock_dataset(connection, snapshot.id)
+            if current is not None and current.deleted:
+                raise InvalidInputError(
+                    f"dataset {current.name} ({current.id}) is already deleted "
+                    f"(by {current.deleted_by}: {current.deletion_reason})"
+                )
             dependents = version_store.dependents_of(connection, [snapshot.id])
             if dependents and not force:
                 listing = "; ".join(
@@ -542,7 +617,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="delete_dataset",
+                    action=AuditAction.DELETE_DATASET,
                     subject_type="dataset",
                     subject_id=snapshot.id,
                     dataset_name=snapshot.name,
@@ -560,9 +635,11 @@ class ModelRegistry:
 
         tombstone, still_used = self._write(work)
         # The tombstone is committed first: if deleting the bytes fails now, they are an
-        # unreferenced blob that `gc` removes, never a record pointing at nothing.
-        if snapshot.kind is DatasetKind.SNAPSHOT and snapshot.digest and not still_used:
-            self._blobs.delete(snapshot.digest)
+        # unreferenced blob that `gc` removes, never a record pointing at nothing. An
+        # identical snapshot taken meanwhile keeps them (`_delete_unreferenced`).
+        digest = snapshot.digest
+        if snapshot.kind is DatasetKind.SNAPSHOT and digest and not still_used:
+            self._write(lambda connection: self._delete_unreferenced(connection, [digest]))
         return tombstone
 
     # --- runs ----------------------------------------------------------------------------
@@ -606,6 +683,8 @@ class ModelRegistry:
             "asset_key": asset_key,
         }
         files: list[tuple[str, str, int]] = []
+        stored: tuple[BlobInfo, ...] = ()
+        captured: environment.CapturedEnvironment | None = None
         if capture_environment:
             code, captured = environment.capture_software()
             values.update(
@@ -614,13 +693,19 @@ class ModelRegistry:
                 code_remote=code.remote,
                 code_branch=code.branch,
             )
-            packages_digest, files = self._store_environment(captured)
+            packages_digest, files, stored = self._store_environment(captured)
             values.update(
                 python_version=captured.python_version,
                 platform=captured.platform,
                 packages_digest=packages_digest,
                 package_count=len(captured.packages),
             )
+
+        def store_again() -> None:
+            nonlocal files, stored
+            assert captured is not None  # only stored bytes can vanish
+            self._stored_capture = None
+            values["packages_digest"], files, stored = self._store_environment(captured)
 
         def work(connection: Connection) -> None:
             known = dataset_store.fetch_datasets(connection, [d for d, _ in pairs])
@@ -632,7 +717,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="start_run",
+                    action=AuditAction.START_RUN,
                     subject_type="run",
                     subject_id=values["id"],
                     after={
@@ -643,26 +728,32 @@ class ModelRegistry:
                     },
                 ),
             )
+            self._confirm_stored(stored)
 
-        self._write(work)
+        self._write_stored(work, store_again)
+        if captured is not None:
+            # Reused by the next run only now that a committed row keeps these blobs.
+            self._stored_capture = (captured, values["packages_digest"], tuple(files), stored)
         return ActiveRun(self, values["id"], name)
 
     def _store_environment(
         self, captured: environment.CapturedEnvironment
-    ) -> tuple[str, list[tuple[str, str, int]]]:
+    ) -> tuple[str, list[tuple[str, str, int]], tuple[BlobInfo, ...]]:
         """Store the package list and environment files as blobs (once per capture)."""
         if self._stored_capture is not None and self._stored_capture[0] is captured:
-            return self._stored_capture[1], list(self._stored_capture[2])
+            _, digest, files, blobs = self._stored_capture
+            return digest, list(files), blobs
         packages_blob = self._blobs.put_bytes(captured.packages_text())
         files = []
+        blobs = [packages_blob]
         for relative, path in captured.files:
             try:  # index URLs in requirements files may carry tokens: stored without them
                 stored = self._blobs.put_bytes(environment.read_environment_file(path))
             except OSError:  # deleted or unreadable since the capture: leave it out
                 continue
             files.append((relative, stored.digest, stored.size))
-        self._stored_capture = (captured, packages_blob.digest, tuple(files))
-        return packages_blob.digest, files
+            blobs.append(stored)
+        return packages_blob.digest, files, tuple(blobs)
 
     @staticmethod
     def _normalise_inputs(inputs: InputsArg) -> list[tuple[str, str]]:
@@ -728,7 +819,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="end_run",
+                    action=AuditAction.END_RUN,
                     subject_type="run",
                     subject_id=run_id,
                     after={
@@ -864,17 +955,19 @@ class ModelRegistry:
         chosen = self._resolve_flavor(model, flavor)
         columns = None if signature is None else flavors.signature_from_sample(signature)
         run_id = self._run_id(run) if run is not None else None
-        # The bytes are fsynced and renamed on a background thread while the transaction
-        # below is prepared; it waits for them before committing.
-        with self._blobs.writer(defer_durability=True) as writer:
-            chosen.save(model, writer)
-        blob = writer.info
+        blob = self._store_model(chosen, model)
+
+        def store_again() -> None:
+            nonlocal blob
+            blob = self._store_model(chosen, model)
 
         def work(connection: Connection) -> Registration:
             at = _now()
             trained_on_deleted = False
             run_dagster_id = None
             if run_id is not None:
+                # Before reading whether its data was deleted: see `lock_dataset`.
+                run_store.lock_run_inputs(connection, run_id)
                 summary = run_store.run_summary(connection, run_id)
                 if summary is None:
                     raise RunNotFoundError(f"no training run with id {run_id}")
@@ -882,7 +975,9 @@ class ModelRegistry:
             if reuse_identical:
                 existing = self._identical_version(connection, name, blob.digest, run_id, who, at)
                 if existing is not None:
-                    writer.wait_durable()  # the same bytes: already stored, now synced too
+                    # Nothing is written. The bytes were stored (and made durable) before
+                    # this transaction, and a committed row, the existing version's,
+                    # references them, so no gc or deletion removes them.
                     return Registration(existing, reused=True)
             number = version_store.allocate_version_number(connection, name)
             if number is None:  # the model's first version: create it, then count
@@ -933,7 +1028,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="register_model",
+                    action=AuditAction.REGISTER_MODEL,
                     subject_type="model_version",
                     subject_id=version_id,
                     model_name=name,
@@ -946,10 +1041,19 @@ class ModelRegistry:
                     },
                 ),
             )
-            writer.wait_durable()  # a row never commits ahead of its bytes
+            self._confirm_stored([blob])
             return Registration(version_from_values(values, clean_metrics), reused=False)
 
-        return self._write(work)
+        return self._write_stored(work, store_again)
+
+    def _store_model(self, chosen: flavors.Flavor, model: object) -> BlobInfo:
+        # Durable before the version's transaction starts (a row never commits ahead of its
+        # bytes), and no database lock is held while they travel: an S3 upload can take
+        # minutes, and every other write would wait behind it.
+        with self._blobs.writer() as writer:
+            chosen.save(model, writer)
+        assert writer.info is not None  # set when the block exits normally
+        return writer.info
 
     @staticmethod
     def _identical_version(
@@ -1020,7 +1124,7 @@ class ModelRegistry:
                 connection,
                 EventDraft(
                     actor=who,
-                    action="log_metrics",
+                    action=AuditAction.LOG_METRICS,
                     subject_type="model_version",
                     subject_id=target.id,
                     model_name=target.model_name,
@@ -1271,7 +1375,7 @@ class ModelRegistry:
         leaving_production = target.stage is Stage.PRODUCTION
         why = validate_reason(
             reason,
-            required=leaving_production,
+            required=stages.needs_reason(target.stage, target_stage),
             action=(
                 f"taking {target.ref} out of production"
                 if leaving_production
@@ -1285,19 +1389,10 @@ class ModelRegistry:
             row = version_store.fetch_by_id(connection, target.id)
             assert row is not None
             current = Stage(row.stage)
-            if target_stage is current:
-                raise InvalidTransitionError(f"{target.ref} is already in {current.value}")
-            if target_stage not in _ALLOWED_TRANSITIONS[current]:
-                hint = (
-                    "; archived versions return to production only through promote or "
-                    "rollback with a reason"
-                    if current is Stage.ARCHIVED
-                    else ""
-                )
-                raise InvalidTransitionError(
-                    f"{target.ref} cannot move from {current.value} to {target_stage.value}{hint}"
-                )
-            self._apply_stage(connection, row, current, target_stage, who, why, "transition")
+            stages.check_transition(target.ref, current, target_stage)
+            self._apply_stage(
+                connection, row, current, target_stage, who, why, AuditAction.TRANSITION
+            )
 
         self._write(work)
         return self.get_version(target.id)
@@ -1310,7 +1405,7 @@ class ModelRegistry:
         new: Stage,
         actor: str,
         reason: str | None,
-        action: str,
+        action: AuditAction,
     ) -> None:
         at = _now()
         version_store.set_stage(connection, row.id, new, at)
@@ -1375,7 +1470,7 @@ class ModelRegistry:
         archived = target.stage is Stage.ARCHIVED
         why = validate_reason(
             reason,
-            required=archived,
+            required=stages.needs_reason(target.stage, Stage.PRODUCTION),
             action=(
                 f"returning archived {target.ref} to production"
                 if archived
@@ -1383,7 +1478,7 @@ class ModelRegistry:
             ),
         )
         who = resolve_actor(actor)
-        return self._promote(target, who, why, expected_id, "promote", policy)
+        return self._promote(target, who, why, expected_id, AuditAction.PROMOTE, policy)
 
     def _promote(
         self,
@@ -1391,7 +1486,7 @@ class ModelRegistry:
         actor: str,
         reason: str | None,
         expected_id: Any,
-        action: str,
+        action: AuditAction,
         policy: PromotionPolicy | None,
     ) -> ModelVersion:
         def work(connection: Connection) -> None:
@@ -1418,17 +1513,11 @@ class ModelRegistry:
                     f"production of {target.model_name!r} changed: you expected {seen}, it is "
                     f"now {now}. Nothing was changed; re-read production and decide again."
                 )
-            if row.stage == Stage.PRODUCTION.value:
-                raise InvalidTransitionError(f"{target.ref} is already in production")
+            stages.check_promotion(target.ref, Stage(row.stage))
             if policy is not None and policy.require_approval:
-                approved_by = [
-                    a for a in version_store.approvers(connection, row.id) if a != row.created_by
-                ]
-                if not approved_by:
-                    raise ApprovalRequiredError(
-                        f"{target.ref} needs an approval by someone other than its registrant "
-                        f"{row.created_by!r}: `registry approve {target.ref} --reason ...`"
-                    )
+                stages.require_approval(
+                    target.ref, row.created_by, version_store.approvers(connection, row.id)
+                )
             if current_production is not None:
                 self._apply_stage(
                     connection,
@@ -1437,7 +1526,7 @@ class ModelRegistry:
                     Stage.ARCHIVED,
                     actor,
                     reason or f"replaced by {target.ref}",
-                    f"{action}:archive_previous",
+                    action.archiving_previous,
                 )
             self._apply_stage(
                 connection, row, Stage(row.stage), Stage.PRODUCTION, actor, reason, action
@@ -1475,9 +1564,8 @@ class ModelRegistry:
                 f"model {name!r} has no earlier production version to roll back to"
             )
         previous = self.get_version(previous_id)
-        return self._promote(
-            previous, who, why, current.id if current is not None else None, "rollback", None
-        )
+        current_id = current.id if current is not None else None
+        return self._promote(previous, who, why, current_id, AuditAction.ROLLBACK, None)
 
     def approve(
         self, version: VersionRef, *, actor: str | None = None, reason: str | None = None
@@ -1486,12 +1574,7 @@ class ModelRegistry:
         who = resolve_actor(actor)
         why = validate_reason(reason, action="an approval")
         target = self.get_version(version)
-        if who == target.created_by:
-            raise ApprovalError(
-                f"{who!r} registered {target.ref} and cannot approve it; ask another reviewer"
-            )
-        if target.stage is Stage.ARCHIVED:
-            raise ApprovalError(f"{target.ref} is archived; approvals are for candidates")
+        stages.check_approver(target.ref, target.created_by, who, target.stage)
 
         def work(connection: Connection) -> None:
             if version_store.insert_approval(connection, target.id, who, why, _now()):
@@ -1499,7 +1582,7 @@ class ModelRegistry:
                     connection,
                     EventDraft(
                         actor=who,
-                        action="approve",
+                        action=AuditAction.APPROVE,
                         subject_type="model_version",
                         subject_id=target.id,
                         model_name=target.model_name,
@@ -1594,7 +1677,9 @@ class ModelRegistry:
         )
 
     def verify(self, *, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-        """Re-hash every blob the metadata references and check the audit hash chain."""
+        """Re-hash every blob the metadata references, check the audit hash chain, and
+        cross-check each version's and dataset's row against what its audit events
+        recorded. Every problem is listed; an unreadable blob does not stop the check."""
         problems: list[VerifyProblem] = []
         events_checked = 0
         with self._read() as connection:
@@ -1604,16 +1689,15 @@ class ModelRegistry:
                     events_checked = item
                 else:
                     problems.append(item)
+            problems.extend(audit_mismatches(connection))
         for index, digest in enumerate(digests, start=1):
-            outcome = self._blobs.check(digest)
+            try:
+                outcome = self._blobs.check(digest)
+                detail = f"blob {self._blobs.uri_for(digest)} is {outcome}"
+            except RegistryError as exc:  # a directory in its place, permissions, I/O
+                outcome, detail = "unreadable", str(exc)
             if outcome is not None:
-                problems.append(
-                    VerifyProblem(
-                        f"blob_{outcome}",
-                        digest,
-                        f"blob {self._blobs.uri_for(digest)} is {outcome}",
-                    )
-                )
+                problems.append(VerifyProblem(f"blob_{outcome}", digest, detail))
             if on_progress is not None:
                 on_progress(index, len(digests))
         return VerifyReport(len(digests), events_checked, tuple(problems))
@@ -1645,17 +1729,26 @@ class ModelRegistry:
             reclaimable += info.size
         if dry_run:
             return GcReport(True, tuple(orphans), reclaimable)
-        with self._read() as connection:
-            # A row may have started pointing at one of them since we looked.
-            referenced = referenced_digests(connection)
-        deleted = [d for d in orphans if d not in referenced and self._blobs.delete(d)]
+        deleted: list[str] = []
+        for start in range(0, len(orphans), _GC_BATCH):
+            # Still old? A write may have refreshed one since the listing (on S3 this asks
+            # once per blob, so it happens before the lock is taken).
+            batch = [
+                d
+                for d in orphans[start : start + _GC_BATCH]
+                if self._blobs.stored_before(d, cutoff)
+            ]
+            if batch:
+                deleted += self._write(
+                    lambda connection, batch=batch: self._delete_unreferenced(connection, batch)
+                )
         temp_removed = self._blobs.cleanup_temporary(grace_period)
         self._write(
             lambda connection: audit.append_event(
                 connection,
                 EventDraft(
                     actor=who,
-                    action="gc",
+                    action=AuditAction.GC,
                     subject_type="blob_store",
                     subject_id=self._blobs.root_uri,
                     after={

@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from registry_project.core import stages
 from registry_project.core.entities import ModelVersion, Stage
 from registry_project.core.errors import NotFoundError
 from registry_project.core.policy import PromotionPolicy
@@ -111,7 +112,8 @@ def _new_evaluations(
 
 
 def is_approved(registry: ModelRegistry, version: ModelVersion) -> bool:
-    return any(actor != version.created_by for actor in registry.approvals(version))
+    """The core's four-eyes rule (core/stages.py) over the version's recorded approvals."""
+    return stages.is_approved(version.created_by, registry.approvals(version))
 
 
 def _judge(

@@ -15,11 +15,13 @@ from markupsafe import Markup, escape
 from registry_project.core.entities import Lineage, Stage
 from registry_project.ui.formatting import number, short, when
 
+# Keyed by Stage, which equals its value (lookups by text work); tests check that every
+# stage of the machine (core/stages.py) has a colour.
 STAGE_COLORS = {
-    "production": "#1a7f37",
-    "staging": "#9a6700",
-    "experiment": "#0969da",
-    "archived": "#8c959f",
+    Stage.PRODUCTION: "#1a7f37",
+    Stage.STAGING: "#9a6700",
+    Stage.EXPERIMENT: "#0969da",
+    Stage.ARCHIVED: "#8c959f",
 }
 _MUTED = "#8c959f"
 _INK = "#1f2328"

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from registry_project.core.entities import (
+    AuditAction,
     AuditEvent,
     DatasetSnapshot,
     Lineage,
@@ -32,6 +33,7 @@ from registry_project.core.entities import (
 from registry_project.core.errors import InvalidInputError, NotFoundError
 from registry_project.core.registry import ModelRegistry
 from registry_project.core.secrets import mask_credentials
+from registry_project.core.stages import LIFE_CYCLE
 from registry_project.ui import charts
 from registry_project.ui.formatting import json_value, plain, truncate
 from registry_project.ui.query import (
@@ -44,24 +46,9 @@ from registry_project.ui.query import (
     url,
 )
 
-STAGES = tuple(stage.value for stage in Stage)
+STAGES = tuple(stage.value for stage in LIFE_CYCLE)
 # The actions the core writes to the audit log, offered as suggestions in the filter.
-AUDIT_ACTIONS = (
-    "register_model",
-    "log_metrics",
-    "transition",
-    "promote",
-    "promote:archive_previous",
-    "rollback",
-    "rollback:archive_previous",
-    "approve",
-    "snapshot_dataset",
-    "reference_dataset",
-    "delete_dataset",
-    "start_run",
-    "end_run",
-    "gc",
-)
+AUDIT_ACTIONS = tuple(action.value for action in AuditAction)
 # Compare is for a handful of versions side by side; more is unreadable and costly.
 MAX_COMPARED = 12
 # Rows of a comparison whose differences matter; stage, dates and digests always differ.

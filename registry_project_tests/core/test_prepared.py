@@ -3,6 +3,7 @@ and fail the way SQLAlchemy would, on both databases."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -122,3 +123,115 @@ def test_fetch_reads_back_what_sqlalchemy_reads(
             fetched = PreparedStatement(select).fetch(connection)
         assert fetched == [expected], backend
         assert fetched[0]["created_at"].tzinfo == UTC and fetched[0]["flag"] is True
+
+
+# --- the switch: REGISTRY_PREPARED_STATEMENTS=0 runs the same statements through SQLAlchemy
+
+
+def _workload(registry: ModelRegistry) -> None:
+    """Every PreparedStatement in the store: models, numbers, versions, metrics, runs,
+    transitions, audit events, and the version lookups."""
+    import pandas as pd
+
+    snap = registry.snapshot_dataset("d", pd.DataFrame({"x": [1, 2, 3]}))
+    with registry.start_run("train", params={"C": 1.0}, inputs=[snap]) as run:
+        registry.register_model("m", {"w": 1}, run=run, metrics={"auc": 0.5, "f1": 0.25})
+    registry.register_model("m", {"w": 2}, metrics={"auc": 0.75}, actor="carol")
+    registry.log_metrics("m/2", {"auc": 0.8}, dataset=snap)
+    registry.promote("m/1", actor="alice", reason="first")
+    registry.transition("m/2", "staging", actor="ci", reason="checks")
+    registry.approve("m/2", actor="bob", reason="reviewed")
+    registry.promote("m/2", actor="alice", reason="better")
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_VOLATILE = {"id", "at", "created_at", "stage_changed_at", "run_id", "subject_id", "hash"}
+
+
+def _comparable(value: object) -> object:
+    """A record without the fields that differ between two equal workloads (ids, times)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _comparable(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+            if field.name not in _VOLATILE and not field.name.endswith("_hash")
+        }
+    if isinstance(value, list | tuple):
+        return [_comparable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items() if key not in _VOLATILE}
+    if isinstance(value, str):
+        return _UUID.sub("<uuid>", value)
+    return value
+
+
+def _records(registry: ModelRegistry) -> object:
+    return _comparable(
+        [
+            [registry.get_version(ref) for ref in ("m/1", "m/2", "m@production", "m@latest")],
+            registry.get_version("m@archived"),
+            registry.versions("m"),
+            registry.audit_log(),
+            registry.history("m/2"),
+            registry.approvals("m/2"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite-local", "postgres-local"])
+def test_both_ways_give_the_same_records(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv("REGISTRY_PREPARED_STATEMENTS", switch)
+        registry = open_registry(backend, tmp_path / switch, request)
+        _workload(registry)
+        records[switch] = _records(registry)
+        assert registry.verify().ok
+    assert records["0"] == records["1"]
+    # and what one way wrote, the other reads the same
+    monkeypatch.setenv("REGISTRY_PREPARED_STATEMENTS", "1")
+    if backend.startswith("sqlite"):
+        reread = ModelRegistry.open(
+            f"sqlite:///{tmp_path / '0' / 'registry.db'}", str(tmp_path / "0" / "artifacts")
+        )
+        request.addfinalizer(reread.close)
+        assert _records(reread) == records["0"]
+
+
+@pytest.mark.parametrize(("switch", "seen"), [("0", True), ("", False), ("on", False)])
+def test_the_switch_sends_the_statements_through_sqlalchemy(
+    switch: str, seen: bool, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_PREPARED_STATEMENTS", switch)
+    registry = open_registry("sqlite-local", tmp_path, request)
+    statements: list[str] = []
+    sa.event.listen(
+        registry._engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: statements.append(statement),
+    )
+    registry.register_model("m", {"w": 1}, metrics={"auc": 0.5})
+    # BEGIN IMMEDIATE, the version row and the audit event are all PreparedStatement work
+    seen_by_sqlalchemy = {
+        "BEGIN IMMEDIATE" in statements,
+        any(s.startswith("INSERT INTO model_versions") for s in statements),
+        any(s.startswith("INSERT INTO audit_events") for s in statements),
+    }
+    assert seen_by_sqlalchemy == {seen}, statements
+
+
+def test_an_unknown_switch_value_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry_project.core.errors import ConfigurationError
+
+    monkeypatch.setenv("REGISTRY_PREPARED_STATEMENTS", "maybe")
+    with pytest.raises(
+        ConfigurationError, match=r"REGISTRY_PREPARED_STATEMENTS='maybe'.*set it to 0"
+    ):
+        ModelRegistry.open(f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path / "a"))
+    assert not (tmp_path / "r.db").exists()

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from registry_project.core.entities import AuditEvent, VerifyProblem
+from registry_project.core.entities import AuditAction, AuditEvent, VerifyProblem
 from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.schema import GENESIS_HASH, audit_events, audit_head
 from registry_project.core.validation import canonical_json
@@ -30,7 +30,7 @@ class EventDraft:
     """What a write wants to record; `append_event` gives it its place in the chain."""
 
     actor: str
-    action: str
+    action: AuditAction
     subject_type: str
     subject_id: str
     model_name: str | None = None
@@ -98,6 +98,13 @@ def _payload(value: Mapping[str, Any] | None) -> str | None:
     return None if value is None else canonical_json(dict(value))
 
 
+def lock_head(connection: Connection) -> None:
+    """Take the lock every appender takes (the head row on PostgreSQL; SQLite's write
+    transaction already excludes every other writer): until this transaction ends, no
+    other write can commit."""
+    _LOCK_HEAD.execute(connection)
+
+
 def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
     """Append one event inside the caller's write transaction."""
     [(head_seq, head_hash)] = _LOCK_HEAD.execute(connection)
@@ -109,7 +116,7 @@ def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
         "event_id": str(uuid.uuid4()),
         "at": at,
         "actor": draft.actor,
-        "action": draft.action,
+        "action": draft.action.value,  # plain text: stored and hashed as such
         "subject_type": draft.subject_type,
         "subject_id": draft.subject_id,
         "model_name": draft.model_name,

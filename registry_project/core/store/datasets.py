@@ -23,6 +23,17 @@ def fetch_dataset(connection: Connection, dataset_id: str) -> DatasetSnapshot | 
     return dataset_from_row(row) if row is not None else None
 
 
+def lock_dataset(connection: Connection, dataset_id: str) -> DatasetSnapshot | None:
+    """Read a dataset row and lock it until the transaction ends (PostgreSQL; SQLite's write
+    transaction excludes other writers anyway). Deleting a dataset locks it exclusively,
+    registering a version on a run trained on it locks it shared (`runs.lock_run_inputs`):
+    whichever comes second sees what the first committed."""
+    row = connection.execute(
+        sa.select(datasets).where(datasets.c.id == dataset_id).with_for_update()
+    ).first()
+    return dataset_from_row(row) if row is not None else None
+
+
 def fetch_datasets(connection: Connection, dataset_ids: list[str]) -> dict[str, DatasetSnapshot]:
     if not dataset_ids:
         return {}

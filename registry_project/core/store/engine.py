@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,7 +14,12 @@ from sqlalchemy.exc import ArgumentError
 
 from registry_project.core.errors import ConfigurationError
 from registry_project.core.secrets import mask_credentials
-from registry_project.core.store.prepared import run_on_driver
+from registry_project.core.store.prepared import (
+    DRIVER_CURSOR_OPTION,
+    on_driver_cursor,
+    prepared_statements_enabled,
+    run_on_driver,
+)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 WRITE_OPTION = "registry_write"
@@ -52,23 +58,37 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(url.database).expanduser()
 
 
-def create_registry_engine(database_url: str) -> Engine:
-    """An engine configured for safe concurrent use from several processes."""
+def create_registry_engine(database_url: str, environ: Mapping[str, str] | None = None) -> Engine:
+    """An engine configured for safe concurrent use from several processes.
+
+    `environ` (default: the process's) holds the prepared-statement switch (prepared.py)."""
     url = make_url(normalise_database_url(database_url))
+    options = {
+        DRIVER_CURSOR_OPTION: prepared_statements_enabled(
+            os.environ if environ is None else environ
+        )
+    }
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, options)
     return sa.create_engine(
         url,
         pool_pre_ping=True,  # a server restart must not poison the next call
         pool_size=5,
         max_overflow=5,
+        execution_options=options,
     )
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
+# Every commit is synced to disk before it is acknowledged (see _on_connect).
+SQLITE_SYNCHRONOUS = "FULL"
+
+
+def _sqlite_engine(url: sa.URL, options: dict[str, bool]) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, execution_options=options
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -76,7 +96,10 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: in WAL mode NORMAL may lose the last acknowledged commits on a power loss
+        # (they are in the WAL but not yet synced); the registry promises that an
+        # acknowledged registration, promotion or approval survives one.
+        cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.close()
@@ -89,6 +112,9 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         statement = (
             "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE_OPTION) else "BEGIN"
         )
+        if not on_driver_cursor(connection):
+            connection.exec_driver_sql(statement)
+            return
         driver = connection.connection.driver_connection
         run_on_driver(connection.dialect, driver.execute, statement, ())  # type: ignore[union-attr]
 

@@ -15,6 +15,14 @@ for booleans); `fetch` applies the column types' result processors to a SELECT's
 Skipping the layer also skips what hangs off it: `create_engine(echo=True)` and
 `before_cursor_execute` listeners see neither these statements nor SQLite's BEGIN (see
 engine.py); COMMIT and every other query still go through SQLAlchemy.
+
+The switch, for hunting a bug: with `REGISTRY_PREPARED_STATEMENTS=0` in the environment when
+the registry opens its engine, the same statements run through SQLAlchemy's ordinary
+`Connection.execute` (and BEGIN through `exec_driver_sql`), so echo, listeners and
+SQLAlchemy's own error handling see everything; results are the same either way (the test
+suite runs both ways in CI). The SQLAlchemy internals the fast path relies on are checked by
+registry_project_tests/core/test_prepared_internals.py; pyproject.toml pins SQLAlchemy to the
+minor release they were verified against.
 """
 
 from __future__ import annotations
@@ -27,7 +35,43 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.base import Executable
 
+from registry_project.core.errors import ConfigurationError
+
 Processor = Callable[[Any], Any] | None
+
+SWITCH_VARIABLE = "REGISTRY_PREPARED_STATEMENTS"
+# An engine execution option (set by engine.py from the switch): False runs every
+# PreparedStatement through SQLAlchemy's ordinary execution. Absent means True.
+DRIVER_CURSOR_OPTION = "registry_driver_cursor"
+_SWITCH_VALUES = {
+    "": True,
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def prepared_statements_enabled(environ: Mapping[str, str]) -> bool:
+    """The switch as read from `environ`: on unless REGISTRY_PREPARED_STATEMENTS says 0."""
+    raw = environ.get(SWITCH_VARIABLE, "")
+    try:
+        return _SWITCH_VALUES[raw.strip().lower()]
+    except KeyError:
+        raise ConfigurationError(
+            f"{SWITCH_VARIABLE}={raw!r} is not a switch; set it to 0 to run the hot-path "
+            "statements through SQLAlchemy's ordinary execution, 1 (or leave it unset) for "
+            "the driver's cursor"
+        ) from None
+
+
+def on_driver_cursor(connection: Connection) -> bool:
+    """Whether statements on `connection` take the fast path (the engine's switch)."""
+    return connection.get_execution_options().get(DRIVER_CURSOR_OPTION, True)
 
 
 # eq=False: hashed by identity, because `fetch` looks its result processors up by the
@@ -71,7 +115,13 @@ class PreparedStatement:
         self, connection: Connection, parameters: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         """Run once; the rows of a SELECT or RETURNING, fetched in full so that the
-        statement is finished before the next one (SQLite cannot commit around an open one)."""
+        statement is finished before the next one (SQLite cannot commit around an open one).
+
+        Values are unprocessed on the fast path and processed by SQLAlchemy with the switch
+        off: callers use them only where both agree (numbers, text, truth values)."""
+        if not on_driver_cursor(connection):
+            result = _ordinary(connection, self._statement, dict(parameters or {}))
+            return [tuple(row) for row in result] if result.returns_rows else []
         _, rows, _ = self._run(connection, parameters or {})
         return rows
 
@@ -81,6 +131,9 @@ class PreparedStatement:
         """Run a SELECT; its rows as {column key: value}, each value converted by its
         column type's result processor as SQLAlchemy would (SQLite's text datetimes become
         aware UTC datetimes, and so on)."""
+        if not on_driver_cursor(connection):
+            result = _ordinary(connection, self._statement, dict(parameters or {}))
+            return [dict(row) for row in result.mappings()]
         compiled, rows, description = self._run(connection, parameters or {})
         # Some processors depend on the driver's type code (PostgreSQL's numerics), so they
         # are chosen from the first result's description, then kept.
@@ -101,6 +154,9 @@ class PreparedStatement:
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row (rows share their keys), in one driver call."""
         if not rows:
+            return
+        if not on_driver_cursor(connection):
+            _ordinary(connection, self._statement, [dict(row) for row in rows])
             return
         compiled = self._compile(connection.dialect, tuple(rows[0]))
         driver_rows = [compiled.driver_parameters(row) for row in rows]
@@ -130,6 +186,19 @@ class PreparedStatement:
         if found is None:
             found = self._compiled[cache_key] = _compile(self._statement, dialect, keys)
         return found
+
+
+def _ordinary(
+    connection: Connection, statement: Executable, parameters: dict[str, Any] | list[dict[str, Any]]
+) -> sa.CursorResult[Any]:
+    """SQLAlchemy's own execution, failing as the fast path fails: a bind processor's error
+    (a naive datetime) as itself, not wrapped in a StatementError; driver errors unchanged."""
+    try:
+        return connection.execute(statement, parameters)
+    except sa.exc.StatementError as exc:
+        if isinstance(exc, sa.exc.DBAPIError) or exc.orig is None:
+            raise
+        raise exc.orig from exc
 
 
 def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -14,19 +16,38 @@ from registry_project.core.store.schema import (
 )
 
 
+def _queries() -> list[tuple[sa.Select[tuple[str]], sa.ColumnElement[str]]]:
+    return [
+        (sa.select(model_versions.c.artifact_digest), model_versions.c.artifact_digest),
+        (
+            sa.select(datasets.c.digest).where(
+                datasets.c.kind == DatasetKind.SNAPSHOT.value,
+                datasets.c.deleted_at.is_(None),
+                datasets.c.digest.is_not(None),
+            ),
+            datasets.c.digest,
+        ),
+        (
+            sa.select(runs.c.packages_digest).where(runs.c.packages_digest.is_not(None)),
+            runs.c.packages_digest,
+        ),
+        (sa.select(run_environment_files.c.digest), run_environment_files.c.digest),
+    ]
+
+
 def referenced_digests(connection: Connection) -> set[str]:
     """Every digest a live row refers to (deleted snapshots' bytes are not kept)."""
-    queries = [
-        sa.select(model_versions.c.artifact_digest),
-        sa.select(datasets.c.digest).where(
-            datasets.c.kind == DatasetKind.SNAPSHOT.value,
-            datasets.c.deleted_at.is_(None),
-            datasets.c.digest.is_not(None),
-        ),
-        sa.select(runs.c.packages_digest).where(runs.c.packages_digest.is_not(None)),
-        sa.select(run_environment_files.c.digest),
-    ]
     digests: set[str] = set()
-    for query in queries:
+    for query, _ in _queries():
         digests.update(row[0] for row in connection.execute(query))
+    return digests
+
+
+def referenced_among(connection: Connection, candidates: Collection[str]) -> set[str]:
+    """Which of `candidates` a live row refers to: the check right before deleting bytes."""
+    digests: set[str] = set()
+    if not candidates:
+        return digests
+    for query, column in _queries():
+        digests.update(row[0] for row in connection.execute(query.where(column.in_(candidates))))
     return digests

@@ -137,6 +137,22 @@ _RUN_SUMMARY = PreparedStatement(
 )
 
 
+def lock_run_inputs(connection: Connection, run_id: str) -> None:
+    """Share-lock the datasets a run read, in id order (one lock order, so no deadlock), so
+    that a concurrent `delete_dataset` either commits before `run_summary` looks or waits
+    until the version that depends on them is committed (see `datasets.lock_dataset`)."""
+    connection.execute(
+        sa.select(datasets.c.id)
+        .where(
+            datasets.c.id.in_(
+                sa.select(run_inputs.c.dataset_id).where(run_inputs.c.run_id == run_id)
+            )
+        )
+        .order_by(datasets.c.id)
+        .with_for_update(read=True)
+    ).all()
+
+
 def run_summary(connection: Connection, run_id: str) -> tuple[str | None, bool] | None:
     """(Dagster run id, trained on deleted data?) of a run in one query, or None."""
     rows = _RUN_SUMMARY.execute(connection, {"run_id": run_id})
