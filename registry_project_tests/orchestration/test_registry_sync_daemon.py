@@ -63,9 +63,11 @@ def test_cli_promotion_reaches_the_production_asset_under_the_daemon(
     )
     command = [str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)]
     try:
+        # The instance's SQLite storage is created here, before the daemon starts: two
+        # processes creating it at once collide ("table secondary_indexes already exists").
         with (
-            _background(command, project_env, log),
             dg.DagsterInstance.from_config(str(home)) as instance,
+            _background(command, project_env, log),
         ):
 
             def first_production() -> object:
