@@ -36,7 +36,7 @@ from registry_project_tests.orchestration.test_dagster_services import (
 EXAMPLE = ROOT / "examples" / "cancer_component"
 # The instance configuration the README documents for teams (lifecycle's move of it to the
 # repository root had not reached main when this test was written).
-POSTGRES_INSTANCE_YAML = ROOT / "dagster_home" / "dagster.postgres.yaml"
+POSTGRES_INSTANCE_YAML = ROOT / "dagster.postgres.yaml"
 DEADLINE_SECONDS = 420
 
 

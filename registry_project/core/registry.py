@@ -8,6 +8,7 @@ database transaction last.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import uuid
@@ -37,6 +38,7 @@ from registry_project.core.entities import (
     MetricRecord,
     Model,
     ModelVersion,
+    Registration,
     RunStatus,
     Stage,
     StageTransition,
@@ -67,6 +69,7 @@ from registry_project.core.references import ByAlias, ById, ByNumber, parse_refe
 from registry_project.core.secrets import mask_credentials
 from registry_project.core.store import audit, migrate
 from registry_project.core.store import datasets as dataset_store
+from registry_project.core.store import identity as identity_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
@@ -860,6 +863,7 @@ class ModelRegistry:
         actor: str | None = None,
         dagster_run_id: str | None = None,
         asset_key: str | None = None,
+        reuse_identical: bool = False,
     ) -> ModelVersion:
         """Serialise `model` through a flavor and register it as the next version (stage
         EXPERIMENT), in one transaction.
@@ -867,12 +871,91 @@ class ModelRegistry:
         `flavor` defaults to joblib for scikit-learn objects and pickle otherwise;
         `signature` is a sample DataFrame / Arrow table whose columns describe the input.
 
+        `reuse_identical=True` registers nothing when a version of this model already has
+        the same artifact digest, run params and input data, and returns that version
+        instead (see `register_or_reuse`, which also says whether it reused one). It is off
+        by default: a direct call registers what it is given, as it always has; the
+        Dagster training asset turns it on, so retraining on unchanged data adds no
+        byte-identical versions.
+
         Example::
 
             mv = reg.register_model("churn", clf, run=run, metrics={"auc": 0.91},
                                     signature=X_train.head())
             mv.version, mv.id, mv.artifact_digest
         """
+        return self._register(
+            name,
+            model,
+            run=run,
+            metrics=metrics,
+            flavor=flavor,
+            signature=signature,
+            description=description,
+            actor=actor,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            reuse_identical=reuse_identical,
+        ).version
+
+    def register_or_reuse(
+        self,
+        name: str,
+        model: object,
+        *,
+        run: RunRef | None = None,
+        metrics: Mapping[str, float] | None = None,
+        flavor: str | flavors.Flavor | None = None,
+        signature: Any = None,
+        description: str | None = None,
+        actor: str | None = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> Registration:
+        """`register_model`, unless a version of `name` already has the same artifact
+        digest, the same run params and the same input data (snapshots by digest,
+        references by their pin): then nothing is written and that version is returned
+        with `reused=True`. The run stays recorded as a tracked run; the version keeps
+        pointing at the run that first produced it, and `metrics` are not logged on it.
+
+        Safe under concurrency: the lookup and the insert run in one transaction holding
+        the model's lock, so two identical registrations at once make one version.
+
+        Example::
+
+            done = reg.register_or_reuse("churn", clf, run=run)
+            if done.reused:
+                print(f"nothing new: {done.version.ref} has these bytes, params and data")
+        """
+        return self._register(
+            name,
+            model,
+            run=run,
+            metrics=metrics,
+            flavor=flavor,
+            signature=signature,
+            description=description,
+            actor=actor,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            reuse_identical=True,
+        )
+
+    def _register(
+        self,
+        name: str,
+        model: object,
+        *,
+        run: RunRef | None,
+        metrics: Mapping[str, float] | None,
+        flavor: str | flavors.Flavor | None,
+        signature: Any,
+        description: str | None,
+        actor: str | None,
+        dagster_run_id: str | None,
+        asset_key: str | None,
+        reuse_identical: bool,
+    ) -> Registration:
         validate_name(name, "model name")
         clean_metrics = validate_metrics(metrics)
         who = resolve_actor(actor)
@@ -894,6 +977,7 @@ class ModelRegistry:
             dagster_run_id=dagster_run_id,
             asset_key=asset_key,
             store_again=lambda: self._store_model(chosen, model),
+            reuse_identical=reuse_identical,
         )
 
     def register_artifact(
@@ -940,7 +1024,7 @@ class ModelRegistry:
             actor=resolve_actor(actor),
             dagster_run_id=dagster_run,
             asset_key=asset,
-        )
+        ).version
 
     def _require_blobs(
         self, digests: Sequence[str], what: str, *, sizes: Mapping[str, int] | None = None
@@ -972,8 +1056,10 @@ class ModelRegistry:
         dagster_run_id: str | None,
         asset_key: str | None,
         store_again: Callable[[], object] | None = None,
-    ) -> ModelVersion:
-        """The version row, its metrics, first transition and audit event, in one transaction.
+        reuse_identical: bool = False,
+    ) -> Registration:
+        """The version row, its metrics, first transition and audit event, in one transaction
+        (or, with `reuse_identical`, the identical existing version and nothing written).
 
         The artifact's bytes are confirmed under the audit head lock (`_confirm_stored`); if
         a concurrent deletion removed them, `store_again` stores the same bytes anew and the
@@ -990,7 +1076,7 @@ class ModelRegistry:
                 )
             store_again()
 
-        def work(connection: Connection) -> ModelVersion:
+        def work(connection: Connection) -> Registration:
             at = _now()
             trained_on_deleted = False
             run_dagster_id = None
@@ -1001,6 +1087,13 @@ class ModelRegistry:
                 if summary is None:
                     raise RunNotFoundError(f"no training run with id {run_id}")
                 run_dagster_id, trained_on_deleted = summary
+            if reuse_identical:
+                existing = self._identical_version(connection, name, blob.digest, run_id, who, at)
+                if existing is not None:
+                    # Nothing is written. The bytes were stored (and made durable) before
+                    # this transaction, and a committed row, the existing version's,
+                    # references them, so no gc or deletion removes them.
+                    return Registration(existing, reused=True)
             number = version_store.allocate_version_number(connection, name)
             if number is None:  # the model's first version: create it, then count
                 version_store.ensure_model(connection, name, who, at)
@@ -1064,7 +1157,7 @@ class ModelRegistry:
                 ),
             )
             self._confirm_stored([blob])
-            return version_from_values(values, clean_metrics)
+            return Registration(version_from_values(values, clean_metrics), reused=False)
 
         return self._write_stored(work, again)
 
@@ -1076,6 +1169,30 @@ class ModelRegistry:
             chosen.save(model, writer)
         assert writer.info is not None  # set when the block exits normally
         return writer.info
+
+    @staticmethod
+    def _identical_version(
+        connection: Connection,
+        name: str,
+        digest: str,
+        run_id: str | None,
+        actor: str,
+        at: datetime,
+    ) -> ModelVersion | None:
+        """The version this registration would duplicate, looked up under the model's lock
+        so that a concurrent identical registration waits for ours and then finds it.
+
+        PostgreSQL: the model row is created if missing (an INSERT that conflicts with an
+        uncommitted one waits for it) and locked FOR UPDATE; under READ COMMITTED the
+        lookup after the lock sees what the other transaction committed. SQLite: the write
+        transaction already holds the database's write lock (BEGIN IMMEDIATE).
+        """
+        version_store.ensure_model(connection, name, actor, at)
+        version_store.lock_model(connection, name)
+        found = identity_store.find_identical_version_id(connection, name, digest, run_id)
+        if found is None:
+            return None
+        return version_store.fetch_version(connection, ById(found))
 
     def _resolve_flavor(self, model: object, flavor: str | flavors.Flavor | None) -> flavors.Flavor:
         if flavor is None:
@@ -1427,10 +1544,20 @@ class ModelRegistry:
                 subject_id=row.id,
                 model_name=row.model_name,
                 before={"stage": current.value, "version": row.version},
-                after={"stage": new.value, "version": row.version},
+                after={"stage": new.value, "version": row.version, **self._dagster_origin()},
                 reason=reason,
             ),
         )
+
+    def _dagster_origin(self) -> dict[str, str]:
+        """The Dagster run (and asset) making a change, recorded on its audit event so that
+        Dagster can tell its own changes from changes made outside it (registry_sync)."""
+        origin = {}
+        if self.default_dagster_run_id:
+            origin["dagster_run_id"] = self.default_dagster_run_id
+        if self.default_asset_key:
+            origin["asset_key"] = self.default_asset_key
+        return origin
 
     def promote(
         self,
@@ -1594,15 +1721,25 @@ class ModelRegistry:
         since: datetime | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        after_seq: int | None = None,
     ) -> list[AuditEvent]:
         """Audit events, oldest first (or `newest_first`), filtered by model / dataset name,
-        actor, action and time; `limit` keeps the first N in that order.
+        actor, action and time; `limit` keeps the first N in that order. `after_seq` reads
+        only events appended after that sequence number: a follower's cursor.
 
         Example::
 
             reg.audit_log(model="churn", action="promote", newest_first=True, limit=10)
+            reg.audit_log(after_seq=cursor, limit=500)  # what happened since cursor
         """
         where = self._audit_filter(model, dataset, actor, action, since)
+        if after_seq is not None:
+            if type(after_seq) is not int or after_seq < 0:  # bool is not a sequence number
+                raise InvalidInputError(
+                    f"after_seq must be a non-negative integer (an audit event's seq), got "
+                    f"{after_seq!r}"[:200]
+                )
+            where = dataclasses.replace(where, after_seq=after_seq)
         limit = validate_limit(limit)
         with self._read() as connection:
             return audit.query_events(connection, where, limit=limit, newest_first=newest_first)
