@@ -41,8 +41,9 @@ def test_registering_identical_bytes_heals_a_corrupt_copy_on_disk(
     assert sqlite_registry.verify().ok
 
 
-def test_registering_identical_bytes_heals_a_truncated_object_on_s3(
-    s3_server: str, s3_bucket: str, tmp_path: Path
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte (same size)"])
+def test_registering_identical_bytes_heals_a_corrupt_object_on_s3(
+    s3_server: str, s3_bucket: str, tmp_path: Path, damage: str
 ) -> None:
     import boto3
 
@@ -53,12 +54,19 @@ def test_registering_identical_bytes_heals_a_truncated_object_on_s3(
         first = registry.register_model("churn", MODEL, flavor="pickle")
         key = registry.blobs.uri_for(first.artifact_digest).removeprefix(f"s3://{s3_bucket}/")
         client = boto3.client("s3", endpoint_url=s3_server)
-        body = client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
-        client.put_object(Bucket=s3_bucket, Key=key, Body=body[:-10])
+        body = bytearray(client.get_object(Bucket=s3_bucket, Key=key)["Body"].read())
+        if damage == "truncated":
+            body = body[:-10]
+        else:
+            body[len(body) // 2] ^= 0xFF
+        client.put_object(Bucket=s3_bucket, Key=key, Body=bytes(body))
+        assert not registry.verify().ok
 
         second = registry.register_model("churn", MODEL, flavor="pickle")
 
+        assert second.artifact_digest == first.artifact_digest  # still one object
         assert registry.load_model(second) == MODEL
+        assert registry.load_model(first) == MODEL
         assert registry.verify().ok
 
 

@@ -8,9 +8,12 @@ errors. Invariants it keeps:
   an object visible only once its upload (multipart for large blobs) completed, so a
   reader never sees a partial blob under a real key. The upload is the durability step:
   it finishes before the row pointing at the blob commits.
-- **A write always (re)stores its own bytes.** An existing object of the right size is
-  copied onto itself (server side: a fresh LastModified for gc's age check, no bytes
-  travel); one of the wrong size is corrupt and is overwritten with the bytes just hashed.
+- **A write always (re)stores its own bytes.** Every upload records the SHA-256 it was
+  written under as object metadata (`x-amz-meta-sha256`). An existing object of the right
+  size that carries that digest is copied onto itself (server side: a fresh LastModified
+  for gc's age check, no bytes travel); any other object under the key (a wrong size, or
+  bytes put there by anything but the registry's own upload) is corrupt and is
+  overwritten with the bytes just hashed.
 - **Verified reads.** A GET is hashed while it streams (`hash_stream`); `interface.py`
   compares the digest before anyone sees the bytes.
 - **Deletion.** `confirm_stored` is one HEAD, asked inside the write's transaction;
@@ -79,6 +82,17 @@ def _error_code(exc: BaseException) -> str:
             return str(response.get("Error", {}).get("Code", ""))
         seen = seen.__cause__ or seen.__context__
     return ""
+
+
+# Object metadata naming the SHA-256 an upload of the registry wrote under the key. S3
+# cannot hash an object for us without a download; an object without it (or with another
+# value) was not written by our upload, so a write replaces it instead of trusting it.
+DIGEST_METADATA = "sha256"
+
+
+def _is_own_upload(head: dict[str, Any], digest: str, size: int) -> bool:
+    metadata = head.get("Metadata") or {}
+    return int(head["ContentLength"]) == size and metadata.get(DIGEST_METADATA) == digest
 
 
 class S3BlobStore(BlobStore):
@@ -188,16 +202,17 @@ class S3BlobStore(BlobStore):
     def _store_or_refresh(self, spool_path: str, digest: str) -> None:
         """Upload the spool, or refresh identical bytes already stored.
 
-        An existing object of the right size is copied onto itself (server side, no bytes
-        travel), which gives it a new LastModified, so gc's age check sees this write; one
-        of the wrong size is corrupt and is overwritten with the bytes just hashed.
+        An existing object that the registry's own upload wrote under this digest, of the
+        right size, is copied onto itself (server side, no bytes travel), which gives it a
+        new LastModified, so gc's age check sees this write; anything else under the key is
+        corrupt and is overwritten with the bytes just hashed.
         """
         size = os.path.getsize(spool_path)
         try:
-            stored_size: int | None = self.size(digest)
+            head: dict[str, Any] | None = self._head(digest)
         except BlobNotFoundError:
-            stored_size = None
-        if stored_size == size:
+            head = None
+        if head is not None and _is_own_upload(head, digest, size):
             try:
                 self._refresh(digest)
                 return
@@ -210,6 +225,7 @@ class S3BlobStore(BlobStore):
                 spool_path,
                 self.bucket,
                 self._key(digest),
+                ExtraArgs={"Metadata": {DIGEST_METADATA: digest}},
                 Config=self._transfer,
                 Callback=SpoolToucher(spool_path),
             )
@@ -224,7 +240,10 @@ class S3BlobStore(BlobStore):
                 key,
                 ExtraArgs={
                     "MetadataDirective": "REPLACE",
-                    "Metadata": {"registry-refreshed-at": datetime.now(UTC).isoformat()},
+                    "Metadata": {
+                        DIGEST_METADATA: digest,
+                        "registry-refreshed-at": datetime.now(UTC).isoformat(),
+                    },
                 },
                 Config=self._transfer,
             )
