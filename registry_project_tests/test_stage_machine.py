@@ -150,7 +150,9 @@ def test_every_stage_has_a_cli_style_a_ui_colour_and_a_choice() -> None:
     assert CLI_STAGES == UI_STAGES == tuple(stage.value for stage in stages.LIFE_CYCLE)
 
 
-def test_every_audit_action_is_one_the_core_writes(sqlite_registry: ModelRegistry) -> None:
+def test_every_audit_action_is_one_the_core_writes(
+    sqlite_registry: ModelRegistry, tmp_path: Path
+) -> None:
     reg = sqlite_registry
     snap = reg.snapshot_dataset("d", pd.DataFrame({"x": [1, 2]}))
     spare = reg.snapshot_dataset("spare", pd.DataFrame({"y": [3]}))
@@ -166,6 +168,7 @@ def test_every_audit_action_is_one_the_core_writes(sqlite_registry: ModelRegistr
     reg.rollback("m", actor="ci", reason="incident")
     reg.delete_dataset(spare, actor="dpo", reason="GDPR")
     reg.gc(dry_run=False, actor="ops")
+    reg.export_evidence(first, tmp_path / "pack.zip", actor="auditor")
     written = {event.action for event in reg.audit_log()}
     assert written == {action.value for action in AuditAction}
     assert all(type(event.action) is str for event in reg.audit_log())

@@ -51,6 +51,7 @@ class AuditAction(enum.StrEnum):
     START_RUN = "start_run"
     END_RUN = "end_run"
     GC = "gc"
+    EXPORT_EVIDENCE = "export_evidence"
 
     @property
     def archiving_previous(self) -> AuditAction:

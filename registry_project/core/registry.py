@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from registry_project.core import datasets as parquet
-from registry_project.core import environment, flavors, stages
+from registry_project.core import environment, evidence, flavors, model_card, stages
 from registry_project.core.active_run import ActiveRun
 from registry_project.core.blobs import BlobInfo, BlobStore, open_blob_store
 from registry_project.core.config import RegistryConfig, resolve_actor
@@ -1651,6 +1651,32 @@ class ModelRegistry:
                 f"invalid run reference {run!r}: pass the object from start_run or its UUID"
             )
         return parsed
+
+    # --- evidence: model cards and evidence packs (logic in model_card.py, evidence.py) ---
+
+    def model_card(self, reference: VersionRef) -> str:
+        """A version's model card as Markdown: data, params, metrics against production,
+        stage history, approvals. Example: `print(reg.model_card("churn/7"))`."""
+        return model_card.model_card(self, reference)
+
+    def export_evidence(
+        self,
+        reference: VersionRef,
+        destination: str | os.PathLike[str],
+        *,
+        actor: str | None = None,
+    ) -> tuple[int, str]:
+        """Write a version's evidence pack (a zip that `verify_evidence` checks offline);
+        returns the audit head (seq, hash) it ends at.
+        Example: `reg.export_evidence("churn/7", "pack.zip")`."""
+        return evidence.export_pack(self, reference, destination, actor=actor)
+
+    @staticmethod
+    def verify_evidence(
+        path: str | os.PathLike[str], *, anchors: Sequence[tuple[int, str]] = ()
+    ) -> evidence.EvidenceReport:
+        """Check an evidence pack with no registry at all (a static method)."""
+        return evidence.verify_pack(path, anchors=anchors)
 
 
 def _delta(value: float | None, baseline: float | None) -> float | None:
