@@ -168,6 +168,7 @@ def test_every_audit_action_is_one_the_core_writes(
     reg.rollback("m", actor="ci", reason="incident")
     reg.delete_dataset(spare, actor="dpo", reason="GDPR")
     reg.gc(dry_run=False, actor="ops")
+    reg.set_model_card_text("m", intended_use="tests", actor="carol")
     reg.export_evidence(first, tmp_path / "pack.zip", actor="auditor")
     written = {event.action for event in reg.audit_log()}
     assert written == {action.value for action in AuditAction}

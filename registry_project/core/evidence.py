@@ -73,7 +73,8 @@ def _json_bytes(value: Any) -> bytes:
 
 
 def _subject_ids(record: Mapping[str, Any]) -> list[str]:
-    ids = [record["version_id"]] + [d["id"] for d in record["datasets"]]
+    # The model's name is the subject of its card-text events.
+    ids = [record["version_id"], record["model"]] + [d["id"] for d in record["datasets"]]
     if record["run"] is not None:
         ids.append(record["run"]["id"])
     return ids
@@ -326,6 +327,22 @@ def _check_record(
                     f"{label} ({entry.get('from')} -> {entry.get('to')}): its {name} {got!r} "
                     f"differs from audit event #{seq}'s {want!r}",
                 )
+    texts = [
+        e
+        for e in events
+        if e["action"] == AuditAction.SET_CARD_TEXT.value
+        and e.get("subject_id") == record.get("model")
+    ]
+    stated = record.get("card_text")
+    if (_payload(texts[-1], "after_json") if texts else None) != stated:
+        c.problem(
+            "record_edited",
+            "card_text",
+            "the record's intended use and limitations differ from "
+            + (
+                f"audit event #{texts[-1]['seq']}" if texts else "the audit log (no event set them)"
+            ),
+        )
     recorded = list(record.get("approvals", []))
     for index in range(max(len(recorded), len(approvals))):
         label = f"approval {index + 1}"

@@ -13,9 +13,25 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from registry_project.core.config import resolve_actor
 from registry_project.core.display import inert
-from registry_project.core.entities import DatasetSnapshot, Lineage, ModelVersion
+from registry_project.core.entities import (
+    AuditAction,
+    DatasetSnapshot,
+    Lineage,
+    ModelCardText,
+    ModelVersion,
+)
+from registry_project.core.errors import InvalidInputError, ModelNotFoundError
+from registry_project.core.store import audit, card_texts, reproductions
 from registry_project.core.store import versions as version_store
+from registry_project.core.store.audit import EventDraft
+from registry_project.core.validation import (
+    MAX_DESCRIPTION_LENGTH,
+    validate_name,
+    validate_reason,
+    validate_text,
+)
 
 if TYPE_CHECKING:
     from registry_project.core.registry import ModelRegistry, VersionRef
@@ -121,6 +137,8 @@ def build_record(registry: ModelRegistry, reference: VersionRef) -> dict[str, An
     production = registry.production_version(version.model_name)
     with registry._read() as connection:
         approvals = version_store.approval_records(connection, version.id)
+        text = card_texts.fetch_card_text(connection, version.model_name)
+        reproduction = reproductions.latest_reproduction(connection, version.id)
     return {
         "format": RECORD_FORMAT,
         "model": version.model_name,
@@ -153,6 +171,20 @@ def build_record(registry: ModelRegistry, reference: VersionRef) -> dict[str, An
             for t in lineage.transitions
         ],
         "approvals": [{"actor": a.actor, "reason": a.reason, "at": _time(a.at)} for a in approvals],
+        "card_text": None
+        if text is None
+        else {"intended_use": text.intended_use, "limitations": text.limitations},
+        "reproduction": None
+        if reproduction is None
+        else {
+            "outcome": reproduction.outcome.value,
+            "at": _time(reproduction.at),
+            "by": reproduction.actor,
+            "detail": reproduction.detail,
+            "artifact_digest": reproduction.artifact_digest,
+            "environment_differences": list(reproduction.environment_differences),
+            "metric_differences": dict(reproduction.metric_differences),
+        },
     }
 
 
@@ -275,6 +307,69 @@ def render_card(record: Mapping[str, Any]) -> str:
             f"{_cell(reproduction['by'])}: {_cell(reproduction['detail'])}"
         )
     return "\n".join(lines) + "\n"
+
+
+# Left out: keep the current text (None clears it).
+KEEP: Any = object()
+
+
+def set_card_text(
+    registry: ModelRegistry,
+    model_name: str,
+    *,
+    intended_use: str | None = KEEP,
+    limitations: str | None = KEEP,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> ModelCardText:
+    """Set (or with None clear) the free text of a model's card; an argument left out
+    keeps its current value. One audit event records the before and after."""
+    validate_name(model_name, "model name")
+    if intended_use is KEEP and limitations is KEEP:
+        raise InvalidInputError("set_model_card_text needs intended_use= or limitations=")
+    new = {
+        key: validate_text(value, key.replace("_", " "), max_length=MAX_DESCRIPTION_LENGTH)
+        for key, value in (("intended_use", intended_use), ("limitations", limitations))
+        if value is not KEEP
+    }
+    why = validate_reason(reason, action="changing a model card")
+    who = resolve_actor(actor)
+
+    def work(connection: Any) -> ModelCardText:
+        if not version_store.lock_model(connection, model_name):
+            raise ModelNotFoundError(
+                f"no model named {model_name!r}; list models with `registry models`"
+            )
+        current = card_texts.fetch_card_text(connection, model_name)
+        before = {
+            "intended_use": current.intended_use if current else None,
+            "limitations": current.limitations if current else None,
+        }
+        after = {**before, **new}
+        at = datetime.now(UTC)
+        card_texts.save_card_text(connection, model_name, **after, actor=who, at=at)
+        audit.append_event(
+            connection,
+            EventDraft(
+                actor=who,
+                action=AuditAction.SET_CARD_TEXT,
+                subject_type="model",
+                subject_id=model_name,
+                model_name=model_name,
+                before=before,
+                after=after,
+                reason=why,
+            ),
+        )
+        return ModelCardText(model_name, after["intended_use"], after["limitations"], at, who)
+
+    return registry._write(work)
+
+
+def card_text(registry: ModelRegistry, model_name: str) -> ModelCardText | None:
+    validate_name(model_name, "model name")
+    with registry._read() as connection:
+        return card_texts.fetch_card_text(connection, model_name)
 
 
 def model_card(registry: ModelRegistry, reference: VersionRef) -> str:

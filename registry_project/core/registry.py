@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from registry_project.core import datasets as parquet
-from registry_project.core import environment, evidence, flavors, model_card, stages
+from registry_project.core import environment, evidence, flavors, stages
+from registry_project.core import model_card as cards
 from registry_project.core.active_run import ActiveRun
 from registry_project.core.blobs import BlobInfo, BlobStore, open_blob_store
 from registry_project.core.config import RegistryConfig, resolve_actor
@@ -36,6 +37,7 @@ from registry_project.core.entities import (
     LineageDataset,
     MetricRecord,
     Model,
+    ModelCardText,
     ModelVersion,
     RunStatus,
     Stage,
@@ -1657,7 +1659,7 @@ class ModelRegistry:
     def model_card(self, reference: VersionRef) -> str:
         """A version's model card as Markdown: data, params, metrics against production,
         stage history, approvals. Example: `print(reg.model_card("churn/7"))`."""
-        return model_card.model_card(self, reference)
+        return cards.model_card(self, reference)
 
     def export_evidence(
         self,
@@ -1670,6 +1672,31 @@ class ModelRegistry:
         returns the audit head (seq, hash) it ends at.
         Example: `reg.export_evidence("churn/7", "pack.zip")`."""
         return evidence.export_pack(self, reference, destination, actor=actor)
+
+    def set_model_card_text(
+        self,
+        name: str,
+        *,
+        intended_use: str | None = cards.KEEP,
+        limitations: str | None = cards.KEEP,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> ModelCardText:
+        """Set the owners' free text of model `name`'s card (audited); None clears a field,
+        one left out is kept. Example:
+        `reg.set_model_card_text("churn", intended_use="Rank retention offers", actor="ana")`."""
+        return cards.set_card_text(
+            self,
+            name,
+            intended_use=intended_use,
+            limitations=limitations,
+            actor=actor,
+            reason=reason,
+        )
+
+    def model_card_text(self, name: str) -> ModelCardText | None:
+        """The owners' free text of model `name`'s card, or None if never set."""
+        return cards.card_text(self, name)
 
     @staticmethod
     def verify_evidence(

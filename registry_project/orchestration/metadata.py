@@ -35,6 +35,7 @@ GATES = "gates"
 COMPARISON = "comparison"
 PRODUCTION_VERSION_ID = "registry/production_version_id"
 STATUS = "registry/status"
+MODEL_CARD = "registry/model_card"  # the production version's card, as Markdown
 SCORED_WITH = "registry/scored_with"
 SOURCE_SNAPSHOT_ID = "registry/source_snapshot_id"
 METRIC_PREFIX = "metric/"
@@ -64,6 +65,7 @@ METADATA_KEYS: dict[str, str] = {
     COMPARISON: "evaluation: markdown table, candidate against production",
     PRODUCTION_VERSION_ID: "evaluation: the production version compared against",
     STATUS: "production: what the run did (promoted, waits for approval, serves)",
+    MODEL_CARD: "production: the production version's model card, as Markdown",
     SCORED_WITH: "scores: the production version used, as `name/version`",
     SOURCE_SNAPSHOT_ID: "scores: the snapshot that was scored",
 }

@@ -183,3 +183,47 @@ def test_an_untouched_copy_verifies_and_garbage_is_refused(pack: Path, tmp_path:
     junk.write_bytes(b"not a zip")
     with pytest.raises(errors.InvalidInputError, match="not a readable evidence pack"):
         verify_pack(junk)
+
+
+def test_card_text_is_set_by_owners_audited_and_shown(registry: ModelRegistry) -> None:
+    ref = _churn_version(registry)
+    with pytest.raises(errors.ModelNotFoundError, match="no model named 'fraud'"):
+        registry.set_model_card_text("fraud", intended_use="x", actor="ana")
+    with pytest.raises(errors.InvalidInputError, match="intended_use= or limitations="):
+        registry.set_model_card_text("churn", actor="ana")
+    registry.set_model_card_text("churn", intended_use="Rank retention offers", actor="ana")
+    text = registry.set_model_card_text(
+        "churn", limitations="Not for credit | pricing decisions", actor="ana", reason="legal"
+    )
+    assert (text.intended_use, text.limitations) == (
+        "Rank retention offers",
+        "Not for credit | pricing decisions",
+    )
+    card = registry.model_card(ref)
+    assert "## Intended use\n\nRank retention offers\n" in card
+    assert "## Limitations\n\nNot for credit | pricing decisions\n" in card
+    [latest, first] = registry.audit_log(action="set_card_text", newest_first=True)
+    assert (latest.actor, latest.reason) == ("ana", "legal")
+    assert latest.before == {"intended_use": "Rank retention offers", "limitations": None}
+    assert first.after == {"intended_use": "Rank retention offers", "limitations": None}
+    assert registry.verify().ok
+    registry.set_model_card_text("churn", intended_use=None, actor="ana")
+    assert registry.model_card_text("churn").intended_use is None
+    assert "## Intended use\n\n_not stated_\n" in registry.model_card(ref)
+
+
+def test_edited_card_text_in_a_pack_is_detected(
+    sqlite_registry: ModelRegistry, tmp_path: Path
+) -> None:
+    ref = _churn_version(sqlite_registry)
+    sqlite_registry.set_model_card_text("churn", intended_use="Retention offers", actor="ana")
+    path = tmp_path / "pack.zip"
+    sqlite_registry.export_evidence(ref, path)
+    assert verify_pack(path).ok
+
+    def change(record: dict) -> None:
+        record["card_text"]["intended_use"] = "Credit decisions"
+
+    kinds = _kinds(_rewrite(path, "record.json", _json_change(change)))
+    assert kinds["record_edited"].startswith("card_text: the record's intended use")
+    assert "card_edited" in kinds
