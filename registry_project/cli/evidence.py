@@ -16,6 +16,8 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import clean, console, emit_json
+from registry_project.core.anchors import parse_anchor
+from registry_project.core.errors import InvalidInputError
 from registry_project.core.evidence import EvidenceReport, verify_pack
 
 
@@ -29,10 +31,10 @@ class Anchor(click.ParamType):
     ) -> tuple[int, str]:
         if isinstance(value, tuple):
             return value  # type: ignore[return-value]
-        seq, _, digest = str(value).partition(":")
-        if not seq.isdigit() or len(digest) != 64:
-            self.fail(f"{value!r} is not an anchor: give SEQ:HASH (e.g. 42:9f86d0…)", param, ctx)
-        return int(seq), digest.lower()
+        try:
+            return parse_anchor(str(value))
+        except InvalidInputError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @click.command(short_help="A version's model card, as Markdown.")

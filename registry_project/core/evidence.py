@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from registry_project.core.anchors import validate_anchors
 from registry_project.core.config import resolve_actor
 from registry_project.core.entities import AuditAction, VerifyProblem
 from registry_project.core.errors import InvalidInputError
@@ -401,6 +402,7 @@ def _check_card(files: Mapping[str, bytes], record: Mapping[str, Any], c: _Check
 def verify_pack(path: str | Path, *, anchors: Sequence[tuple[int, str]] = ()) -> EvidenceReport:
     """Check an evidence pack offline: no registry, no database. Every edited, removed or
     reordered entry is reported; an anchor (seq, hash) the segment covers must match it."""
+    anchors = validate_anchors(anchors)
     files = _read_pack(Path(path))
     c = _Checker()
     manifest = _load_json(files, MANIFEST, c) or {}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
+from registry_project.core import anchors as anchor_checks
 from registry_project.core import datasets as parquet
 from registry_project.core import environment, evidence, flavors, stages
 from registry_project.core import model_card as cards
@@ -1544,10 +1545,20 @@ class ModelRegistry:
             validate_since(since),
         )
 
-    def verify(self, *, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+    def verify(
+        self,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        anchors: Sequence[tuple[int, str]] = (),
+    ) -> VerifyReport:
         """Re-hash every blob the metadata references, check the audit hash chain, and
         cross-check each version's and dataset's row against what its audit events
-        recorded. Every problem is listed; an unreadable blob does not stop the check."""
+        recorded. Every problem is listed; an unreadable blob does not stop the check.
+
+        `anchors` are audit heads `(seq, hash)` recorded outside this database (an
+        evidence pack's, Dagster's): a history rewritten whole no longer matches them.
+        Example: `reg.verify(anchors=[(42, "9f86d08...")])`."""
+        anchors = anchor_checks.validate_anchors(anchors)
         problems: list[VerifyProblem] = []
         events_checked = 0
         with self._read() as connection:
@@ -1558,6 +1569,7 @@ class ModelRegistry:
                 else:
                     problems.append(item)
             problems.extend(audit_mismatches(connection))
+            problems.extend(audit.check_anchors(connection, anchors))
         for index, digest in enumerate(digests, start=1):
             try:
                 outcome = self._blobs.check(digest)
@@ -1697,6 +1709,10 @@ class ModelRegistry:
     def model_card_text(self, name: str) -> ModelCardText | None:
         """The owners' free text of model `name`'s card, or None if never set."""
         return cards.card_text(self, name)
+
+    def audit_head(self) -> tuple[int, str]:
+        """The audit chain's tip (seq, hash): what to publish as an anchor for `verify`."""
+        return anchor_checks.audit_head(self)
 
     @staticmethod
     def verify_evidence(

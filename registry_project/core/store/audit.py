@@ -311,3 +311,35 @@ def first_seq_about(connection: Connection, subject_ids: Sequence[str]) -> int |
     )
     value = connection.execute(query).scalar_one()
     return None if value is None else int(value)
+
+
+def check_anchors(
+    connection: Connection, anchors: Sequence[tuple[int, str]]
+) -> list[VerifyProblem]:
+    """Compare the chain with audit heads published outside this database (an evidence
+    pack, Dagster's event log). A whole-chain rewrite, every event re-hashed consistently,
+    passes `verify_chain`; it cannot also keep the hash someone else recorded."""
+    problems = []
+    head_seq, _ = read_head(connection)
+    for seq, expected in anchors:
+        stored = connection.execute(
+            sa.select(audit_events.c.hash).where(audit_events.c.seq == seq)
+        ).scalar_one_or_none()
+        if stored is None:
+            detail = (
+                f"an anchor records event #{seq} but the log ends at #{head_seq}: "
+                "the newest events were removed"
+                if seq > head_seq
+                else f"an anchor records event #{seq}, which is missing from the log"
+            )
+            problems.append(VerifyProblem("audit_rewritten", f"event #{seq}", detail))
+        elif stored != expected:
+            problems.append(
+                VerifyProblem(
+                    "audit_rewritten",
+                    f"event #{seq}",
+                    f"its hash {stored[:12]}… differs from the anchor {expected[:12]}… "
+                    "recorded outside the registry: the history up to it was rewritten",
+                )
+            )
+    return problems
