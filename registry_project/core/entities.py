@@ -53,6 +53,7 @@ class AuditAction(enum.StrEnum):
     GC = "gc"
     EXPORT_EVIDENCE = "export_evidence"
     SET_CARD_TEXT = "set_card_text"
+    REPRODUCE = "reproduce"
 
     @property
     def archiving_previous(self) -> AuditAction:

@@ -22,6 +22,7 @@ from registry_project.core import anchors as anchor_checks
 from registry_project.core import datasets as parquet
 from registry_project.core import environment, evidence, flavors, stages
 from registry_project.core import model_card as cards
+from registry_project.core import reproduce as reproduction
 from registry_project.core.active_run import ActiveRun
 from registry_project.core.blobs import BlobInfo, BlobStore, open_blob_store
 from registry_project.core.config import RegistryConfig, resolve_actor
@@ -40,6 +41,7 @@ from registry_project.core.entities import (
     Model,
     ModelCardText,
     ModelVersion,
+    Reproduction,
     RunStatus,
     Stage,
     StageTransition,
@@ -1713,6 +1715,35 @@ class ModelRegistry:
     def audit_head(self) -> tuple[int, str]:
         """The audit chain's tip (seq, hash): what to publish as an anchor for `verify`."""
         return anchor_checks.audit_head(self)
+
+    def reproduce(
+        self,
+        reference: VersionRef,
+        *,
+        train: reproduction.TrainFunction,
+        evaluate: reproduction.EvaluateFunction | None = None,
+        tolerance: float = reproduction.DEFAULT_TOLERANCE,
+        repo: str | os.PathLike[str] | None = None,
+        actor: str | None = None,
+    ) -> Reproduction:
+        """Retrain a version from its record (input snapshots, params, code commit) with
+        `train(inputs)` and record, audited, whether the artifact is bit-identical or its
+        metrics on the recorded evaluation datasets (`evaluate(model, df)`) are within
+        `tolerance`. Refused (`ReproductionRefusedError`) when the record cannot be rebuilt.
+        Example: `reg.reproduce("churn/7", train=lambda i: fit(i.datasets["train"], i.params))`."""
+        return reproduction.reproduce(
+            self,
+            reference,
+            train=train,
+            evaluate=evaluate,
+            tolerance=tolerance,
+            repo=repo,
+            actor=actor,
+        )
+
+    def latest_reproduction(self, reference: VersionRef) -> Reproduction | None:
+        """The newest reproduction attempt of a version, or None."""
+        return reproduction.latest_reproduction(self, reference)
 
     @staticmethod
     def verify_evidence(

@@ -193,3 +193,37 @@ def test_retraining_follows_changed_training_data_not_every_snapshot(
     assert _materialize(instance, registry_resource, ["customers"]).success
     tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
     assert tick.get_requested_partitions(candidate) == {None}
+
+
+def test_the_demo_models_reproduce_bit_identically_at_the_recorded_commit(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    from registry_project.core import environment
+    from registry_project.core.entities import ReproductionOutcome
+    from registry_project.pipelines.churn import reproduce_forest, reproduce_logistic
+
+    # Trained from a clean checkout, as a reproducible version must be.
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "README").write_text("demo\n")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "demo"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=checkout,
+            check=True,
+        )
+    monkeypatch.chdir(checkout)
+    environment._recent_captures.clear()
+    selection = [*TRAINING_SELECTION, "churn-forest/churn_forest_candidate"]
+    assert _materialize(instance, registry_resource, selection).success
+    for ref, train in (("churn/1", reproduce_logistic), ("churn-forest/1", reproduce_forest)):
+        assert registry.lineage(ref).code.dirty is False
+        result = registry.reproduce(ref, train=train, actor="auditor")
+        assert result.outcome is ReproductionOutcome.IDENTICAL, result.detail
+        assert result.environment_differences == ()

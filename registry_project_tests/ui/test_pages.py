@@ -286,6 +286,7 @@ def test_version_page_shows_the_model_card(
     html = page(client, "/models/churn/versions/2")
     card = html[html.index('id="card"') : html.index("<h2>Datasets</h2>")]
     assert card.count("not stated") == 4  # the two fields, and the same in the Markdown card
+    assert "never (<code>registry reproduce churn/2</code>)" in card
     demo_registry.set_model_card_text(
         "churn", intended_use="Rank <retention> offers", limitations="Not for pricing", actor="ana"
     )
