@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.store import audit
-
-if TYPE_CHECKING:
-    from registry_project.core.registry import ModelRegistry
+from registry_project.core.transactions import Transactions
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -41,6 +38,6 @@ def validate_anchors(anchors: Sequence[tuple[int, str]]) -> list[tuple[int, str]
     return checked
 
 
-def audit_head(registry: ModelRegistry) -> tuple[int, str]:
-    with registry._read() as connection:
+def audit_head(tx: Transactions) -> tuple[int, str]:
+    with tx.read() as connection:
         return audit.read_head(connection)

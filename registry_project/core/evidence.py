@@ -32,6 +32,7 @@ from registry_project.core.errors import InvalidInputError
 from registry_project.core.model_card import build_record, render_card
 from registry_project.core.store import audit
 from registry_project.core.store.audit import EventDraft
+from registry_project.core.transactions import Transactions
 
 if TYPE_CHECKING:
     from registry_project.core.registry import ModelRegistry, VersionRef
@@ -83,6 +84,7 @@ def _subject_ids(record: Mapping[str, Any]) -> list[str]:
 
 def export_pack(
     registry: ModelRegistry,
+    tx: Transactions,
     reference: VersionRef,
     destination: str | Path,
     *,
@@ -96,7 +98,7 @@ def export_pack(
         raise InvalidInputError(f"{target} is a directory: give the path of the zip to write")
     if not target.parent.is_dir():
         raise InvalidInputError(f"cannot write {target}: directory {target.parent} does not exist")
-    record = build_record(registry, reference)
+    record = build_record(registry, tx, reference)
     record_bytes = _json_bytes(record)
     card_bytes = render_card(record).encode()
     subjects = _subject_ids(record)
@@ -123,7 +125,7 @@ def export_pack(
         # exactly at the export event.
         return audit.stored_events(connection, first)
 
-    events = registry._write(work)
+    events = tx.write(work)
     wanted = set(subjects)
     chain = {
         "first_seq": events[0]["seq"],

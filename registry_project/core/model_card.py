@@ -26,6 +26,7 @@ from registry_project.core.errors import InvalidInputError, ModelNotFoundError
 from registry_project.core.store import audit, card_texts, reproductions
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
+from registry_project.core.transactions import Transactions
 from registry_project.core.validation import (
     MAX_DESCRIPTION_LENGTH,
     validate_name,
@@ -129,13 +130,15 @@ def _metrics(
     return rows
 
 
-def build_record(registry: ModelRegistry, reference: VersionRef) -> dict[str, Any]:
+def build_record(
+    registry: ModelRegistry, tx: Transactions, reference: VersionRef
+) -> dict[str, Any]:
     """The version's whole record as JSON-ready values: what the card shows and an
     evidence pack carries as `record.json`."""
     lineage = registry.lineage(reference)
     version = lineage.version
     production = registry.production_version(version.model_name)
-    with registry._read() as connection:
+    with tx.read() as connection:
         approvals = version_store.approval_records(connection, version.id)
         text = card_texts.fetch_card_text(connection, version.model_name)
         reproduction = reproductions.latest_reproduction(connection, version.id)
@@ -314,7 +317,7 @@ KEEP: Any = object()
 
 
 def set_card_text(
-    registry: ModelRegistry,
+    tx: Transactions,
     model_name: str,
     *,
     intended_use: str | None = KEEP,
@@ -363,15 +366,15 @@ def set_card_text(
         )
         return ModelCardText(model_name, after["intended_use"], after["limitations"], at, who)
 
-    return registry._write(work)
+    return tx.write(work)
 
 
-def card_text(registry: ModelRegistry, model_name: str) -> ModelCardText | None:
+def card_text(tx: Transactions, model_name: str) -> ModelCardText | None:
     validate_name(model_name, "model name")
-    with registry._read() as connection:
+    with tx.read() as connection:
         return card_texts.fetch_card_text(connection, model_name)
 
 
-def model_card(registry: ModelRegistry, reference: VersionRef) -> str:
+def model_card(registry: ModelRegistry, tx: Transactions, reference: VersionRef) -> str:
     """The Markdown model card of a version."""
-    return render_card(build_record(registry, reference))
+    return render_card(build_record(registry, tx, reference))

@@ -82,6 +82,7 @@ from registry_project.core.store.engine import (
 )
 from registry_project.core.store.references import referenced_among, referenced_digests
 from registry_project.core.store.rows import columns_to_json, version_from_values
+from registry_project.core.transactions import Transactions
 from registry_project.core.validation import (
     MAX_DESCRIPTION_LENGTH,
     MAX_PIN_LENGTH,
@@ -1668,12 +1669,17 @@ class ModelRegistry:
             )
         return parsed
 
-    # --- evidence: model cards and evidence packs (logic in model_card.py, evidence.py) ---
+    # --- proof: model cards, evidence packs, anchors, reproduction ----------------------
+    # (the logic is in model_card.py, evidence.py, anchors.py and reproduce.py)
+
+    @property
+    def _tx(self) -> Transactions:
+        return Transactions(self._read, self._write)
 
     def model_card(self, reference: VersionRef) -> str:
         """A version's model card as Markdown: data, params, metrics against production,
         stage history, approvals. Example: `print(reg.model_card("churn/7"))`."""
-        return cards.model_card(self, reference)
+        return cards.model_card(self, self._tx, reference)
 
     def export_evidence(
         self,
@@ -1685,7 +1691,7 @@ class ModelRegistry:
         """Write a version's evidence pack (a zip that `verify_evidence` checks offline);
         returns the audit head (seq, hash) it ends at.
         Example: `reg.export_evidence("churn/7", "pack.zip")`."""
-        return evidence.export_pack(self, reference, destination, actor=actor)
+        return evidence.export_pack(self, self._tx, reference, destination, actor=actor)
 
     def set_model_card_text(
         self,
@@ -1700,7 +1706,7 @@ class ModelRegistry:
         one left out is kept. Example:
         `reg.set_model_card_text("churn", intended_use="Rank retention offers", actor="ana")`."""
         return cards.set_card_text(
-            self,
+            self._tx,
             name,
             intended_use=intended_use,
             limitations=limitations,
@@ -1710,11 +1716,11 @@ class ModelRegistry:
 
     def model_card_text(self, name: str) -> ModelCardText | None:
         """The owners' free text of model `name`'s card, or None if never set."""
-        return cards.card_text(self, name)
+        return cards.card_text(self._tx, name)
 
     def audit_head(self) -> tuple[int, str]:
         """The audit chain's tip (seq, hash): what to publish as an anchor for `verify`."""
-        return anchor_checks.audit_head(self)
+        return anchor_checks.audit_head(self._tx)
 
     def reproduce(
         self,
@@ -1733,6 +1739,7 @@ class ModelRegistry:
         Example: `reg.reproduce("churn/7", train=lambda i: fit(i.datasets["train"], i.params))`."""
         return reproduction.reproduce(
             self,
+            self._tx,
             reference,
             train=train,
             evaluate=evaluate,
@@ -1743,7 +1750,7 @@ class ModelRegistry:
 
     def latest_reproduction(self, reference: VersionRef) -> Reproduction | None:
         """The newest reproduction attempt of a version, or None."""
-        return reproduction.latest_reproduction(self, reference)
+        return reproduction.latest_reproduction(self, self._tx, reference)
 
     @staticmethod
     def verify_evidence(

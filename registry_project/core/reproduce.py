@@ -38,6 +38,7 @@ from registry_project.core.entities import (
 from registry_project.core.errors import InvalidInputError, ReproductionRefusedError
 from registry_project.core.store import audit, reproductions
 from registry_project.core.store.audit import EventDraft
+from registry_project.core.transactions import Transactions
 
 if TYPE_CHECKING:
     from registry_project.core.registry import ModelRegistry, VersionRef
@@ -212,6 +213,7 @@ def _metric_differences(
 
 def reproduce(
     registry: ModelRegistry,
+    tx: Transactions,
     reference: VersionRef,
     *,
     train: TrainFunction,
@@ -298,7 +300,7 @@ def reproduce(
             ),
         )
 
-    registry._write(work)
+    tx.write(work)
     return result
 
 
@@ -316,7 +318,9 @@ def load_function(path: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], found)
 
 
-def latest_reproduction(registry: ModelRegistry, reference: VersionRef) -> Reproduction | None:
+def latest_reproduction(
+    registry: ModelRegistry, tx: Transactions, reference: VersionRef
+) -> Reproduction | None:
     version = registry.get_version(reference)
-    with registry._read() as connection:
+    with tx.read() as connection:
         return reproductions.latest_reproduction(connection, version.id)
