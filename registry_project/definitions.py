@@ -23,6 +23,7 @@ data_sensor = dg.AutomationConditionSensorDefinition(
 
 defs = dg.Definitions(
     assets=[*DATASETS, *(asset for p in PIPELINES for asset in p.assets)],
+    asset_checks=[check for p in PIPELINES for check in p.asset_checks],
     jobs=[job for p in PIPELINES for job in p.jobs],
     sensors=[data_sensor, *(sensor for p in PIPELINES for sensor in p.sensors)],
     schedules=[schedule for p in PIPELINES for schedule in p.schedules],
