@@ -23,6 +23,7 @@ data_sensor = dg.AutomationConditionSensorDefinition(
 
 defs = dg.Definitions(
     assets=[*DATASETS, *(asset for p in PIPELINES for asset in p.assets)],
+    asset_checks=[check for p in PIPELINES for check in p.asset_checks],
     jobs=[job for p in PIPELINES for job in p.jobs],
     # Each pipeline's promotion, registry-sync and automation sensors (RUNNING: the demo
     # opts in), and the demo's own data sensor.

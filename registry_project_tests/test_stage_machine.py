@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ from registry_project import ModelRegistry, PromotionPolicy, Stage
 from registry_project.cli import cli
 from registry_project.cli.app import STAGES as CLI_STAGES
 from registry_project.cli.output import STAGE_STYLES
-from registry_project.core import errors, stages
+from registry_project.core import environment, errors, stages
 from registry_project.core.entities import AuditAction, ModelVersion
 from registry_project.orchestration.promotion import is_approved
 from registry_project.ui.charts import STAGE_COLORS
@@ -150,7 +151,28 @@ def test_every_stage_has_a_cli_style_a_ui_colour_and_a_choice() -> None:
     assert CLI_STAGES == UI_STAGES == tuple(stage.value for stage in stages.LIFE_CYCLE)
 
 
-def test_every_audit_action_is_one_the_core_writes(sqlite_registry: ModelRegistry) -> None:
+def _reproduce_once(reg: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run from a clean git checkout, reproduced (what writes a `reproduce` event)."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "README").write_text("x\n")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "x"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=checkout,
+            check=True,
+        )
+    monkeypatch.chdir(checkout)
+    environment._recent_captures.clear()
+    data = reg.snapshot_dataset("r", pd.DataFrame({"x": [1]}))
+    with reg.start_run("train", inputs=[data]) as run:
+        version = reg.register_model("m", [3], run=run, actor="carol")
+    assert reg.reproduce(version, train=lambda inputs: [3]).reproduced
+
+
+def test_every_audit_action_is_one_the_core_writes(
+    sqlite_registry: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reg = sqlite_registry
     snap = reg.snapshot_dataset("d", pd.DataFrame({"x": [1, 2]}))
     spare = reg.snapshot_dataset("spare", pd.DataFrame({"y": [3]}))
@@ -166,6 +188,9 @@ def test_every_audit_action_is_one_the_core_writes(sqlite_registry: ModelRegistr
     reg.rollback("m", actor="ci", reason="incident")
     reg.delete_dataset(spare, actor="dpo", reason="GDPR")
     reg.gc(dry_run=False, actor="ops")
+    reg.set_model_card_text("m", intended_use="tests", actor="carol")
+    _reproduce_once(reg, tmp_path, monkeypatch)
+    reg.export_evidence(first, tmp_path / "pack.zip", actor="auditor")
     written = {event.action for event in reg.audit_log()}
     assert written == {action.value for action in AuditAction}
     assert all(type(event.action) is str for event in reg.audit_log())

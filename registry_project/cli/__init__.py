@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from typing import cast
 
-from registry_project.cli import data, db, inspect, integrity, stages, ui_command
+from registry_project.cli import (
+    data,
+    db,
+    evidence,
+    inspect,
+    integrity,
+    reproduce,
+    stages,
+    ui_command,
+)
 from registry_project.cli.app import RegistryGroup, cli
 
 # The order here is the order of `registry --help`.
-for module in (inspect, stages, data, integrity, db, ui_command):
+for module in (inspect, stages, data, integrity, evidence, reproduce, db, ui_command):
     module.register(cast(RegistryGroup, cli))
 
 

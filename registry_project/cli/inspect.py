@@ -21,7 +21,7 @@ from registry_project.cli.app import (
     json_option,
     pass_state,
 )
-from registry_project.cli.lineage import lineage, lineage_summary, params_text
+from registry_project.cli.lineage import lineage, lineage_summary, params_text, reproduction_text
 from registry_project.cli.output import (
     clean,
     console,
@@ -189,6 +189,7 @@ def show(state: CliState, ref: str) -> None:
         rows.append(("signature", text(", ".join(f"{c.name}:{c.type}" for c in mv.signature))))
     rows.extend(lineage_summary(found))
     rows.append(("approved by", text(", ".join(approvals) or "-")))
+    rows.append(("reproduced", reproduction_text(registry.latest_reproduction(mv))))
     if mv.trained_on_deleted_data:
         rows.append(("warning", Text("trained or evaluated on data that was deleted", "red")))
     for key, value in rows:

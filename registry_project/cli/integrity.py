@@ -20,6 +20,7 @@ from registry_project.cli.app import (
     json_option,
     pass_state,
 )
+from registry_project.cli.evidence import Anchor
 from registry_project.cli.output import clean, console, emit_json, number, text, when
 from registry_project.core.entities import AuditAction, AuditEvent
 from registry_project.core.validation import MAX_GRACE_PERIOD, MAX_LIMIT
@@ -156,17 +157,26 @@ def audit(
 
 
 @click.command(short_help="Check every blob's digest and the audit chain; exit 1 on a problem.")
+@click.option(
+    "--anchor",
+    "anchors",
+    type=Anchor(),
+    multiple=True,
+    help="An audit head recorded outside the registry, SEQ:HASH (repeatable): a history "
+    "rewritten whole no longer matches it.",
+)
 @json_option
 @pass_state
 @handles_errors
-def verify(state: CliState) -> None:
+def verify(state: CliState, anchors: tuple[tuple[int, str], ...]) -> None:
     """Re-hash every blob the metadata references and check the audit log's hash chain.
     Exit status 1, with the list of problems, when anything is missing, corrupt or
     tampered with. A progress bar runs on stderr (only on a terminal).
 
     \b
-    Example:
+    Examples:
       registry verify
+      registry verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     """
     progress_console = console(stderr=True)
     with Progress(
@@ -183,7 +193,7 @@ def verify(state: CliState) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = state.registry().verify(on_progress=advance)
+        report = state.registry().verify(on_progress=advance, anchors=anchors)
     if state.json:
         emit_json(report)
     else:

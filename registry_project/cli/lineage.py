@@ -20,7 +20,7 @@ from registry_project.cli.output import (
     text,
     when,
 )
-from registry_project.core.entities import CodeVersion, Lineage, LineageDataset
+from registry_project.core.entities import CodeVersion, Lineage, LineageDataset, Reproduction
 
 
 def params_text(params: Mapping[str, Any]) -> str:
@@ -56,6 +56,16 @@ def _dataset_text(item: LineageDataset) -> Text:
     return label
 
 
+def reproduction_text(found: Reproduction | None) -> Text:
+    """The newest reproduction attempt in one line (`registry reproduce` makes them)."""
+    if found is None:
+        return Text("never (registry reproduce REF)")
+    style = "green" if found.reproduced else "red"
+    line = Text(found.outcome.value, style=style)
+    line.append(f" {when(found.at)} UTC by {clean(found.actor)}: {clean(found.detail)}")
+    return line
+
+
 def lineage_summary(lineage: Lineage) -> list[tuple[str, str | Text]]:
     """The rows `show` prints about lineage: one line each."""
     datasets = Text()
@@ -74,7 +84,7 @@ def lineage_summary(lineage: Lineage) -> list[tuple[str, str | Text]]:
     return rows
 
 
-def lineage_tree(lineage: Lineage) -> Tree:
+def lineage_tree(lineage: Lineage, reproduction: Reproduction | None = None) -> Tree:
     mv = lineage.version
     root = Text(f"{clean(mv.ref)} ", style="bold")
     root.append_text(stage_text(mv.stage.value))
@@ -98,6 +108,9 @@ def lineage_tree(lineage: Lineage) -> Tree:
         for item in env.files:
             node.add(text(f"{item.path} sha256:{short_digest(item.digest)}"))
     tree.add(text(f"dagster run {lineage.dagster_run_id or '-'}"))
+    reproduced = tree.add(Text("reproduced ").append_text(reproduction_text(reproduction)))
+    for difference in reproduction.environment_differences if reproduction else ():
+        reproduced.add(text(difference))
     if lineage.transitions:
         history = tree.add("stage history (UTC)")
         for step in lineage.transitions:
@@ -126,4 +139,4 @@ def lineage(state: CliState, ref: str) -> None:
     if state.json:
         emit_json(found)
         return
-    console().print(lineage_tree(found))
+    console().print(lineage_tree(found, state.registry().latest_reproduction(found.version)))

@@ -51,6 +51,9 @@ class AuditAction(enum.StrEnum):
     START_RUN = "start_run"
     END_RUN = "end_run"
     GC = "gc"
+    EXPORT_EVIDENCE = "export_evidence"
+    SET_CARD_TEXT = "set_card_text"
+    REPRODUCE = "reproduce"
 
     @property
     def archiving_previous(self) -> AuditAction:
@@ -268,6 +271,42 @@ class Lineage:
     environment: EnvironmentInfo | None
     dagster_run_id: str | None
     transitions: tuple[StageTransition, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelCardText:
+    """The free text of a model's card, set by its owners (audited)."""
+
+    model_name: str
+    intended_use: str | None
+    limitations: str | None
+    updated_at: datetime
+    updated_by: str
+
+
+class ReproductionOutcome(enum.StrEnum):
+    IDENTICAL = "identical"  # the retrained artifact has the recorded digest
+    WITHIN_TOLERANCE = "within_tolerance"  # other bytes, metrics within the tolerance
+    DIFFERENT = "different"  # metrics outside the tolerance
+    REFUSED = "refused"  # the record cannot be rebuilt (deleted data, unknown commit, ...)
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """One attempt to rebuild a version from its record, and what came out."""
+
+    version_id: str
+    at: datetime
+    actor: str
+    outcome: ReproductionOutcome
+    detail: str
+    artifact_digest: str | None = None
+    environment_differences: tuple[str, ...] = ()
+    metric_differences: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+
+    @property
+    def reproduced(self) -> bool:
+        return self.outcome in (ReproductionOutcome.IDENTICAL, ReproductionOutcome.WITHIN_TOLERANCE)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
+from registry_project.core import anchors as anchor_checks
 from registry_project.core import datasets as parquet
-from registry_project.core import environment, flavors, stages
+from registry_project.core import environment, evidence, flavors, stages
+from registry_project.core import model_card as cards
+from registry_project.core import reproduce as reproduction
 from registry_project.core.active_run import ActiveRun
 from registry_project.core.blobs import BlobInfo, BlobStore, open_blob_store
 from registry_project.core.config import RegistryConfig, resolve_actor
@@ -37,8 +40,10 @@ from registry_project.core.entities import (
     LineageDataset,
     MetricRecord,
     Model,
+    ModelCardText,
     ModelVersion,
     Registration,
+    Reproduction,
     RunStatus,
     Stage,
     StageTransition,
@@ -82,6 +87,7 @@ from registry_project.core.store.engine import (
 )
 from registry_project.core.store.references import referenced_among, referenced_digests
 from registry_project.core.store.rows import columns_to_json, version_from_values
+from registry_project.core.transactions import Transactions
 from registry_project.core.validation import (
     MAX_DESCRIPTION_LENGTH,
     MAX_PIN_LENGTH,
@@ -1791,10 +1797,20 @@ class ModelRegistry:
             validate_since(since),
         )
 
-    def verify(self, *, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+    def verify(
+        self,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        anchors: Sequence[tuple[int, str]] = (),
+    ) -> VerifyReport:
         """Re-hash every blob the metadata references, check the audit hash chain, and
         cross-check each version's and dataset's row against what its audit events
-        recorded. Every problem is listed; an unreadable blob does not stop the check."""
+        recorded. Every problem is listed; an unreadable blob does not stop the check.
+
+        `anchors` are audit heads `(seq, hash)` recorded outside this database (an
+        evidence pack's, Dagster's): a history rewritten whole no longer matches them.
+        Example: `reg.verify(anchors=[(42, "9f86d08...")])`."""
+        anchors = anchor_checks.validate_anchors(anchors)
         problems: list[VerifyProblem] = []
         events_checked = 0
         with self._read() as connection:
@@ -1805,6 +1821,7 @@ class ModelRegistry:
                 else:
                     problems.append(item)
             problems.extend(audit_mismatches(connection))
+            problems.extend(audit.check_anchors(connection, anchors))
         for index, digest in enumerate(digests, start=1):
             try:
                 outcome = self._blobs.check(digest)
@@ -1900,6 +1917,96 @@ class ModelRegistry:
                 f"invalid run reference {run!r}: pass the object from start_run or its UUID"
             )
         return parsed
+
+    # --- proof: model cards, evidence packs, anchors, reproduction ----------------------
+    # (the logic is in model_card.py, evidence.py, anchors.py and reproduce.py)
+
+    @property
+    def _tx(self) -> Transactions:
+        return Transactions(self._read, self._write)
+
+    def model_card(self, reference: VersionRef) -> str:
+        """A version's model card as Markdown: data, params, metrics against production,
+        stage history, approvals. Example: `print(reg.model_card("churn/7"))`."""
+        return cards.model_card(self, self._tx, reference)
+
+    def export_evidence(
+        self,
+        reference: VersionRef,
+        destination: str | os.PathLike[str],
+        *,
+        actor: str | None = None,
+    ) -> tuple[int, str]:
+        """Write a version's evidence pack (a zip that `verify_evidence` checks offline);
+        returns the audit head (seq, hash) it ends at.
+        Example: `reg.export_evidence("churn/7", "pack.zip")`."""
+        return evidence.export_pack(self, self._tx, reference, destination, actor=actor)
+
+    def set_model_card_text(
+        self,
+        name: str,
+        *,
+        intended_use: str | None = cards.KEEP,
+        limitations: str | None = cards.KEEP,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> ModelCardText:
+        """Set the owners' free text of model `name`'s card (audited); None clears a field,
+        one left out is kept. Example:
+        `reg.set_model_card_text("churn", intended_use="Rank retention offers", actor="ana")`."""
+        return cards.set_card_text(
+            self._tx,
+            name,
+            intended_use=intended_use,
+            limitations=limitations,
+            actor=actor,
+            reason=reason,
+        )
+
+    def model_card_text(self, name: str) -> ModelCardText | None:
+        """The owners' free text of model `name`'s card, or None if never set."""
+        return cards.card_text(self._tx, name)
+
+    def audit_head(self) -> tuple[int, str]:
+        """The audit chain's tip (seq, hash): what to publish as an anchor for `verify`."""
+        return anchor_checks.audit_head(self._tx)
+
+    def reproduce(
+        self,
+        reference: VersionRef,
+        *,
+        train: reproduction.TrainFunction,
+        evaluate: reproduction.EvaluateFunction | None = None,
+        tolerance: float = reproduction.DEFAULT_TOLERANCE,
+        repo: str | os.PathLike[str] | None = None,
+        actor: str | None = None,
+    ) -> Reproduction:
+        """Retrain a version from its record (input snapshots, params, code commit) with
+        `train(inputs)` and record, audited, whether the artifact is bit-identical or its
+        metrics on the recorded evaluation datasets (`evaluate(model, df)`) are within
+        `tolerance`. Refused (`ReproductionRefusedError`) when the record cannot be rebuilt.
+        Example: `reg.reproduce("churn/7", train=lambda i: fit(i.datasets["train"], i.params))`."""
+        return reproduction.reproduce(
+            self,
+            self._tx,
+            reference,
+            train=train,
+            evaluate=evaluate,
+            tolerance=tolerance,
+            repo=repo,
+            actor=actor,
+        )
+
+    def latest_reproduction(self, reference: VersionRef) -> Reproduction | None:
+        """The newest reproduction attempt of a version, or None."""
+        return reproduction.latest_reproduction(self, self._tx, reference)
+
+    @staticmethod
+    def verify_evidence(
+        path: str | os.PathLike[str], *, anchors: Sequence[tuple[int, str]] = ()
+    ) -> evidence.EvidenceReport:
+        """Check an evidence pack with no registry at all (a static method)."""
+        return evidence.verify_pack(path, anchors=anchors)
 
 
 def _software_values(software: StoredSoftware) -> dict[str, Any]:

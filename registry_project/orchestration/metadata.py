@@ -36,6 +36,7 @@ GATES = "gates"
 COMPARISON = "comparison"
 PRODUCTION_VERSION_ID = "registry/production_version_id"
 STATUS = "registry/status"
+MODEL_CARD = "registry/model_card"  # the production version's card, as Markdown
 SCORED_WITH = "registry/scored_with"
 SOURCE_SNAPSHOT_ID = "registry/source_snapshot_id"
 REUSED = "registry/reused"
@@ -76,6 +77,7 @@ METADATA_KEYS: dict[str, str] = {
     PRODUCTION_VERSION_ID: "evaluation: the production version compared against",
     STATUS: "production: what the run did (promoted, waits for approval, serves) or what "
     "changed outside Dagster",
+    MODEL_CARD: "production: the production version's model card, as Markdown",
     SCORED_WITH: "scores: the production version used, as `name/version`",
     SOURCE_SNAPSHOT_ID: "scores: the snapshot that was scored",
     REUSED: "candidate: true when nothing new was registered (an identical version existed)",

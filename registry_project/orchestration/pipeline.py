@@ -11,6 +11,7 @@ import dagster as dg
 
 from registry_project.core.policy import GuardMetric, PromotionPolicy
 from registry_project.orchestration._common import AssetRef, to_asset_key
+from registry_project.orchestration.deletion import registry_deleted_data_check
 from registry_project.orchestration.evaluation import Gate, MaxRegression, registry_evaluation
 from registry_project.orchestration.promotion import (
     registry_production_asset,
@@ -62,11 +63,17 @@ class ModelPipeline:
     retraining_schedule: dg.ScheduleDefinition | None
     automation_sensor: dg.AutomationConditionSensorDefinition | None
     sync_sensor: dg.SensorDefinition
+    # Blocking: production fails it while it was trained on deleted data (deletion.py).
+    deleted_data_check: dg.AssetChecksDefinition | None = None
 
     @property
     def assets(self) -> tuple[dg.AssetsDefinition, ...]:
         produced = (self.candidate, self.evaluation, self.production, self.scores)
         return tuple(asset for asset in produced if asset is not None)
+
+    @property
+    def asset_checks(self) -> tuple[dg.AssetChecksDefinition, ...]:
+        return (self.deleted_data_check,) if self.deleted_data_check is not None else ()
 
     @property
     def jobs(self) -> tuple[Any, ...]:
@@ -96,6 +103,7 @@ class ModelPipeline:
         resources."""
         return dg.Definitions(
             assets=[*extra_assets, *self.assets],
+            asset_checks=list(self.asset_checks),
             jobs=[*self.jobs, *jobs],
             sensors=[*self.sensors, *sensors],
             schedules=[*self.schedules, *schedules],
@@ -260,6 +268,9 @@ def build_model_pipeline(
         retraining_schedule=schedule,
         automation_sensor=automation,
         sync_sensor=sync_sensor,
+        deleted_data_check=registry_deleted_data_check(
+            model_name=model_name, production=production, resource_key=resource_key
+        ),
     )
 
 

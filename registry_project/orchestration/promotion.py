@@ -137,6 +137,7 @@ def registry_production_asset(
         return dg.MaterializeResult(
             metadata={
                 **md.version_metadata(production),
+                md.MODEL_CARD: dg.MetadataValue.md(registry.model_card(production)),
                 md.STATUS: dg.MetadataValue.text(note or f"{production.ref} serves"),
                 **anchor,
             },

@@ -24,6 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from registry_project.core.policy import GuardMetric, PromotionPolicy
+from registry_project.core.reproduce import ReproductionInputs
 from registry_project.orchestration import (
     MetricThreshold,
     RegistryAssetProps,
@@ -127,6 +128,24 @@ def train_forest(config: ForestConfig, train: pd.DataFrame) -> TrainingResult:
     return TrainingResult(
         model, metrics={"train_accuracy": accuracy}, signature=train[FEATURES].head()
     )
+
+
+def _config_params(inputs: ReproductionInputs, config: type[dg.Config]) -> dict[str, Any]:
+    # The run's params also hold what is not config (a partition key): only the fields.
+    return {k: v for k, v in inputs.params.items() if k in config.model_fields}
+
+
+def reproduce_logistic(inputs: ReproductionInputs) -> Any:
+    """`train_logistic` on a version's record, for `registry reproduce churn/N --train
+    registry_project.pipelines.churn:reproduce_logistic`."""
+    config = LogisticConfig(**_config_params(inputs, LogisticConfig))
+    return train_logistic(config, inputs.datasets["train"]).model
+
+
+def reproduce_forest(inputs: ReproductionInputs) -> Any:
+    """`train_forest` on a version's record (its seed is fixed: bit-identical)."""
+    config = ForestConfig(**_config_params(inputs, ForestConfig))
+    return train_forest(config, inputs.datasets["train"]).model
 
 
 CHURN_POLICY = PromotionPolicy(

@@ -384,6 +384,9 @@ class Pages:
             links=neighbours,
             model_href=model_path(name),
             dataset_anchor=dataset_anchor,
+            card_text=self.registry.model_card_text(name),
+            card=self.registry.model_card(version),
+            reproduction=self.registry.latest_reproduction(version),
         )
 
     def version_by_id(self, request: Request) -> Response:

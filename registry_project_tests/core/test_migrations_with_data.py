@@ -45,6 +45,7 @@ def unchanged(rows: Rows) -> Rows:
 # migration that adds a column adds it to each row here, with the value it backfills.
 ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
     "0002": unchanged,  # indexes on audit_events (actor, seq) and (action, seq) only
+    "0003": lambda rows: {**rows, "model_card_texts": [], "reproductions": []},  # new tables
 }
 
 

@@ -257,6 +257,9 @@ def test_translator_renames_keys_and_groups_and_the_life_cycle_still_runs(
     recorded.discard("path")  # the IO manager's (where it pickled the value), not ours
     assert recorded <= set(md.METADATA_KEYS), recorded - set(md.METADATA_KEYS)
     assert {md.VERSION_ID, md.SNAPSHOT_ID, md.GATES, md.STATUS, md.SCORED_WITH} <= recorded
+    production = md.recorded_metadata(instance, dg.AssetKey(["ml", "team", "team_production"]))
+    assert production is not None
+    assert production[md.MODEL_CARD].value == registry.model_card("team/1")
 
 
 def test_asset_checks_can_be_switched_off() -> None:

@@ -193,3 +193,74 @@ def test_retraining_follows_changed_training_data_not_every_snapshot(
     assert _materialize(instance, registry_resource, ["customers"]).success
     tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
     assert tick.get_requested_partitions(candidate) == {None}
+
+
+def test_the_demo_models_reproduce_bit_identically_at_the_recorded_commit(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    from registry_project.core import environment
+    from registry_project.core.entities import ReproductionOutcome
+    from registry_project.pipelines.churn import reproduce_forest, reproduce_logistic
+
+    # Trained from a clean checkout, as a reproducible version must be.
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "README").write_text("demo\n")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "demo"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=checkout,
+            check=True,
+        )
+    monkeypatch.chdir(checkout)
+    environment._recent_captures.clear()
+    selection = [*TRAINING_SELECTION, "churn-forest/churn_forest_candidate"]
+    assert _materialize(instance, registry_resource, selection).success
+    for ref, train in (("churn/1", reproduce_logistic), ("churn-forest/1", reproduce_forest)):
+        assert registry.lineage(ref).code.dirty is False
+        result = registry.reproduce(ref, train=train, actor="auditor")
+        assert result.outcome is ReproductionOutcome.IDENTICAL, result.detail
+        assert result.environment_differences == ()
+
+
+def test_force_deleting_productions_training_data_fails_the_blocking_check(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING_SELECTION).success
+    registry.promote("churn/1", actor="alice", reason="first")
+    check = churn.deleted_data_check
+    assert check is not None and check in churn.asset_checks
+
+    def run_check() -> dg.AssetCheckEvaluation:
+        result = dg.materialize(
+            [*_all_assets(), check],
+            instance=instance,
+            resources={"registry": registry_resource},
+            selection=dg.AssetSelection.checks(check),
+            raise_on_error=False,
+        )
+        [evaluation] = result.get_asset_check_evaluations()
+        return evaluation
+
+    assert run_check().passed
+    customers = next(
+        d.snapshot for d in registry.lineage("churn/1").datasets if d.snapshot.name == "customers"
+    )
+    registry.delete_dataset(customers, actor="dpo", reason="GDPR request 17", force=True)
+    failed = run_check()
+    assert not failed.passed and failed.severity is dg.AssetCheckSeverity.ERROR
+    assert failed.description.startswith("churn/1 was trained on deleted data: ")
+    assert (
+        f"customers@{customers.digest[:12]} (trained), deleted by dpo for GDPR request 17"
+        in failed.description
+    )
+    spec = next(iter(check.check_specs))
+    assert spec.blocking and spec.asset_key == churn.production.key

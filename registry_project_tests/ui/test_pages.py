@@ -278,3 +278,20 @@ def test_empty_registry(tmp_path: Path) -> None:
         assert "No models yet" in page(client, "/")
         assert "No datasets yet" in page(client, "/datasets")
         assert "No event matches" in page(client, "/audit")
+
+
+def test_version_page_shows_the_model_card(
+    client: TestClient, demo_registry: ModelRegistry
+) -> None:
+    html = page(client, "/models/churn/versions/2")
+    card = html[html.index('id="card"') : html.index("<h2>Datasets</h2>")]
+    assert card.count("not stated") == 4  # the two fields, and the same in the Markdown card
+    assert "never (<code>registry reproduce churn/2</code>)" in card
+    demo_registry.set_model_card_text(
+        "churn", intended_use="Rank <retention> offers", limitations="Not for pricing", actor="ana"
+    )
+    html = page(client, "/models/churn/versions/2")
+    card = html[html.index('id="card"') : html.index("<h2>Datasets</h2>")]
+    assert "Rank &lt;retention&gt; offers" in card and "Not for pricing" in card
+    assert "# Model card: churn/2" in card and "## Stage history" in card
+    assert "passed the quality gates" in card

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,8 +52,17 @@ _ADVANCE_HEAD = PreparedStatement(
 )
 
 
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def _timestamp_text(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime(_TIMESTAMP_FORMAT)
+
+
+def timestamp_from_text(text: str) -> datetime:
+    """The inverse of the hashed timestamp text, so an event exported as text (an evidence
+    pack) hashes exactly as it did in the database."""
+    return datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
 def compute_hash(
@@ -255,3 +264,85 @@ def verify_chain(connection: Connection) -> Iterator[VerifyProblem | int]:
             f"#{expected_seq - 1}: the newest events were deleted or altered",
         )
     yield checked
+
+
+# The hashed fields of an event, in the order `compute_hash` takes them.
+HASHED_FIELDS = (
+    "seq",
+    "event_id",
+    "at",
+    "actor",
+    "action",
+    "subject_type",
+    "subject_id",
+    "model_name",
+    "dataset_name",
+    "before_json",
+    "after_json",
+    "reason",
+    "prev_hash",
+)
+
+
+def stored_events(connection: Connection, first_seq: int) -> list[dict[str, Any]]:
+    """The events from `first_seq` to the tip exactly as stored (payloads as their JSON
+    text, the time as its hashed text), for exporting a checkable segment of the chain."""
+    rows = connection.execute(
+        sa.select(audit_events).where(audit_events.c.seq >= first_seq).order_by(audit_events.c.seq)
+    )
+    exported = []
+    for row in rows:
+        values = {name: row._mapping[name] for name in HASHED_FIELDS}
+        values["at"] = _timestamp_text(values["at"])
+        values["hash"] = row.hash
+        exported.append(values)
+    return exported
+
+
+def read_head(connection: Connection) -> tuple[int, str]:
+    """The chain tip (sequence number and hash), what an anchor records."""
+    row = connection.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one()
+    return int(row.seq), str(row.hash)
+
+
+def first_seq_about(connection: Connection, subject_ids: Sequence[str]) -> int | None:
+    """The sequence number of the oldest event about any of these subjects."""
+    if not subject_ids:
+        return None
+    query = sa.select(sa.func.min(audit_events.c.seq)).where(
+        audit_events.c.subject_id.in_(list(subject_ids))
+    )
+    value = connection.execute(query).scalar_one()
+    return None if value is None else int(value)
+
+
+def check_anchors(
+    connection: Connection, anchors: Sequence[tuple[int, str]]
+) -> list[VerifyProblem]:
+    """Compare the chain with audit heads published outside this database (an evidence
+    pack, Dagster's event log). A whole-chain rewrite, every event re-hashed consistently,
+    passes `verify_chain`; it cannot also keep the hash someone else recorded."""
+    problems = []
+    head_seq, _ = read_head(connection)
+    for seq, expected in anchors:
+        stored = connection.execute(
+            sa.select(audit_events.c.hash).where(audit_events.c.seq == seq)
+        ).scalar_one_or_none()
+        if stored is None:
+            detail = (
+                f"an anchor records event #{seq} but the log ends at #{head_seq}: "
+                "the newest events were removed"
+                if seq > head_seq
+                else f"an anchor records event #{seq}, which is missing from the log"
+            )
+            problems.append(VerifyProblem("audit_rewritten", f"event #{seq}", detail))
+        elif stored != expected:
+            problems.append(
+                VerifyProblem(
+                    "audit_rewritten",
+                    f"event #{seq}",
+                    f"its hash {stored[:12]}… differs from the anchor {expected[:12]}… "
+                    "recorded outside the registry: the history up to it was rewritten",
+                )
+            )
+    return problems

@@ -238,6 +238,31 @@ approvals = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
 )
 
+# Added in migration 0003: the free text of a model's card (intended use, limitations),
+# set by its owners; every change is an audit event.
+model_card_texts = sa.Table(
+    "model_card_texts",
+    metadata,
+    sa.Column("model_name", sa.String(NAME_LENGTH), sa.ForeignKey("models.name"), primary_key=True),
+    sa.Column("intended_use", sa.Text),
+    sa.Column("limitations", sa.Text),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+)
+
+# Added in migration 0003: each attempt to reproduce a version from its record.
+reproductions = sa.Table(
+    "reproductions",
+    metadata,
+    _id(primary_key=True),
+    _id("version_id", sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("detail_json", sa.Text, nullable=False),
+    sa.Index(None, "version_id", "at"),
+)
+
 audit_events = sa.Table(
     "audit_events",
     metadata,

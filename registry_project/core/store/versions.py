@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from registry_project.core.entities import (
+    Approval,
     Dependent,
     MetricRecord,
     Model,
@@ -522,6 +523,14 @@ def approvers(connection: Connection, version_id: str) -> list[str]:
         .order_by(approvals.c.at)
     )
     return [row[0] for row in rows]
+
+
+def approval_records(connection: Connection, version_id: str) -> list[Approval]:
+    """Who approved a version, why and when, oldest first."""
+    rows = connection.execute(
+        sa.select(approvals).where(approvals.c.version_id == version_id).order_by(approvals.c.at)
+    )
+    return [Approval(row.version_id, row.actor, row.reason, row.at) for row in rows]
 
 
 # --- dependents ------------------------------------------------------------------------
