@@ -26,6 +26,7 @@ from registry_project.core.config import RegistryConfig
 from registry_project.core.entities import (
     AuditEvent,
     Column,
+    Comparison,
     DatasetSnapshot,
     Dependent,
     GcReport,
@@ -477,6 +478,18 @@ class ModelRegistry:
         """Params and metrics of several versions side by side, with each metric's delta to
         the production version. Rows: `stage`, `param.<name>`, `metric.<name>`, ...;
         columns: `v5`, `v7`, ..., `production (v3)`, `Δ v5`, ..."""
+        return comparison.compare(self._w, name, versions).to_frame()
+
+    def comparison(self, name: str, versions: Sequence[int | str | ModelVersion]) -> Comparison:
+        """What `compare` shows, as a value: its rows, its columns (each with the version
+        it shows and whether it is a delta), every cell, and the rows that differ between
+        the versions; `.to_frame()` is `compare`'s DataFrame.
+
+        Example::
+
+            c = reg.comparison("churn", [5, 7])
+            c.differing, c.value("metric.auc", "Δ v7")
+        """
         return comparison.compare(self._w, name, versions)
 
     # --- stages and approvals (ops/stage_ops.py; the rules in stages.py) -----------------

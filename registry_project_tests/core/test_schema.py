@@ -57,7 +57,6 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
     registry.close()
 
 
-
 def test_sqlite_syncs_every_commit(tmp_path: Path) -> None:
     """An acknowledged write survives a power loss: in WAL mode only synchronous=FULL (2)
     syncs the WAL at each commit; NORMAL (1) may lose the last commits. Every pooled
@@ -67,6 +66,7 @@ def test_sqlite_syncs_every_commit(tmp_path: Path) -> None:
         for connection in (first, second):
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     registry.close()
+
 
 def test_default_location_is_dot_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

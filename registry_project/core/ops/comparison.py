@@ -1,24 +1,32 @@
-"""`compare`: params and metrics of several versions of one model side by side, with each
-metric's delta to the production version."""
+"""`comparison` (and `compare`, its DataFrame): params and metrics of several versions of
+one model side by side, with each metric's delta to the production version, and the rows
+that differ."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import Any
 
-from registry_project.core.entities import ModelVersion, TrainingRun
+from registry_project.core.entities import (
+    ColumnKind,
+    ComparedColumn,
+    Comparison,
+    ModelVersion,
+    TrainingRun,
+)
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.ops import run_ops, version_ops
 from registry_project.core.ops.version_ops import VersionRef
 from registry_project.core.ops.writer import Writer
 from registry_project.core.validation import canonical_json, validate_name
 
-if TYPE_CHECKING:
-    import pandas as pd
+# Rows whose differences matter; stage, dates and digests always differ.
+COMPARED_ROWS = ("param.", "metric.", "code_commit", "flavor")
 
 
-def compare(w: Writer, name: str, versions: Sequence[int | str | ModelVersion]) -> pd.DataFrame:
+def compare(w: Writer, name: str, versions: Sequence[int | str | ModelVersion]) -> Comparison:
     validate_name(name, "model name")
     if not versions:
         raise InvalidInputError("compare needs at least one version number")
@@ -30,9 +38,15 @@ def compare(w: Writer, name: str, versions: Sequence[int | str | ModelVersion]) 
     runs: dict[str, TrainingRun] = {v.run_id: run_ops.get(w, v.run_id) for v in chosen if v.run_id}
     if production is not None and production.run_id and production.run_id not in runs:
         runs[production.run_id] = run_ops.get(w, production.run_id)
-    columns: dict[str, ModelVersion] = {f"v{v.version}": v for v in chosen}
+    shown: dict[str, ComparedColumn] = {}
+    columns: dict[str, ModelVersion] = {}
+    for v in chosen:
+        shown[f"v{v.version}"] = ComparedColumn(f"v{v.version}", v.version, ColumnKind.VERSION)
+        columns[f"v{v.version}"] = v
     if production is not None:
-        columns[f"production (v{production.version})"] = production
+        label = f"production (v{production.version})"
+        shown[label] = ComparedColumn(label, production.version, ColumnKind.PRODUCTION)
+        columns[label] = production
     param_keys = sorted({k for r in runs.values() for k in r.params})
     metric_keys = sorted({k for v in columns.values() for k in v.metrics})
     table: dict[str, dict[str, Any]] = {}
@@ -54,16 +68,27 @@ def compare(w: Writer, name: str, versions: Sequence[int | str | ModelVersion]) 
         for key in metric_keys:
             column[f"metric.{key}"] = version.metrics.get(key)
         table[label] = column
+    rows = tuple(table[next(iter(table))])
+    differing = tuple(
+        row
+        for row in rows
+        if row.startswith(COMPARED_ROWS) and len({repr(c.get(row)) for c in table.values()}) > 1
+    )
     if production is not None:
         for version in chosen:
-            table[f"Δ v{version.version}"] = {
+            label = f"Δ v{version.version}"
+            shown[label] = ComparedColumn(label, version.version, ColumnKind.DELTA)
+            table[label] = {
                 f"metric.{key}": delta(version.metrics.get(key), production.metrics.get(key))
                 for key in metric_keys
             }
-    import pandas as pd  # imported on use: see core/datasets.py
-
-    frame = pd.DataFrame(table)
-    return frame.reindex(list(table[next(iter(table))].keys()))
+    return Comparison(
+        model_name=name,
+        rows=rows,
+        columns=tuple(shown.values()),
+        cells=MappingProxyType({label: MappingProxyType(c) for label, c in table.items()}),
+        differing=differing,
+    )
 
 
 def version_ref(name: str, item: int | str | ModelVersion) -> VersionRef:
