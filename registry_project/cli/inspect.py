@@ -35,26 +35,25 @@ from registry_project.cli.output import (
     to_jsonable,
     when,
 )
-from registry_project.core.entities import Model, ModelVersion
-from registry_project.core.registry import ModelRegistry
+from registry_project.core.entities import ModelSummary, ModelVersion
 from registry_project.core.validation import MAX_LIMIT
 
 if TYPE_CHECKING:
     pass
 
 
-def _model_row(registry: ModelRegistry, model: Model, metric: str | None) -> dict[str, Any]:
+def _model_row(summary: ModelSummary, metric: str | None) -> dict[str, Any]:
     """One line of `models`; the key metric comes from production, else the latest version."""
-    shown = registry.production_version(model.name) or registry.get_version(f"{model.name}@latest")
-    key = metric or (min(shown.metrics) if shown.metrics else None)
+    shown = summary.shown
+    key = metric or summary.key_metric()
     return {
-        "name": model.name,
-        "latest_version": model.latest_version,
-        "production_version": model.production_version,
+        "name": summary.model.name,
+        "latest_version": summary.model.latest_version,
+        "production_version": summary.model.production_version,
         "metric": key,
-        "value": shown.metrics.get(key) if key else None,
-        "metric_from_version": shown.version,
-        "created_at": model.created_at,
+        "value": shown.metrics.get(key) if shown is not None and key else None,
+        "metric_from_version": shown.version if shown is not None else None,
+        "created_at": summary.model.created_at,
     }
 
 
@@ -79,7 +78,7 @@ def models(state: CliState, metric: str | None) -> None:
       registry models --metric auc
     """
     registry = state.registry()
-    rows = [_model_row(registry, model, metric) for model in registry.models()]
+    rows = [_model_row(summary, metric) for summary in registry.model_summaries()]
     if state.json:
         emit_json(rows)
         return

@@ -197,6 +197,35 @@ class Model:
 
 
 @dataclass(frozen=True)
+class ModelSummary:
+    """One model as a listing shows it (`ModelRegistry.model_summaries`)."""
+
+    model: Model
+    production: ModelVersion | None
+    latest: ModelVersion | None
+    last_changed: datetime  # the newest registration or stage change
+
+    @property
+    def shown(self) -> ModelVersion | None:
+        """The version the model is summed up by: production, else the latest."""
+        return self.production or self.latest
+
+    def key_metric(self, wanted: str | None = None) -> str | None:
+        """The metric the model is summed up by (`key_metric` of the shown version)."""
+        return key_metric(self.shown, wanted)
+
+
+def key_metric(version: ModelVersion | None, wanted: str | None = None) -> str | None:
+    """The metric a version (and its model, in listings) is summed up by: `wanted` if the
+    version has it, else (none wanted) the alphabetically first of its metrics."""
+    if version is None or not version.metrics:
+        return None
+    if wanted is not None:
+        return wanted if wanted in version.metrics else None
+    return min(version.metrics)
+
+
+@dataclass(frozen=True)
 class MetricRecord:
     """One metric value logged on a model version, for the training data or a dataset."""
 

@@ -33,6 +33,7 @@ from registry_project.core.entities import (
     Lineage,
     MetricRecord,
     Model,
+    ModelSummary,
     ModelVersion,
     RunStatus,
     Stage,
@@ -446,6 +447,17 @@ class ModelRegistry:
     def models(self) -> list[Model]:
         """Every model with its version count and production version."""
         return version_ops.models(self._w)
+
+    def model_summaries(self) -> list[ModelSummary]:
+        """Every model with its production and latest version (metrics included) and when
+        it last changed, in one read however many models there are.
+
+        Example::
+
+            for s in reg.model_summaries():
+                s.model.name, s.shown.version, s.key_metric("auc")
+        """
+        return version_ops.summaries(self._w)
 
     def load_model(self, reference: VersionRef) -> object:
         """Deserialise a version's artifact, after verifying its SHA-256 digest."""

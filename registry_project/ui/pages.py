@@ -30,6 +30,7 @@ from registry_project.core.entities import (
     Stage,
     TrainingRun,
     VerifyReport,
+    key_metric,
 )
 from registry_project.core.errors import InvalidInputError, NotFoundError
 from registry_project.core.registry import ModelRegistry
@@ -64,16 +65,6 @@ class Settings:
 
 
 # --- shared helpers ---------------------------------------------------------------------
-
-
-def key_metric(version: ModelVersion | None, wanted: str | None = None) -> str | None:
-    """The metric a model is summed up by: `wanted`, else the alphabetically first one
-    (the same rule as `registry models`)."""
-    if version is None or not version.metrics:
-        return None
-    if wanted is not None:
-        return wanted if wanted in version.metrics else None
-    return min(version.metrics)
 
 
 def production_of(versions: Iterable[ModelVersion]) -> ModelVersion | None:

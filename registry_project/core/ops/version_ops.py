@@ -23,6 +23,7 @@ from registry_project.core.entities import (
     LineageDataset,
     MetricRecord,
     Model,
+    ModelSummary,
     ModelVersion,
     Stage,
     frozen_mapping,
@@ -37,7 +38,7 @@ from registry_project.core.errors import (
 from registry_project.core.ops import dataset_ops, run_ops
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference
-from registry_project.core.store import audit
+from registry_project.core.store import audit, overviews
 from registry_project.core.store import datasets as dataset_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import versions as version_store
@@ -287,6 +288,11 @@ def list_versions(
 def models(w: Writer) -> list[Model]:
     with w.read() as connection:
         return version_store.list_models(connection)
+
+
+def summaries(w: Writer) -> list[ModelSummary]:
+    with w.read() as connection:
+        return overviews.model_summaries(connection)
 
 
 def load(w: Writer, reference: VersionRef) -> object:
