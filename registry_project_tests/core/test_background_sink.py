@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_project.core import background_sink
-from registry_project.core.background_sink import QUEUE_DEPTH, BackgroundSink
+from registry_project.core.blobs import background_sink
+from registry_project.core.blobs.background_sink import QUEUE_DEPTH, BackgroundSink
 
 
 def test_chunks_are_written_in_order_and_synced_on_the_way(tmp_path: Path) -> None:

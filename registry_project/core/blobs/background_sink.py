@@ -7,6 +7,13 @@ if asked, has what it wrote so far flushed to disk every `sync_every` bytes, so 
 blob reaches the disk while it is still being hashed instead of all at once in the final
 fsync. Those flushes run on a third thread: done by the worker itself, each one stopped
 the writing (and, once the queue filled, the hashing) until the disk caught up.
+
+Invariants it keeps: chunks are written in the order they were handed over; at most
+`QUEUE_DEPTH` chunks wait in the queue, so a fast producer cannot pile up a blob ahead of a
+slow disk; the first error of the worker or the syncer is never lost (it reaches the
+producer at its next `write` or at `close`), and a failed worker never blocks the producer.
+The periodic syncs only shorten the final fsync, which the store still makes
+(`local.py`) before the rename: they are not what makes a blob durable.
 """
 
 from __future__ import annotations

@@ -1,0 +1,222 @@
+"""`LocalBlobStore`: blobs in a directory on a local (or mounted) file system.
+
+Its one job is the local backend's primitives. Invariants it keeps:
+
+- **Atomic rename.** A blob is written to `<root>/tmp/<uuid>.part`, on the same file
+  system as `<root>/blobs/`, and renamed into place with `os.replace`: a blob is either
+  absent or complete, never partial under its real name.
+- **fsync before rename, directory fsync after.** The temp file is flushed to disk every
+  `SYNC_EVERY` bytes while it is written and fsynced before the rename; the directory is
+  fsynced after it, so a crash cannot lose a blob a committed row points at.
+- **A write always (re)stores its own bytes.** Renaming over an identical existing copy
+  heals one corrupted in place and refreshes its modification time, which gc's age check
+  (`stored_before`) reads, so a write in flight never loses its blob to gc.
+- Reads are hashed while they stream (`hash_stream`); `interface.py` compares the digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import stat
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from registry_project.core.blobs.interface import BlobStore
+from registry_project.core.blobs.layout import (
+    DIGEST_RE,
+    FANOUT_RE,
+    PART_SUFFIX,
+    BlobInfo,
+    ProgressCallback,
+    StoredBlob,
+    check_digest,
+    relative_key,
+    remove_stale_parts,
+)
+from registry_project.core.blobs.streaming import hash_stream
+from registry_project.core.errors import BlobNotFoundError, ConfigurationError, StorageError
+
+# A local blob being written is flushed to disk every this many bytes, so the final fsync
+# has little left to do and the page cache never holds gigabytes of one blob's dirty pages.
+SYNC_EVERY = 64 * 1024 * 1024
+
+
+class LocalBlobStore(BlobStore):
+    """Blobs under `<root>/blobs/sha256/ab/cd/<digest>`, written via `<root>/tmp/*.part`.
+
+    The temp directory sits on the same file system as the blobs, so the final rename is
+    atomic: a blob is either absent or complete.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.expanduser().resolve()
+        self.root_uri = str(self.root)
+        self._tmp = self.root / "tmp"
+        self._base = self.root / "blobs" / "sha256"
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            self._base.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create the artifact root {self.root}: {exc}. Choose a writable "
+                "directory (REGISTRY_ARTIFACT_ROOT) or fix its permissions."
+            ) from exc
+
+    def _path(self, digest: str) -> Path:
+        return self.root / relative_key(check_digest(digest))
+
+    _sync_every = SYNC_EVERY
+
+    def _open_temporary(self) -> tuple[Path, IO[bytes]]:
+        temp = self._tmp / f"{uuid.uuid4().hex}{PART_SUFFIX}"
+        return temp, open(temp, "xb")  # closed by BlobStore.writer
+
+    def _durability_step(self, temp: IO[bytes], path: Path, digest: str) -> Callable[[], None]:
+        temp.flush()
+        # A duplicate descriptor outlives the file object: fsync works on it later.
+        descriptor = os.dup(temp.fileno())
+        return functools.partial(self._make_durable, descriptor, path, digest)
+
+    def _make_durable(self, descriptor: int, temp: Path, digest: str) -> None:
+        """fsync the finished temp file, then rename it into place (and drop it if not)."""
+        try:
+            try:
+                os.fsync(descriptor)
+            except OSError as exc:
+                raise StorageError(
+                    f"could not flush blob {digest} to disk under {self.root}: {exc}. Check "
+                    "the disk, then retry."
+                ) from exc
+            finally:
+                os.close(descriptor)
+            self._commit(temp, digest)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def _commit(self, temp: Path, digest: str) -> None:
+        """Rename the finished temp file into place, also over identical bytes already there.
+
+        Replacing (not reusing) an existing copy costs one rename, since the bytes are
+        already on disk: it heals a copy that was corrupted in place (truncated, flipped
+        bytes) with bytes this write has just hashed, and it gives the blob a fresh
+        modification time, so gc's age check sees a write in flight. Identical bytes are
+        still stored once: the old file goes away with the rename.
+        """
+        final = self._path(digest)
+        try:
+            os.utime(temp)  # written a while ago if serialising was slow: now is its age
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, final)
+        except OSError as exc:
+            raise StorageError(
+                f"could not store blob {digest} under {self.root}: {exc}. Check free space "
+                "and permissions, then retry."
+            ) from exc
+        _fsync_directory(final.parent)
+
+    def _copy_into(
+        self, digest: str, sink: IO[bytes] | None, on_bytes: ProgressCallback | None
+    ) -> BlobInfo:
+        path = self._path(digest)
+        try:
+            with open(path, "rb") as source:
+                return hash_stream(source, sink, on_bytes)
+        except FileNotFoundError as exc:
+            raise self._missing(digest) from exc
+        except OSError as exc:  # permissions, a directory in the way, I/O errors
+            raise StorageError(f"could not read blob {path}: {exc}") from exc
+
+    def _missing(self, digest: str) -> BlobNotFoundError:
+        return BlobNotFoundError(
+            f"blob {digest} is missing from {self.root}; run `registry verify` to find "
+            "every affected record"
+        )
+
+    def exists(self, digest: str) -> bool:
+        return self._path(digest).is_file()
+
+    def size(self, digest: str) -> int:
+        path = self._path(digest)
+        try:
+            return path.stat().st_size
+        except FileNotFoundError as exc:
+            raise self._missing(digest) from exc
+
+    def delete(self, digest: str) -> bool:
+        try:
+            self._path(digest).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def confirm_stored(self, blob: BlobInfo) -> bool:
+        # A stat, cheap enough for every write: the copy this write renamed into place may
+        # have been deleted since (see the deletion protocol).
+        try:
+            found = self._path(blob.digest).stat()
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode) and found.st_size == blob.size
+
+    def stored_before(self, digest: str, cutoff: datetime) -> bool:
+        try:
+            found = self._path(digest).stat()
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode) and found.st_mtime <= cutoff.timestamp()
+
+    def iter_blobs(self) -> Iterator[StoredBlob]:
+        # Directory by directory, so a huge store is never listed into memory at once.
+        for first in _sorted_entries(self._base):
+            if not (first.is_dir() and FANOUT_RE.fullmatch(first.name)):
+                continue
+            for second in _sorted_entries(Path(first.path)):
+                if not (second.is_dir() and FANOUT_RE.fullmatch(second.name)):
+                    continue
+                for entry in _sorted_entries(Path(second.path)):
+                    blob = _stored_blob(entry, first.name + second.name)
+                    if blob is not None:
+                        yield blob
+
+    def cleanup_temporary(self, older_than: timedelta = timedelta(hours=1)) -> int:
+        return remove_stale_parts(self._tmp, datetime.now(UTC) - older_than)
+
+    def uri_for(self, digest: str) -> str:
+        return str(self._path(digest))
+
+
+def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return []
+
+
+def _stored_blob(entry: os.DirEntry[str], fanout: str) -> StoredBlob | None:
+    """A listing entry as a blob, or None for strays (temp names, misplaced files)."""
+    name = entry.name
+    if not (DIGEST_RE.fullmatch(name) and name[:4] == fanout):
+        return None
+    try:
+        if not entry.is_file():
+            return None
+        stat = entry.stat()
+    except FileNotFoundError:  # deleted while we were listing
+        return None
+    return StoredBlob(name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the rename itself durable (POSIX); harmless where unsupported."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
