@@ -114,10 +114,18 @@ class ModelRegistry:
         """Recorded on every write that does not name its own (see `bound`)."""
         return self._w.default_dagster_run_id
 
+    @default_dagster_run_id.setter
+    def default_dagster_run_id(self, value: str | None) -> None:
+        self._w.default_dagster_run_id = value
+
     @property
     def default_asset_key(self) -> str | None:
         """Recorded on every write that does not name its own (see `bound`)."""
         return self._w.default_asset_key
+
+    @default_asset_key.setter
+    def default_asset_key(self, value: str | None) -> None:
+        self._w.default_asset_key = value
 
     def bound(
         self, *, dagster_run_id: str | None = None, asset_key: str | None = None
@@ -133,10 +141,9 @@ class ModelRegistry:
             self._engine, self._blobs, config=self.config, allow_pickle=self.allow_pickle
         )
         view._owns_engine = False
-        (
-            view._w.default_dagster_run_id,
-            view._w.default_asset_key,
-        ) = validate_dagster_context(dagster_run_id, asset_key)
+        view.default_dagster_run_id, view.default_asset_key = validate_dagster_context(
+            dagster_run_id, asset_key
+        )
         return view
 
     # --- opening -------------------------------------------------------------------------
