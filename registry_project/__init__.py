@@ -10,6 +10,7 @@ from registry_project.core.entities import (
     DatasetSnapshot,
     Lineage,
     ModelVersion,
+    Registration,
     Stage,
     TrainingRun,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "ModelRegistry",
     "ModelVersion",
     "PromotionPolicy",
+    "Registration",
     "RegistryError",
     "Stage",
     "TrainingRun",

@@ -24,6 +24,8 @@ data_sensor = dg.AutomationConditionSensorDefinition(
 defs = dg.Definitions(
     assets=[*DATASETS, *(asset for p in PIPELINES for asset in p.assets)],
     jobs=[job for p in PIPELINES for job in p.jobs],
+    # Each pipeline's promotion, registry-sync and automation sensors (RUNNING: the demo
+    # opts in), and the demo's own data sensor.
     sensors=[data_sensor, *(sensor for p in PIPELINES for sensor in p.sensors)],
     schedules=[schedule for p in PIPELINES for schedule in p.schedules],
     resources={"registry": ModelRegistryResource()},

@@ -187,6 +187,15 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
+class Registration:
+    """What `ModelRegistry.register_or_reuse` did: `version` is the new version, or, when
+    `reused`, the existing one with the same artifact digest, params and inputs."""
+
+    version: ModelVersion
+    reused: bool
+
+
+@dataclass(frozen=True)
 class Model:
     name: str
     created_at: datetime

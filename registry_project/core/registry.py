@@ -35,6 +35,7 @@ from registry_project.core.entities import (
     Model,
     ModelSummary,
     ModelVersion,
+    Registration,
     RunStatus,
     Stage,
     StageTransition,
@@ -42,11 +43,13 @@ from registry_project.core.entities import (
     VerifyReport,
 )
 from registry_project.core.errors import StorageError
+from registry_project.core.external import StoredArtifact, StoredSoftware
 from registry_project.core.ops import (
     audit_ops,
     comparison,
     dataset_ops,
     integrity_ops,
+    registration,
     run_ops,
     stage_ops,
     version_ops,
@@ -326,6 +329,7 @@ class ModelRegistry:
         dagster_run_id: str | None = None,
         asset_key: str | None = None,
         capture_environment: bool = True,
+        software: StoredSoftware | None = None,
         actor: str | None = None,
     ) -> ActiveRun:
         """Start a training run; use it as a context manager.
@@ -333,7 +337,9 @@ class ModelRegistry:
         `inputs` are the snapshots the run reads: a list (role "train"), `(snapshot, role)`
         pairs, or a mapping `{"train": snap, "test": holdout}`. The code version (git commit,
         dirty flag, remote) and the environment (Python, platform, installed packages,
-        Dockerfile / requirements / pyproject at the project root) are captured.
+        Dockerfile / requirements / pyproject at the project root) are captured, unless
+        `software` brings them from where the run really executed (an external training
+        process that stored its environment files as blobs; see `core.external`).
 
         Example::
 
@@ -349,6 +355,7 @@ class ModelRegistry:
             asset_key=asset_key,
             capture_environment=capture_environment,
             actor=actor,
+            software=software,
         )
         return ActiveRun(self, run.id, name)
 
@@ -372,7 +379,7 @@ class ModelRegistry:
         """A run by its ActiveRun, TrainingRun or id."""
         return run_ops.get(self._w, run)
 
-    # --- model versions (ops/version_ops.py) ---------------------------------------------
+    # --- model versions (ops/registration.py, ops/version_ops.py) ------------------------
 
     def register_model(
         self,
@@ -387,6 +394,7 @@ class ModelRegistry:
         actor: str | None = None,
         dagster_run_id: str | None = None,
         asset_key: str | None = None,
+        reuse_identical: bool = False,
     ) -> ModelVersion:
         """Serialise `model` through a flavor and register it as the next version (stage
         EXPERIMENT), in one transaction.
@@ -394,13 +402,20 @@ class ModelRegistry:
         `flavor` defaults to joblib for scikit-learn objects and pickle otherwise;
         `signature` is a sample DataFrame / Arrow table whose columns describe the input.
 
+        `reuse_identical=True` registers nothing when a version of this model already has
+        the same artifact digest, run params and input data, and returns that version
+        instead (see `register_or_reuse`, which also says whether it reused one). It is off
+        by default: a direct call registers what it is given, as it always has; the
+        Dagster training asset turns it on, so retraining on unchanged data adds no
+        byte-identical versions.
+
         Example::
 
             mv = reg.register_model("churn", clf, run=run, metrics={"auc": 0.91},
                                     signature=X_train.head())
             mv.version, mv.id, mv.artifact_digest
         """
-        return version_ops.register(
+        return registration.register(
             self._w,
             name,
             model,
@@ -408,6 +423,86 @@ class ModelRegistry:
             metrics=metrics,
             flavor=flavor,
             signature=signature,
+            description=description,
+            actor=actor,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            reuse_identical=reuse_identical,
+        ).version
+
+    def register_or_reuse(
+        self,
+        name: str,
+        model: object,
+        *,
+        run: RunRef | None = None,
+        metrics: Mapping[str, float] | None = None,
+        flavor: str | flavors.Flavor | None = None,
+        signature: Any = None,
+        description: str | None = None,
+        actor: str | None = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> Registration:
+        """`register_model`, unless a version of `name` already has the same artifact
+        digest, the same run params and the same input data (snapshots by digest,
+        references by their pin): then nothing is written and that version is returned
+        with `reused=True`. The run stays recorded as a tracked run; the version keeps
+        pointing at the run that first produced it, and `metrics` are not logged on it.
+
+        Safe under concurrency: the lookup and the insert run in one transaction holding
+        the model's lock, so two identical registrations at once make one version.
+
+        Example::
+
+            done = reg.register_or_reuse("churn", clf, run=run)
+            if done.reused:
+                print(f"nothing new: {done.version.ref} has these bytes, params and data")
+        """
+        return registration.register(
+            self._w,
+            name,
+            model,
+            run=run,
+            metrics=metrics,
+            flavor=flavor,
+            signature=signature,
+            description=description,
+            actor=actor,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            reuse_identical=True,
+        )
+
+    def register_artifact(
+        self,
+        name: str,
+        artifact: StoredArtifact,
+        *,
+        run: RunRef | None = None,
+        metrics: Mapping[str, float] | None = None,
+        description: str | None = None,
+        actor: str | None = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> ModelVersion:
+        """Register a model whose artifact another process already wrote to this registry's
+        blob store (`core.external.store_model`), as the next version (EXPERIMENT).
+
+        The blob is re-hashed first: a missing, truncated or different blob is refused
+        (`IntegrityCheckError`) and nothing is recorded.
+
+        Example::
+
+            artifact = StoredArtifact.from_json(reported["artifact"])
+            mv = reg.register_artifact("churn", artifact, run=run, metrics={"auc": 0.91})
+        """
+        return registration.register_artifact(
+            self._w,
+            name,
+            artifact,
+            run=run,
+            metrics=metrics,
             description=description,
             actor=actor,
             dagster_run_id=dagster_run_id,
@@ -585,15 +680,18 @@ class ModelRegistry:
         since: datetime | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        after_seq: int | None = None,
     ) -> list[AuditEvent]:
         """Audit events, oldest first (or `newest_first`), filtered by model / dataset name,
-        actor, action and time; `limit` keeps the first N in that order.
+        actor, action and time; `limit` keeps the first N in that order. `after_seq` reads
+        only events appended after that sequence number: a follower's cursor.
 
         Example::
 
             reg.audit_log(model="churn", action="promote", newest_first=True, limit=10)
+            reg.audit_log(after_seq=cursor, limit=500)  # what happened since cursor
         """
-        where = audit_ops.event_filter(model, dataset, actor, action, since)
+        where = audit_ops.event_filter(model, dataset, actor, action, since, after_seq)
         return audit_ops.events(self._w, where, limit=limit, newest_first=newest_first)
 
     def audit_count(

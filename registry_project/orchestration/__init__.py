@@ -1,6 +1,7 @@
 """The Dagster layer: a registry resource, asset decorators, a translator, quality gates,
-the promotion sensor and the retraining schedule. It maps Dagster concepts onto core calls
-and holds no registry logic of its own."""
+the promotion sensor, the registry-sync sensor (changes made outside Dagster) and the
+retraining schedule. It maps Dagster concepts onto core calls and holds no registry logic
+of its own."""
 
 from registry_project.orchestration.datasets import registry_dataset
 from registry_project.orchestration.evaluation import (
@@ -9,11 +10,13 @@ from registry_project.orchestration.evaluation import (
     registry_evaluation,
 )
 from registry_project.orchestration.pipeline import ModelPipeline, build_model_pipeline
+from registry_project.orchestration.pipes_training import registry_pipes_training
 from registry_project.orchestration.promotion import (
     PromotionConfig,
     registry_production_asset,
     registry_promotion_sensor,
 )
+from registry_project.orchestration.registry_sync import registry_sync_sensor
 from registry_project.orchestration.resource import ModelRegistryResource
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.training import TrainingResult, registry_training
@@ -21,6 +24,7 @@ from registry_project.orchestration.translator import (
     RegistryAssetProps,
     RegistryTranslator,
     RegistryTranslatorSettings,
+    evaluate_on_changed_candidate,
     retrain_on_changed_data,
 )
 
@@ -35,11 +39,14 @@ __all__ = [
     "RegistryTranslatorSettings",
     "TrainingResult",
     "build_model_pipeline",
+    "evaluate_on_changed_candidate",
     "registry_dataset",
     "registry_evaluation",
+    "registry_pipes_training",
     "registry_production_asset",
     "registry_promotion_sensor",
     "registry_scoring",
+    "registry_sync_sensor",
     "registry_training",
     "retrain_on_changed_data",
 ]

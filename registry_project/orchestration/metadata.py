@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from registry_project.core.entities import DatasetSnapshot, ModelVersion
+from registry_project.core.registry import ModelRegistry
 
 # Every metadata key a registry asset records. They are public: read them from your own
 # assets, sensors and checks (`event.asset_materialization.metadata[VERSION_ID]`). The README's
@@ -37,6 +38,16 @@ PRODUCTION_VERSION_ID = "registry/production_version_id"
 STATUS = "registry/status"
 SCORED_WITH = "registry/scored_with"
 SOURCE_SNAPSHOT_ID = "registry/source_snapshot_id"
+REUSED = "registry/reused"
+REGISTRATION = "registry/registration"
+AUDIT_HEAD_SEQ = "registry/audit_head_seq"
+AUDIT_HEAD_HASH = "registry/audit_head_hash"
+# Recorded by registry_sync_sensor on the production asset for changes made outside Dagster.
+ACTION = "registry/action"
+ACTOR = "registry/actor"
+REASON = "registry/reason"
+AUDIT_SEQ = "registry/audit_seq"
+AUDIT_HASH = "registry/audit_hash"
 METRIC_PREFIX = "metric/"
 
 METADATA_KEYS: dict[str, str] = {
@@ -63,9 +74,19 @@ METADATA_KEYS: dict[str, str] = {
     GATES: "evaluation: each gate's result and numbers",
     COMPARISON: "evaluation: markdown table, candidate against production",
     PRODUCTION_VERSION_ID: "evaluation: the production version compared against",
-    STATUS: "production: what the run did (promoted, waits for approval, serves)",
+    STATUS: "production: what the run did (promoted, waits for approval, serves) or what "
+    "changed outside Dagster",
     SCORED_WITH: "scores: the production version used, as `name/version`",
     SOURCE_SNAPSHOT_ID: "scores: the snapshot that was scored",
+    REUSED: "candidate: true when nothing new was registered (an identical version existed)",
+    REGISTRATION: "candidate: one line, the version registered or the identical one reused",
+    AUDIT_HEAD_SEQ: "production: sequence number of the audit chain's newest event",
+    AUDIT_HEAD_HASH: "production: hash of the audit chain's newest event",
+    ACTION: "production (changed outside Dagster): `promote`, `rollback` or `transition`",
+    ACTOR: "production (changed outside Dagster): who made the change",
+    REASON: "production (changed outside Dagster): the reason they gave",
+    AUDIT_SEQ: "production (changed outside Dagster): the change's audit event sequence number",
+    AUDIT_HASH: "production (changed outside Dagster): the change's audit event hash",
 }
 UI_URL_ENV = "REGISTRY_UI_URL"
 
@@ -107,6 +128,19 @@ def version_metadata(version: ModelVersion) -> dict[str, Any]:
             f"{ui.rstrip('/')}/models/{version.model_name}/versions/{version.version}"
         )
     return metadata
+
+
+def audit_head_metadata(registry: ModelRegistry) -> dict[str, Any]:
+    """The tip of the registry's audit hash chain (sequence number and hash), anchored in
+    Dagster's event log: a history rewritten later would no longer end at a hash Dagster
+    recorded, and `registry audit` can be compared with it."""
+    head = registry.audit_log(newest_first=True, limit=1)
+    if not head:
+        return {}
+    return {
+        AUDIT_HEAD_SEQ: dg.MetadataValue.int(head[0].seq),
+        AUDIT_HEAD_HASH: dg.MetadataValue.text(head[0].hash),
+    }
 
 
 def params_metadata(params: Mapping[str, Any]) -> dict[str, Any]:

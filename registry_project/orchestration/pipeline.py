@@ -16,6 +16,7 @@ from registry_project.orchestration.promotion import (
     registry_production_asset,
     registry_promotion_sensor,
 )
+from registry_project.orchestration.registry_sync import registry_sync_sensor
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.training import TrainingResult, registry_training
 from registry_project.orchestration.translator import RegistryTranslator, identifier
@@ -37,7 +38,9 @@ class ModelPipeline:
     `scores`; `promotion_job` (production, scores and your `downstream` assets) run by
     `promotion_sensor`; `retraining_job` (the datasets, everything upstream of them by
     default, candidate, evaluation) run by `retraining_schedule`; `automation_sensor`
-    retrains when the training data changes (None when automatic retraining is off).
+    retrains when the training data changes (None when automatic retraining is off);
+    `sync_sensor` reports promotions, rollbacks and archives made outside Dagster on
+    `production` and re-runs what the promotion job would re-run after it.
 
     Example::
 
@@ -58,6 +61,7 @@ class ModelPipeline:
     promotion_sensor: dg.SensorDefinition
     retraining_schedule: dg.ScheduleDefinition | None
     automation_sensor: dg.AutomationConditionSensorDefinition | None
+    sync_sensor: dg.SensorDefinition
 
     @property
     def assets(self) -> tuple[dg.AssetsDefinition, ...]:
@@ -70,7 +74,8 @@ class ModelPipeline:
 
     @property
     def sensors(self) -> tuple[dg.SensorDefinition, ...]:
-        return tuple(s for s in (self.promotion_sensor, self.automation_sensor) if s is not None)
+        sensors = (self.promotion_sensor, self.sync_sensor, self.automation_sensor)
+        return tuple(sensor for sensor in sensors if sensor is not None)
 
     @property
     def schedules(self) -> tuple[dg.ScheduleDefinition, ...]:
@@ -103,7 +108,7 @@ def build_model_pipeline(
     model_name: str,
     datasets: Mapping[str, AssetRef],
     holdout: AssetRef,
-    train: Callable[..., TrainingResult],
+    train: Callable[..., TrainingResult] | dg.AssetsDefinition,
     evaluate: Callable[..., Mapping[str, float]],
     policy: PromotionPolicy,
     score: Callable[..., Any] | None = None,
@@ -120,13 +125,16 @@ def build_model_pipeline(
     group_name: str | None = None,
     owners: Sequence[str] | None = None,
     resource_key: str = "registry",
+    reuse_identical: bool = True,
 ) -> ModelPipeline:
     """candidate (training) -> evaluation (+ gates) -> production -> scores, with a promotion
     sensor, a retraining job and schedule, and retraining when the training data changes.
 
     `train`, `evaluate` and `score` are asset bodies (see `registry_training`,
     `registry_evaluation`, `registry_scoring`): they may take `context`, upstream assets,
-    a `config: dg.Config`, resources and `partition_key`. `datasets` and `holdout` name
+    a `config: dg.Config`, resources and `partition_key`. `train` may also be a candidate
+    asset built already (`@registry_pipes_training` for training in another process); then
+    `params` and `partitions_def` are that asset's business. `datasets` and `holdout` name
     registry dataset assets: an assets definition, an `AssetKey` or a key string; of a
     split multi-asset, the output whose key ends in the role (`train`; `test` for the
     holdout) or its key. `downstream` selects your own assets that use the production
@@ -135,6 +143,9 @@ def build_model_pipeline(
     is what the retraining job materializes before training (default: the datasets and
     everything upstream of them). With `partitions_def`, training and evaluation are
     partitioned (each version records its `partition_key`); production stays per model.
+    A training identical to an existing version (artifact digest, params, inputs)
+    registers nothing new and names that version; `reuse_identical=False` registers every
+    training (see `registry_training`).
 
     Sensors and schedules are STOPPED unless `sensor_status` / `schedule_status` say
     otherwise, as in Dagster.
@@ -156,13 +167,17 @@ def build_model_pipeline(
         "resource_key": resource_key,
         "translator": chosen,
     }
-    candidate = registry_training(
-        model_name=model_name,
-        datasets=datasets,
-        params=params,
-        partitions_def=partitions_def,
-        **common,
-    )(train)
+    if isinstance(train, dg.AssetsDefinition):
+        candidate = train  # built already, e.g. by @registry_pipes_training
+    else:
+        candidate = registry_training(
+            model_name=model_name,
+            datasets=datasets,
+            params=params,
+            partitions_def=partitions_def,
+            reuse_identical=reuse_identical,
+            **common,
+        )(train)
     evaluation = registry_evaluation(
         model_name=model_name,
         candidate=candidate,
@@ -184,10 +199,11 @@ def build_model_pipeline(
         )(score)
     promoted = dg.AssetSelection.assets(production, *([scores] if scores else []))
     extra = _selection(downstream)
+    # By default everything downstream of production: assets that use the model.
+    promotion_selection = promoted | extra if extra is not None else promoted.downstream()
     promotion_job = dg.define_asset_job(
         f"{ident}_promotion",
-        # By default everything downstream of production: assets that use the model.
-        selection=promoted | extra if extra is not None else promoted.downstream(),
+        selection=promotion_selection,
         description=f"Promote a {model_name} candidate (compare-and-swap) and rematerialize "
         "what uses the production model.",
     )
@@ -207,6 +223,14 @@ def build_model_pipeline(
         production=production,
         policy=policy,
         job=promotion_job,
+        default_status=sensor_status or dg.DefaultSensorStatus.STOPPED,
+        resource_key=resource_key,
+    )
+    sync_sensor = registry_sync_sensor(
+        model_name=model_name,
+        production=production,
+        # What a promotion re-runs, except production: the sync reports that one itself.
+        rescore=promotion_selection - dg.AssetSelection.assets(production),
         default_status=sensor_status or dg.DefaultSensorStatus.STOPPED,
         resource_key=resource_key,
     )
@@ -235,6 +259,7 @@ def build_model_pipeline(
         promotion_sensor=sensor,
         retraining_schedule=schedule,
         automation_sensor=automation,
+        sync_sensor=sync_sensor,
     )
 
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from registry_project.core import stages
-from registry_project.core.entities import ModelVersion, Stage
+from registry_project.core.entities import Stage
 from registry_project.core.errors import (
     PromotionConflictError,
     RegistryError,
@@ -25,7 +24,12 @@ from registry_project.orchestration._common import (
     registry_for,
     to_asset_key,
 )
-from registry_project.orchestration.evaluation import gate_failures
+from registry_project.orchestration.promotion_decisions import (
+    PromotionCursor,
+    decide_tick,
+    is_approved,
+    summary,
+)
 from registry_project.orchestration.translator import RegistryAssetProps, RegistryTranslator
 
 CANDIDATE_TAG = "registry/candidate"
@@ -43,11 +47,6 @@ class PromotionConfig(dg.Config):
     candidate_version_id: str = ""
     expected_production_id: str = NO_PRODUCTION
     reason: str = ""
-
-
-def is_approved(registry: ModelRegistry, version: ModelVersion) -> bool:
-    """The core's four-eyes rule (core/stages.py) over the version's recorded approvals."""
-    return stages.is_approved(version.created_by, registry.approvals(version))
 
 
 def registry_production_asset(
@@ -116,6 +115,7 @@ def registry_production_asset(
                     )
                     note = f"promoted {candidate.ref}"
             production = registry.production_version(model_name)
+            anchor = md.audit_head_metadata(registry)
         except PromotionConflictError as exc:
             context.log.error(str(exc))
             raise dg.Failure(
@@ -128,13 +128,17 @@ def registry_production_asset(
             context.log.info(note)
         if production is None:
             return dg.MaterializeResult(
-                metadata={md.STATUS: dg.MetadataValue.text(note or "no production version")},
+                metadata={
+                    md.STATUS: dg.MetadataValue.text(note or "no production version"),
+                    **anchor,
+                },
                 data_version=dg.DataVersion("none"),
             )
         return dg.MaterializeResult(
             metadata={
                 **md.version_metadata(production),
                 md.STATUS: dg.MetadataValue.text(note or f"{production.ref} serves"),
+                **anchor,
             },
             data_version=dg.DataVersion(production.id),
         )
@@ -154,12 +158,20 @@ def registry_promotion_sensor(
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
     resource_key: str = "registry",
 ) -> dg.SensorDefinition:
-    """A sensor that requests a promotion run when the latest evaluated candidate passed its
-    gates and beats production under `policy`.
+    """A sensor that requests a promotion run for a candidate that passed its gates and
+    beats production under `policy`.
 
-    The tick only reads (no side effects). Each candidate gets one `run_key`, so repeated
-    ticks never promote twice; a candidate that does not qualify yields a `SkipReason` with
-    the numbers. The first version of a model is promoted when its gates pass.
+    Every candidate evaluated since the sensor's last decision is judged, in order (the
+    cursor is the last evaluation's storage id): each is compared with production, or with
+    an earlier candidate of the same tick that is to be promoted, so a burst of candidates
+    promotes the best one and never races itself. Every verdict is logged on the tick with
+    its numbers, and a tick that promotes nothing returns them all as its `SkipReason`.
+    Candidates that wait in staging for an approval are judged again on every tick. The
+    first tick (no cursor) judges only the latest evaluation.
+
+    The tick only reads (no side effects). Each candidate gets one `run_key`, so a
+    promotion is never requested twice. The first version of a model is promoted when its
+    gates pass.
 
     Like Dagster's own sensors it is STOPPED until started in the UI, unless
     `default_status=dg.DefaultSensorStatus.RUNNING`.
@@ -176,47 +188,49 @@ def registry_promotion_sensor(
         required_resource_keys={resource_key},
         description=f"Promotes {model_name} candidates that pass their gates and beat production.",
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        event = context.instance.get_latest_materialization_event(evaluation_key)
-        if event is None or event.asset_materialization is None:
-            return dg.SkipReason(f"{evaluation_key.to_user_string()} has not been materialized")
-        recorded = event.asset_materialization.metadata
-        version_id = recorded.get(md.VERSION_ID)
-        if version_id is None:
-            return dg.SkipReason("the latest evaluation recorded no candidate version")
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         registry: ModelRegistry = getattr(context.resources, resource_key).get_registry()
-        candidate = registry.get_version(version_id.value)
-        gates = recorded.get(md.GATES_PASSED)
-        if gates is None or not gates.value:
-            failures = gate_failures(recorded["gates"].value if "gates" in recorded else None)
-            return dg.SkipReason(
-                f"{candidate.ref} failed its quality gates: {'; '.join(failures) or 'unknown'}"
+        outcome = decide_tick(
+            instance=context.instance,
+            registry=registry,
+            model_name=model_name,
+            evaluation_key=evaluation_key,
+            policy=policy,
+            cursor=PromotionCursor.parse(context.cursor),
+        )
+        cursor = outcome.cursor.dump()
+        if outcome.nothing_evaluated:
+            return dg.SensorResult(
+                skip_reason=f"{evaluation_key.to_user_string()} has not been materialized",
+                cursor=cursor,
             )
-        if candidate.stage in (Stage.PRODUCTION, Stage.ARCHIVED):
-            return dg.SkipReason(f"{candidate.ref} is already {candidate.stage.value}")
-        serving = registry.production_version(model_name)
-        decision = policy.decide(candidate.metrics, serving.metrics if serving else None)
-        if not decision.promote:
-            return dg.SkipReason(f"{candidate.ref} is not promoted: {decision.reason}")
-        approved = is_approved(registry, candidate)
-        if policy.require_approval and not approved and candidate.stage is Stage.STAGING:
-            return dg.SkipReason(
-                f"{candidate.ref} waits for an approval by someone other than "
-                f"{candidate.created_by}: registry approve {candidate.ref} --reason ..."
+        for decision in outcome.decisions:  # every candidate's verdict, with its numbers
+            context.log.info(f"{'promote' if decision.qualifies else 'skip'}: {decision.message}")
+        for earlier, later in outcome.superseded:
+            context.log.info(
+                f"skip: {earlier.message}, but {later.subject} beats it: {later.reason}"
             )
-        phase = "approved" if approved else ("pending" if policy.require_approval else "auto")
-        return dg.RunRequest(
-            run_key=f"promote:{candidate.id}:{phase}",
+        chosen = outcome.chosen
+        if chosen is None or chosen.candidate is None:
+            return dg.SensorResult(
+                skip_reason=summary(outcome.decisions)
+                or f"no new evaluation of {evaluation_key.to_user_string()} since the last tick",
+                cursor=cursor,
+            )
+        candidate, serving = chosen.candidate, outcome.serving
+        request = dg.RunRequest(
+            run_key=f"promote:{candidate.id}:{chosen.phase(policy)}",
             run_config=dg.RunConfig(
                 ops={
                     op_name: PromotionConfig(
                         candidate_version_id=candidate.id,
                         expected_production_id=serving.id if serving else NO_PRODUCTION,
-                        reason=decision.reason,
+                        reason=chosen.reason,
                     )
                 }
             ),
             tags={CANDIDATE_TAG: candidate.ref},
         )
+        return dg.SensorResult(run_requests=[request], cursor=cursor)
 
     return _sensor

@@ -10,7 +10,8 @@ from typing import Any
 
 import dagster as dg
 
-from registry_project.core.entities import DatasetSnapshot, InputRole
+from registry_project.core.active_run import ActiveRun
+from registry_project.core.entities import DatasetSnapshot, InputRole, Registration
 from registry_project.core.errors import RegistryError
 from registry_project.core.registry import ModelRegistry
 from registry_project.orchestration import metadata as md
@@ -46,6 +47,46 @@ class TrainingResult:
     description: str | None = None
 
 
+def register_training_result(
+    registry: ModelRegistry,
+    model_name: str,
+    result: TrainingResult,
+    *,
+    run: ActiveRun,
+    reuse_identical: bool = True,
+) -> Registration:
+    """Register what a training step produced; with `reuse_identical`, a model whose
+    artifact digest, params and inputs equal an existing version's registers nothing and
+    that version is returned (`reused=True`)."""
+    options: dict[str, Any] = {
+        "run": run,
+        "metrics": result.metrics,
+        "flavor": result.flavor,
+        "signature": result.signature,
+        "description": result.description,
+    }
+    if reuse_identical:
+        return registry.register_or_reuse(model_name, result.model, **options)
+    return Registration(registry.register_model(model_name, result.model, **options), False)
+
+
+def registration_metadata(registration: Registration) -> dict[str, Any]:
+    """What a training materialization says about its registration: `registry/reused` and a
+    one-line `registry/registration` that names the version either way."""
+    version = registration.version
+    if registration.reused:
+        note = (
+            f"nothing new registered: {version.ref} ({version.stage.value}) already has this "
+            f"artifact (sha256:{version.artifact_digest[:12]}), these params and this data"
+        )
+    else:
+        note = f"registered {version.ref}"
+    return {
+        md.REUSED: dg.MetadataValue.bool(registration.reused),
+        md.REGISTRATION: dg.MetadataValue.text(note),
+    }
+
+
 def registry_training(
     *,
     model_name: str,
@@ -63,6 +104,7 @@ def registry_training(
     automation_condition: dg.AutomationCondition | None = None,
     translator: RegistryTranslator | None = None,
     resource_key: str = "registry",
+    reuse_identical: bool = True,
 ) -> Callable[[Callable[..., TrainingResult]], dg.AssetsDefinition]:
     """Make the decorated function the body of the `<model>/<model>_candidate` asset.
 
@@ -80,6 +122,10 @@ def registry_training(
     - The run's params are `params`, the `dg.Config` values of this run and, for a
       partitioned asset, `partition_key`, so a hyperparameter change is run config, not code.
       A function parameter named `params` receives them as one dict.
+    - With `reuse_identical` (the default), a model whose artifact digest, params and inputs
+      equal an existing version's registers nothing: the materialization names that version
+      and says so (`registry/reused`, `registry/registration`) and keeps its data version,
+      so nothing downstream re-runs for it. Pass False to register every training.
 
     Example::
 
@@ -138,13 +184,18 @@ def registry_training(
                     f"{model_name}-training", params=run_params, inputs=inputs
                 ) as training_run:
                     result = body.call(context, passed, params=run_params, **frames)
-                    version = _register(fn.__name__, registry, model_name, training_run, result)
+                    registration = _register(
+                        fn.__name__, registry, model_name, training_run, result, reuse_identical
+                    )
             except RegistryError as exc:
                 raise as_failure(exc) from exc
-            context.log.info(f"registered {version.ref} ({version.id})")
+            version = registration.version
+            outcome = registration_metadata(registration)
+            context.log.info(f"{outcome[md.REGISTRATION].value} ({version.id})")
             return dg.MaterializeResult(
                 metadata={
                     **md.version_metadata(version),
+                    **outcome,
                     md.RUN_ID: dg.MetadataValue.text(training_run.id),
                     **md.params_metadata(run_params),
                     md.INPUTS: dg.MetadataValue.json(
@@ -167,20 +218,19 @@ def registry_training(
 
 
 def _register(
-    function_name: str, registry: ModelRegistry, model_name: str, run: Any, result: Any
-) -> Any:
+    function_name: str,
+    registry: ModelRegistry,
+    model_name: str,
+    run: ActiveRun,
+    result: Any,
+    reuse_identical: bool,
+) -> Registration:
     if not isinstance(result, TrainingResult):
         raise dg.Failure(
             description=f"{function_name} must return a TrainingResult, got {type(result).__name__}"
         )
-    return registry.register_model(
-        model_name,
-        result.model,
-        run=run,
-        metrics=result.metrics,
-        flavor=result.flavor,
-        signature=result.signature,
-        description=result.description,
+    return register_training_result(
+        registry, model_name, result, run=run, reuse_identical=reuse_identical
     )
 
 

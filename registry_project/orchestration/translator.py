@@ -56,8 +56,9 @@ class RegistryTranslatorSettings:
             gates are still evaluated and recorded under `registry/gates_passed`, but no check
             stops the run).
         enable_automatic_retraining: training assets retrain when their training data's data
-            version changes, evaluations follow eagerly, and `ModelPipeline.definitions()`
-            includes an automation condition sensor for them.
+            version changes, evaluations follow when the candidate's (or the holdout's) data
+            version changes, and `ModelPipeline.definitions()` includes an automation
+            condition sensor for them.
         record_non_registry_inputs: an input that is not a registry snapshot (any other asset
             of your project) is recorded in the run's lineage as a pinned reference.
     """
@@ -67,17 +68,29 @@ class RegistryTranslatorSettings:
     record_non_registry_inputs: bool = True
 
 
+def _eager_on_changed_data_versions(label: str) -> dg.AutomationCondition:
+    """Dagster's `eager()`, except that an upstream asset counts as updated only when its
+    data version changed."""
+    condition = dg.AutomationCondition
+    changed = condition.any_deps_match(condition.data_version_changed()).with_label(
+        "an input's data version changed"
+    )
+    return condition.eager().replace("any_deps_updated", changed).with_label(label)
+
+
 def retrain_on_changed_data() -> dg.AutomationCondition:
     """Dagster's `eager()`, except that an upstream dataset counts as updated only when its
     data version (the snapshot digest) changed: re-snapshotting identical data, which the
     registry stores once, does not retrain a model on it again."""
-    condition = dg.AutomationCondition
-    changed = condition.any_deps_match(condition.data_version_changed()).with_label(
-        "training data changed"
-    )
-    return (
-        condition.eager().replace("any_deps_updated", changed).with_label("retrain on changed data")
-    )
+    return _eager_on_changed_data_versions("retrain on changed data")
+
+
+def evaluate_on_changed_candidate() -> dg.AutomationCondition:
+    """The evaluation's condition: re-evaluate when the candidate's data version (its
+    version id) or the holdout snapshot changed. A retraining that registered nothing new
+    (it names the identical existing version) keeps the candidate's data version, so the
+    version is not evaluated again."""
+    return _eager_on_changed_data_versions("evaluate a changed candidate or holdout")
 
 
 @dataclass(frozen=True)
@@ -150,11 +163,13 @@ class RegistryTranslator:
 
     def get_automation_condition(self, props: RegistryAssetProps) -> dg.AutomationCondition | None:
         """With automatic retraining: training retrains when its data's data version changes
-        and evaluation follows eagerly; nothing else is automated."""
+        and evaluation follows when the candidate's or holdout's data version changes
+        (not after a retraining that reused an identical version); nothing else is
+        automated."""
         if not self.settings.enable_automatic_retraining:
             return None
         if props.role == "training":
             return retrain_on_changed_data()
         if props.role == "evaluation":
-            return dg.AutomationCondition.eager()
+            return evaluate_on_changed_candidate()
         return None

@@ -38,3 +38,9 @@ def test_links_point_inside_the_repository() -> None:
     for target in targets:
         assert "://" not in target and not target.startswith(("/", "..")), target
         assert (ROOT / target.split("#")[0]).exists(), f"README links to missing {target}"
+
+
+def test_component_yaml_block_is_the_example_projects_defs_yaml() -> None:
+    path = "examples/cancer_component/cancer_component/defs/cancer/defs.yaml"
+    block = README.split(f"```yaml\n# {path}\n", 1)[1].split("\n```", 1)[0]
+    assert block == (ROOT / path).read_text().rstrip()

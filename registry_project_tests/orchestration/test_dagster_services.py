@@ -36,18 +36,28 @@ def _free_port() -> int:
 
 @pytest.fixture
 def project_env(tmp_path: Path) -> dict[str, str]:
-    """A fresh DAGSTER_HOME (with the project's dagster.yaml) and a fresh registry."""
+    """A fresh DAGSTER_HOME with the project's own dagster.yaml, and a fresh registry.
+
+    The Dagster tools run with DAGSTER_HOME as their working directory (see `_home`), as
+    `DAGSTER_HOME=$PWD dagster dev` does at the project root: the yaml's relative `.dagster`
+    storage then lands in this temporary home, not in the checkout.
+    """
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     env = dict(os.environ)
     env.update(
         DAGSTER_HOME=str(home),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         REGISTRY_DATABASE_URL=f"sqlite:///{tmp_path / 'registry.db'}",
         REGISTRY_ARTIFACT_ROOT=str(tmp_path / "artifacts"),
         REGISTRY_DEMO_DAY="2026-11-02",
     )
     return env
+
+
+def _home(env: dict[str, str]) -> Path:
+    return Path(env["DAGSTER_HOME"])
 
 
 @contextlib.contextmanager
@@ -56,7 +66,7 @@ def _background(command: list[str], env: dict[str, str], log: Path) -> Iterator[
     with open(log, "wb") as output:
         process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=_home(env),
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -94,7 +104,7 @@ def _wait_for_http(url: str, log: Path, timeout: float = 120) -> None:
 def test_definitions_validate(project_env: dict[str, str], target: list[str]) -> None:
     done = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", *target],
-        cwd=ROOT,
+        cwd=_home(project_env),
         env=project_env,
         capture_output=True,
         text=True,
@@ -120,7 +130,7 @@ def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_pat
             "--select",
             selection,
         ],
-        cwd=ROOT,
+        cwd=_home(project_env),
         env=project_env,
         capture_output=True,
         text=True,

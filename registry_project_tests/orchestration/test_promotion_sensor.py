@@ -11,10 +11,28 @@ from registry_project.orchestration import (
     ModelRegistryResource,
     build_model_pipeline,
 )
+from registry_project.orchestration.promotion_decisions import PromotionCursor, decide_tick
 from registry_project.pipelines import churn as demo
-from registry_project.pipelines.churn import DATASETS, churn
+from registry_project.pipelines.churn import DATASETS
 
 TRAINING = ["customers", "customers_holdout", "churn/churn_candidate", "churn/churn_evaluation"]
+
+# The demo's churn model, except that every training registers a version: these tests
+# retrain on the same day's data to get a second candidate, which the demo would recognise
+# as identical to the first and not register (see test_identical_retraining.py).
+churn_every_training = build_model_pipeline(
+    model_name="churn",
+    datasets={"train": demo.customers},
+    holdout=demo.customers_holdout,
+    train=demo.train_logistic,
+    evaluate=demo.evaluate,
+    score=demo.score,
+    scoring_dataset=demo.customers,
+    params={"C": 1.0},
+    policy=demo.CHURN_POLICY,
+    gates=demo.GATES,
+    reuse_identical=False,
+)
 
 
 def _materialize(
@@ -22,7 +40,7 @@ def _materialize(
     resource: ModelRegistryResource,
     selection: list[str],
     run_config: object = None,
-    pipeline: object = churn,
+    pipeline: object = churn_every_training,
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*DATASETS, *pipeline.assets],  # type: ignore[attr-defined]
@@ -35,9 +53,11 @@ def _materialize(
 
 
 def _tick(
-    instance: dg.DagsterInstance, resource: ModelRegistryResource, pipeline: object = churn
+    instance: dg.DagsterInstance,
+    resource: ModelRegistryResource,
+    pipeline: object = churn_every_training,
 ) -> dg.RunRequest | dg.SkipReason:
-    sensor = pipeline.sensors[0]  # type: ignore[attr-defined]
+    sensor = pipeline.promotion_sensor  # type: ignore[attr-defined]
     with dg.build_sensor_context(instance=instance, resources={"registry": resource}) as context:
         data = sensor.evaluate_tick(context)
     if data.run_requests:
@@ -50,7 +70,7 @@ def _run_request(
     instance: dg.DagsterInstance,
     resource: ModelRegistryResource,
     request: dg.RunRequest,
-    pipeline: object = churn,
+    pipeline: object = churn_every_training,
 ) -> dg.ExecuteInProcessResult:
     name = pipeline.model_name  # type: ignore[attr-defined]
     ident = name.replace("-", "_")
@@ -201,3 +221,117 @@ def test_approval_required_stages_the_candidate_and_waits(
     assert isinstance(approved, dg.RunRequest) and approved.run_key.endswith(":approved")  # type: ignore[union-attr]
     assert _run_request(instance, registry_resource, approved, pipeline=reviewed).success
     assert registry.get_version("reviewed@production").version == 1
+
+
+EVALUATION_KEY = churn_every_training.evaluation.key
+PRODUCTION_OP = churn_every_training.production.key.to_python_identifier()
+IDLE = f"no new evaluation of {EVALUATION_KEY.to_user_string()} since the last tick"
+
+
+def _tick_from(
+    instance: dg.DagsterInstance, resource: ModelRegistryResource, cursor: str | None
+) -> dg.SensorExecutionData:
+    """One tick that starts from `cursor`, as the daemon does with the stored cursor."""
+    sensor = churn_every_training.promotion_sensor
+    with dg.build_sensor_context(
+        instance=instance, resources={"registry": resource}, cursor=cursor
+    ) as context:
+        return sensor.evaluate_tick(context)
+
+
+def _evaluate_new_candidate(instance: dg.DagsterInstance, resource: ModelRegistryResource) -> None:
+    keys = [churn_every_training.candidate.key, churn_every_training.evaluation.key]
+    assert _materialize(instance, resource, [key.to_user_string() for key in keys]).success
+
+
+def test_two_candidates_evaluated_between_ticks_are_both_judged(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING).success
+    first = _tick_from(instance, registry_resource, None)
+    assert [r.tags["registry/candidate"] for r in first.run_requests] == ["churn/1"]
+    assert _run_request(instance, registry_resource, first.run_requests[0]).success
+    idle = _tick_from(instance, registry_resource, first.cursor)
+    assert not idle.run_requests
+    assert idle.skip_message == IDLE
+
+    # Two same-day retrainings: the same metrics as production, so neither gains enough.
+    _evaluate_new_candidate(instance, registry_resource)
+    _evaluate_new_candidate(instance, registry_resource)
+    judged = _tick_from(instance, registry_resource, idle.cursor)
+    assert not judged.run_requests
+    production_auc = registry.get_version("churn@production").metrics["auc"]
+    verdicts = (judged.skip_message or "").split("; ")
+    assert [v.split(" ")[0] for v in verdicts] == ["churn/2", "churn/3"]
+    for verdict in verdicts:
+        assert "is not promoted: auc" in verdict and f"{production_auc:.6g}" in verdict
+    assert not _tick_from(instance, registry_resource, judged.cursor).run_requests
+
+
+def test_the_best_of_a_burst_is_promoted_and_the_others_say_why_not(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING).success
+    first = _tick_from(instance, registry_resource, None)
+    assert _run_request(instance, registry_resource, first.run_requests[0]).success
+    serving = registry.get_version("churn@production")
+    registry.log_metrics(serving, {"auc": 0.5}, actor="monitoring")  # production degraded
+    _evaluate_new_candidate(instance, registry_resource)
+    _evaluate_new_candidate(instance, registry_resource)
+
+    sensor = churn_every_training.promotion_sensor
+    with dg.build_sensor_context(
+        instance=instance, resources={"registry": registry_resource}, cursor=first.cursor
+    ) as context:
+        burst = sensor.evaluate_tick(context)
+    # churn/2 beats production; churn/3 (the same model again) does not beat churn/2.
+    assert [r.tags["registry/candidate"] for r in burst.run_requests] == ["churn/2"]
+    config = burst.run_requests[0].run_config["ops"][PRODUCTION_OP]["config"]
+    assert config["expected_production_id"] == serving.id  # the CAS is against real production
+    outcome = decide_tick(  # what the tick logged, verdict by verdict
+        instance=instance,
+        registry=registry,
+        model_name="churn",
+        evaluation_key=EVALUATION_KEY,
+        policy=demo.CHURN_POLICY,
+        cursor=PromotionCursor.parse(first.cursor),
+    )
+    assert [(d.subject, d.qualifies) for d in outcome.decisions] == [
+        ("churn/2", True),
+        ("churn/3", False),
+    ]
+    assert "0.5" in outcome.decisions[0].reason  # the degraded production's auc
+    assert outcome.decisions[1].reason.endswith(
+        "(judged against churn/2, which is to be promoted first)"
+    )
+    assert _run_request(instance, registry_resource, burst.run_requests[0]).success
+    assert registry.get_version("churn@production").version == 2
+    after = _tick_from(instance, registry_resource, burst.cursor)
+    assert after.skip_message == IDLE
+
+
+def test_a_later_better_candidate_supersedes_an_earlier_one(
+    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+) -> None:
+    assert _materialize(instance, registry_resource, TRAINING).success
+    first = _tick_from(instance, registry_resource, None)
+    assert _run_request(instance, registry_resource, first.run_requests[0]).success
+    registry.log_metrics("churn@production", {"auc": 0.5}, actor="monitoring")
+    _evaluate_new_candidate(instance, registry_resource)
+    _evaluate_new_candidate(instance, registry_resource)
+    registry.log_metrics("churn/3", {"auc": 0.99}, actor="monitoring")  # churn/3 is the best
+
+    outcome = decide_tick(
+        instance=instance,
+        registry=registry,
+        model_name="churn",
+        evaluation_key=EVALUATION_KEY,
+        policy=demo.CHURN_POLICY,
+        cursor=PromotionCursor.parse(first.cursor),
+    )
+    assert outcome.chosen is not None and outcome.chosen.subject == "churn/3"
+    [(earlier, later)] = outcome.superseded
+    assert (earlier.subject, later.subject) == ("churn/2", "churn/3")
+    assert "0.99" in later.reason
+    burst = _tick_from(instance, registry_resource, first.cursor)
+    assert [r.tags["registry/candidate"] for r in burst.run_requests] == ["churn/3"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from registry_project.core.entities import AuditEvent, VerifyProblem, VerifyReport
+from registry_project.core.errors import InvalidInputError
 from registry_project.core.ops.writer import Writer
 from registry_project.core.store import audit
 from registry_project.core.validation import (
@@ -21,6 +22,7 @@ def event_filter(
     actor: str | None,
     action: str | None,
     since: datetime | None,
+    after_seq: int | None = None,
 ) -> audit.EventFilter:
     if model is not None:
         validate_name(model, "model name")
@@ -32,7 +34,19 @@ def event_filter(
         validate_filter_text(actor, "actor"),
         validate_filter_text(action, "action"),
         validate_since(since),
+        _validate_after_seq(after_seq),
     )
+
+
+def _validate_after_seq(after_seq: int | None) -> int | None:
+    """A follower's cursor: an audit event's seq (bool is not a sequence number)."""
+    if after_seq is not None and (type(after_seq) is not int or after_seq < 0):
+        raise InvalidInputError(
+            f"after_seq must be a non-negative integer (an audit event's seq), got {after_seq!r}"[
+                :200
+            ]
+        )
+    return after_seq
 
 
 def events(

@@ -28,6 +28,7 @@ from registry_project.core.entities import (
     frozen_mapping,
 )
 from registry_project.core.errors import DatasetNotFoundError, InvalidInputError, RunNotFoundError
+from registry_project.core.external import StoredSoftware
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.references import parse_uuid
 from registry_project.core.store import audit
@@ -71,6 +72,7 @@ def start(
     asset_key: str | None,
     capture_environment: bool,
     actor: str | None,
+    software: StoredSoftware | None = None,
 ) -> TrainingRun:
     """The new run as written (the facade wraps it in an ActiveRun)."""
     validate_name(name, "run name")
@@ -95,7 +97,14 @@ def start(
     )
     stored: tuple[BlobInfo, ...] = ()
     captured: environment.CapturedEnvironment | None = None
-    if capture_environment:
+    if software is not None:
+        # Captured where the run really executed, its files already stored as blobs by
+        # that process: checked, never stored again here (so never "vanished" either).
+        w.require_blobs(software.digests, "the run's environment files")
+        run = dataclasses.replace(
+            run, code=software.code, environment=_software_environment(software)
+        )
+    elif capture_environment:
         code, captured = environment.capture_software()
         environment_info, stored = _store_environment(w, captured)
         run = dataclasses.replace(
@@ -146,6 +155,17 @@ def start(
             stored,
         )
     return run
+
+
+def _software_environment(software: StoredSoftware) -> EnvironmentInfo:
+    """The run's environment from a capture made in another process (`core.external`)."""
+    return EnvironmentInfo(
+        python_version=software.python_version,
+        platform=software.platform,
+        packages_digest=software.packages_digest,
+        package_count=software.package_count,
+        files=tuple(EnvironmentFile(path, d, size) for path, d, size in software.files),
+    )
 
 
 def _store_environment(

@@ -3,6 +3,7 @@ the history they leave. The rules themselves live in core/stages.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -58,7 +59,9 @@ def transition(
         current = version_store.fetch_by_id(connection, target.id)
         assert current is not None
         stages.check_transition(target.ref, current.stage, target_stage)
-        _apply_stage(connection, current, target_stage, who, why, AuditAction.TRANSITION)
+        _apply_stage(
+            connection, current, target_stage, who, why, AuditAction.TRANSITION, w.dagster_origin()
+        )
 
     w.write(work)
     return version_ops.get(w, target.id)
@@ -71,9 +74,11 @@ def _apply_stage(
     actor: str,
     reason: str | None,
     action: AuditAction,
+    origin: Mapping[str, str],
 ) -> None:
     """Move `version` (as committed, locked) from its stage to `new`: the row, its history
-    and the audit event."""
+    and the audit event, which names the Dagster run and asset making the change (`origin`,
+    `Writer.dagster_origin`) so that Dagster tells its own changes from outside ones."""
     at = now()
     current = version.stage
     version_store.set_stage(connection, version.id, new, at)
@@ -97,7 +102,7 @@ def _apply_stage(
             subject_id=version.id,
             model_name=version.model_name,
             before={"stage": current.value, "version": version.version},
-            after={"stage": new.value, "version": version.version},
+            after={"stage": new.value, "version": version.version, **origin},
             reason=reason,
         ),
     )
@@ -141,6 +146,8 @@ def _promote(
     action: AuditAction,
     policy: PromotionPolicy | None,
 ) -> ModelVersion:
+    origin = w.dagster_origin()
+
     def work(connection: Connection) -> None:
         version_store.lock_model(connection, target.model_name)
         committed = version_store.fetch_by_id(connection, target.id)
@@ -172,8 +179,9 @@ def _promote(
                 actor,
                 reason or f"replaced by {target.ref}",
                 action.archiving_previous,
+                origin,
             )
-        _apply_stage(connection, committed, Stage.PRODUCTION, actor, reason, action)
+        _apply_stage(connection, committed, Stage.PRODUCTION, actor, reason, action, origin)
 
     try:
         w.write(work)

@@ -1,21 +1,19 @@
-"""Model versions: register (bytes first, then one transaction), evaluation metrics, the
-lookups (`get`, `versions`, `models`), load and export of artifacts, and lineage.
+"""Model versions once registered (registering them: `registration.py`): evaluation
+metrics, the lookups (`get`, `versions`, `models`), load and export of artifacts, and
+lineage.
 
-`get` and `register` are the hot paths (benchmarks W1-W3): one function call below the
-facade, no further layers.
+`get` is a hot path (benchmarks W1-W3): one function call below the facade, no further
+layers.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from registry_project.core import flavors
-from registry_project.core.blobs import BlobInfo
 from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
     AuditAction,
@@ -26,16 +24,14 @@ from registry_project.core.entities import (
     ModelSummary,
     ModelVersion,
     Stage,
-    frozen_mapping,
 )
 from registry_project.core.errors import (
     InvalidInputError,
     ModelNotFoundError,
     NotFoundError,
-    RunNotFoundError,
     VersionNotFoundError,
 )
-from registry_project.core.ops import dataset_ops, run_ops
+from registry_project.core.ops import dataset_ops
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference
 from registry_project.core.store import audit, overviews
@@ -47,144 +43,12 @@ from registry_project.core.validation import (
     parse_order_by,
     parse_stage,
     refuse_pickle_load,
-    refuse_pickle_registration,
-    validate_description,
     validate_limit,
     validate_metrics,
     validate_name,
 )
 
 VersionRef = ModelVersion | str
-
-
-def register(
-    w: Writer,
-    name: str,
-    model: object,
-    *,
-    run: run_ops.RunRef | None,
-    metrics: Mapping[str, float] | None,
-    flavor: str | flavors.Flavor | None,
-    signature: Any,
-    description: str | None,
-    actor: str | None,
-    dagster_run_id: str | None,
-    asset_key: str | None,
-) -> ModelVersion:
-    validate_name(name, "model name")
-    clean_metrics = validate_metrics(metrics)
-    who = resolve_actor(actor)
-    dagster_run_id, asset_key = w.dagster_context(dagster_run_id, asset_key)
-    validate_description(description)
-    chosen = resolve_flavor(w, model, flavor)
-    columns = None if signature is None else flavors.signature_from_sample(signature)
-    run_id = run_ops.run_id(run) if run is not None else None
-    blob = _store_model(w, chosen, model)
-
-    def store_again() -> None:
-        nonlocal blob
-        blob = _store_model(w, chosen, model)
-
-    def work(connection: Connection) -> ModelVersion:
-        at = now()
-        trained_on_deleted = False
-        run_dagster_id = None
-        if run_id is not None:
-            # Before reading whether its data was deleted: see `lock_dataset`.
-            run_store.lock_run_inputs(connection, run_id)
-            summary = run_store.run_summary(connection, run_id)
-            if summary is None:
-                raise RunNotFoundError(f"no training run with id {run_id}")
-            run_dagster_id, trained_on_deleted = summary
-        number = version_store.allocate_version_number(connection, name)
-        if number is None:  # the model's first version: create it, then count
-            version_store.ensure_model(connection, name, who, at)
-            number = version_store.allocate_version_number(connection, name)
-            assert number is not None
-        version = ModelVersion(
-            id=str(uuid.uuid4()),
-            model_name=name,
-            version=number,
-            stage=Stage.EXPERIMENT,
-            flavor=chosen.name,
-            python_class=flavors.python_class_of(model),
-            artifact_digest=blob.digest,
-            artifact_size=blob.size,
-            created_at=at,
-            created_by=who,
-            stage_changed_at=at,
-            run_id=run_id,
-            metrics=frozen_mapping(clean_metrics),
-            signature=columns,
-            description=description,
-            trained_on_deleted_data=bool(trained_on_deleted),
-            dagster_run_id=dagster_run_id or run_dagster_id,
-            asset_key=asset_key,
-        )
-        version_store.insert_version(connection, version)
-        version_store.insert_new_version_metrics(
-            connection,
-            version_id=version.id,
-            model_name=name,
-            metrics=clean_metrics,
-            actor=who,
-            at=at,
-        )
-        version_store.record_transition(
-            connection,
-            version_id=version.id,
-            model_name=name,
-            version=number,
-            from_stage=None,
-            to_stage=Stage.EXPERIMENT,
-            actor=who,
-            reason=None,
-            at=at,
-        )
-        audit.append_event(
-            connection,
-            EventDraft(
-                actor=who,
-                action=AuditAction.REGISTER_MODEL,
-                subject_type="model_version",
-                subject_id=version.id,
-                model_name=name,
-                after={
-                    "version": number,
-                    "digest": blob.digest,
-                    "flavor": chosen.name,
-                    "run_id": run_id,
-                    "metrics": clean_metrics,
-                },
-            ),
-        )
-        w.confirm_stored([blob])
-        return version
-
-    return w.write_stored(work, store_again)
-
-
-def _store_model(w: Writer, chosen: flavors.Flavor, model: object) -> BlobInfo:
-    # Durable before the version's transaction starts (a row never commits ahead of its
-    # bytes), and no database lock is held while they travel: an S3 upload can take
-    # minutes, and every other write would wait behind it.
-    with w.blobs.writer() as writer:
-        chosen.save(model, writer)
-    assert writer.info is not None  # set when the block exits normally
-    return writer.info
-
-
-def resolve_flavor(w: Writer, model: object, flavor: str | flavors.Flavor | None) -> flavors.Flavor:
-    if flavor is None:
-        chosen = flavors.infer_flavor(model)
-    elif isinstance(flavor, flavors.Flavor):
-        chosen = flavor
-    else:
-        chosen = flavors.get_flavor(flavor)
-    refuse_pickle_registration(
-        chosen.name, pickle_based=chosen.pickle_based, allow_pickle=w.allow_pickle
-    )
-    return chosen
 
 
 def log_metrics(

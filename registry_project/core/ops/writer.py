@@ -8,7 +8,7 @@ the caller exist here once; the concern modules (`dataset_ops`, `run_ops`, ...) 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -16,7 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from registry_project.core.blobs import BlobInfo, BlobStore
-from registry_project.core.errors import ConflictError, RegistryError, StorageError
+from registry_project.core.errors import (
+    ConflictError,
+    IntegrityCheckError,
+    RegistryError,
+    StorageError,
+)
 from registry_project.core.secrets import mask_credentials
 from registry_project.core.store import audit
 from registry_project.core.store.engine import read_transaction, write_transaction
@@ -101,6 +106,17 @@ class Writer:
             self.default_asset_key if asset_key is None else asset_key,
         )
 
+    def dagster_origin(self) -> dict[str, str]:
+        """The Dagster run (and asset) making a change, recorded on its stage-change audit
+        event so that Dagster can tell its own changes from changes made outside it
+        (orchestration/registry_sync)."""
+        origin = {}
+        if self.default_dagster_run_id:
+            origin["dagster_run_id"] = self.default_dagster_run_id
+        if self.default_asset_key:
+            origin["asset_key"] = self.default_asset_key
+        return origin
+
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one write transaction, retrying when the database resolved lock
         contention by failing us (deadlock, serialization failure, busy SQLite)."""
@@ -138,6 +154,24 @@ class Writer:
                 raise StoredBytesVanished(
                     f"blob {blob.digest} was deleted (gc or delete_dataset) while this write "
                     "was in flight, three times in a row; nothing was written. Retry."
+                )
+
+    def require_blobs(
+        self, digests: Sequence[str], what: str, *, sizes: Mapping[str, int] | None = None
+    ) -> None:
+        """Refuse to record a row over bytes another process claims to have stored, unless
+        they are there, intact (re-hashed) and of the stated size."""
+        for digest in digests:
+            problem = self.blobs.check(digest)
+            if problem is None and sizes and digest in sizes:
+                actual = self.blobs.size(digest)
+                if actual != sizes[digest]:
+                    problem = f"{actual} bytes, not the {sizes[digest]} reported"
+            if problem is not None:
+                raise IntegrityCheckError(
+                    f"{what} (sha256 {digest}) is {problem} in {self.blobs.root_uri}: the "
+                    "process that reported it must write it there first (store_model / "
+                    "store_software with this registry's artifact root); nothing was recorded"
                 )
 
     def delete_unreferenced(self, connection: Connection, digests: Sequence[str]) -> list[str]:

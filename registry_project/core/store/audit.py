@@ -174,6 +174,7 @@ class EventFilter:
     actor: str | None = None
     action: str | None = None
     since: datetime | None = None
+    after_seq: int | None = None  # only events appended after this one (a reader's cursor)
 
     def apply(self, query: sa.Select[Any]) -> sa.Select[Any]:
         if self.model_name is not None:
@@ -186,6 +187,8 @@ class EventFilter:
             query = query.where(audit_events.c.action == self.action)
         if self.since is not None:
             query = query.where(audit_events.c.at >= self.since)
+        if self.after_seq is not None:
+            query = query.where(audit_events.c.seq > self.after_seq)
         return query
 
 

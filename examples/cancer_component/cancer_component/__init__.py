@@ -1,0 +1,1 @@
+"""A Dagster project whose model is declared in YAML (defs/cancer/defs.yaml)."""
