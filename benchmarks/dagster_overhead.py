@@ -15,7 +15,7 @@ TIMED = (
     "get_dataset",
     "load_dataset",
     "start_run",
-    "_finish_run",
+    "finish_run",
     "register_model",
     "get_version",
 )

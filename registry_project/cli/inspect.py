@@ -35,26 +35,25 @@ from registry_project.cli.output import (
     to_jsonable,
     when,
 )
-from registry_project.core.entities import Model, ModelVersion
-from registry_project.core.registry import ModelRegistry
+from registry_project.core.entities import ModelSummary, ModelVersion
 from registry_project.core.validation import MAX_LIMIT
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 
-def _model_row(registry: ModelRegistry, model: Model, metric: str | None) -> dict[str, Any]:
+def _model_row(summary: ModelSummary, metric: str | None) -> dict[str, Any]:
     """One line of `models`; the key metric comes from production, else the latest version."""
-    shown = registry.production_version(model.name) or registry.get_version(f"{model.name}@latest")
-    key = metric or (min(shown.metrics) if shown.metrics else None)
+    shown = summary.shown
+    key = metric or summary.key_metric()
     return {
-        "name": model.name,
-        "latest_version": model.latest_version,
-        "production_version": model.production_version,
+        "name": summary.model.name,
+        "latest_version": summary.model.latest_version,
+        "production_version": summary.model.production_version,
         "metric": key,
-        "value": shown.metrics.get(key) if key else None,
-        "metric_from_version": shown.version,
-        "created_at": model.created_at,
+        "value": shown.metrics.get(key) if shown is not None and key else None,
+        "metric_from_version": shown.version if shown is not None else None,
+        "created_at": summary.model.created_at,
     }
 
 
@@ -79,7 +78,7 @@ def models(state: CliState, metric: str | None) -> None:
       registry models --metric auc
     """
     registry = state.registry()
-    rows = [_model_row(registry, model, metric) for model in registry.models()]
+    rows = [_model_row(summary, metric) for summary in registry.model_summaries()]
     if state.json:
         emit_json(rows)
         return
@@ -197,10 +196,6 @@ def show(state: CliState, ref: str) -> None:
     console().print(table)
 
 
-# Rows of `compare` whose differences matter; stage, dates and digests always differ.
-_COMPARED_ROWS = ("param.", "metric.", "code_commit", "flavor")
-
-
 def _plain(value: Any) -> Any:
     """A DataFrame cell as a plain Python value (None for NaN/NaT)."""
     if value is None or is_nat(value) or (isinstance(value, float) and math.isnan(value)):
@@ -221,19 +216,6 @@ def _cell(row: str, column: str, value: Any) -> str:
     return clean(value)
 
 
-def differing_rows(frame: pd.DataFrame) -> list[str]:
-    """Params, metrics, code and flavor whose values are not the same in every version
-    column (production included; the delta columns are not versions)."""
-    columns = [c for c in frame.columns if not str(c).startswith("Δ")]
-    found = []
-    for row in frame.index:
-        if str(row).startswith(_COMPARED_ROWS):
-            values = {repr(_plain(frame.loc[row, c])) for c in columns}
-            if len(values) > 1:
-                found.append(str(row))
-    return found
-
-
 @click.command(short_help="Versions side by side, differences marked, delta to production.")
 @click.argument("name")
 @click.argument("versions", nargs=-1, required=True)
@@ -251,14 +233,17 @@ def compare(state: CliState, name: str, versions: tuple[str, ...]) -> None:
     Example:
       registry compare churn 6 7
     """
-    frame = state.registry().compare(name, list(versions))
-    differing = differing_rows(frame)
+    comparison = state.registry().comparison(name, list(versions))
+    frame = comparison.to_frame()
+    differing = comparison.differing
     if state.json:
         rows = {
             str(row): {str(col): to_jsonable(_plain(frame.loc[row, col])) for col in frame.columns}
             for row in frame.index
         }
-        emit_json({"columns": [str(c) for c in frame.columns], "rows": rows, "differs": differing})
+        emit_json(
+            {"columns": [str(c) for c in frame.columns], "rows": rows, "differs": list(differing)}
+        )
         return
     table = Table("", "field", title=clean(f"{name}: {' vs '.join(versions)}"))
     for column in frame.columns:

@@ -15,13 +15,14 @@ import math
 import shutil
 import sys
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.text import Text
 
+from registry_project.core import display
 from registry_project.core.display import inert
 from registry_project.core.entities import Stage
 
@@ -108,27 +109,14 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(to_jsonable(value), indent=2))
 
 
+# One way to show numbers and deltas, on the terminal and on the pages.
+number = display.number
+signed = display.signed
+
+
 def when(value: datetime | None, *, seconds: bool = True) -> str:
     """A timestamp in UTC (the output says so), to the second or, in listings, the minute."""
-    if value is None:
-        return "-"
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
-
-def number(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if abs(value) >= 10_000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
-def signed(value: float | None) -> str:
-    """A difference, with its sign always shown (+0.0079, -0.002, 0)."""
-    shown = number(value)
-    return f"+{shown}" if value is not None and shown != "-" and value > 0 else shown
+    return display.when(value, seconds=seconds)
 
 
 def metrics_text(metrics: Mapping[str, float], limit: int = 4) -> str:

@@ -38,7 +38,7 @@ class ActiveRun:
 
     def end(self, status: RunStatus = RunStatus.FINISHED, error: str | None = None) -> None:
         if not self._ended:
-            self._registry._finish_run(self.id, status, error)
+            self._registry.finish_run(self.id, status=status, error=error)
             self._ended = True
 
     def __enter__(self) -> ActiveRun:

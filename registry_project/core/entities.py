@@ -209,6 +209,35 @@ class Model:
 
 
 @dataclass(frozen=True)
+class ModelSummary:
+    """One model as a listing shows it (`ModelRegistry.model_summaries`)."""
+
+    model: Model
+    production: ModelVersion | None
+    latest: ModelVersion | None
+    last_changed: datetime  # the newest registration or stage change
+
+    @property
+    def shown(self) -> ModelVersion | None:
+        """The version the model is summed up by: production, else the latest."""
+        return self.production or self.latest
+
+    def key_metric(self, wanted: str | None = None) -> str | None:
+        """The metric the model is summed up by (`key_metric` of the shown version)."""
+        return key_metric(self.shown, wanted)
+
+
+def key_metric(version: ModelVersion | None, wanted: str | None = None) -> str | None:
+    """The metric a version (and its model, in listings) is summed up by: `wanted` if the
+    version has it, else (none wanted) the alphabetically first of its metrics."""
+    if version is None or not version.metrics:
+        return None
+    if wanted is not None:
+        return wanted if wanted in version.metrics else None
+    return min(version.metrics)
+
+
+@dataclass(frozen=True)
 class MetricRecord:
     """One metric value logged on a model version, for the training data or a dataset."""
 
@@ -355,3 +384,46 @@ class GcReport:
     @property
     def deleted(self) -> tuple[str, ...]:
         return () if self.dry_run else self.orphan_digests
+
+
+class ColumnKind(enum.StrEnum):
+    """What a column of a `Comparison` shows."""
+
+    VERSION = "version"  # one of the compared versions
+    PRODUCTION = "production"  # the production version, for reference
+    DELTA = "delta"  # a compared version's metrics minus production's
+
+
+@dataclass(frozen=True)
+class ComparedColumn:
+    label: str  # "v5", "production (v3)", "Δ v5": the DataFrame's column label
+    version: int  # the version the column shows (a delta column: the compared version)
+    kind: ColumnKind
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Versions of one model side by side (`ModelRegistry.comparison`): rows `stage`,
+    `created_at`, ..., `param.<name>`, `metric.<name>`; one column per compared version,
+    then production's, then each version's metric deltas to production."""
+
+    model_name: str
+    rows: tuple[str, ...]
+    columns: tuple[ComparedColumn, ...]
+    # column label -> row -> value; a delta column holds only the metric rows
+    cells: Mapping[str, Mapping[str, Any]]
+    # params, metrics, code and flavor whose value is not the same in every version
+    # column (production included; deltas are not versions)
+    differing: tuple[str, ...]
+
+    def value(self, row: str, label: str) -> Any:
+        """One cell; None where the column has no value for the row."""
+        return self.cells[label].get(row)
+
+    def to_frame(self) -> Any:
+        """The comparison as a pandas DataFrame: rows as index, column labels as columns
+        (what `ModelRegistry.compare` returns)."""
+        import pandas as pd  # imported on use: see core/datasets.py
+
+        frame = pd.DataFrame({label: dict(column) for label, column in self.cells.items()})
+        return frame.reindex(list(self.rows))

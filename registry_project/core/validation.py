@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from registry_project.core.entities import Column
+from registry_project.core.entities import Column, Stage
 from registry_project.core.errors import (
     InvalidInputError,
     InvalidMetricError,
     InvalidNameError,
     InvalidParamsError,
+    UnsafeFlavorError,
 )
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -387,3 +388,53 @@ def parse_order_by(order_by: object) -> OrderBy:
         f"invalid order_by {order_by!r}: use one of {', '.join(_ORDER_FIELDS)} or "
         "metrics.<name>, with a leading '-' for descending"
     )
+
+
+def validate_description(description: object) -> str | None:
+    """A version's description: text of at most MAX_DESCRIPTION_LENGTH characters, or None."""
+    return validate_text(description, "description", max_length=MAX_DESCRIPTION_LENGTH)
+
+
+def validate_pins(
+    uri: str, *, version_id: str | None, etag: str | None, digest: str | None
+) -> None:
+    """A dataset reference's pins: each given pin says something, and at least one is given."""
+    for key, value in {"version_id": version_id, "etag": etag}.items():
+        if validate_text(value, key, max_length=MAX_PIN_LENGTH) == "":
+            raise InvalidInputError(f"{key} is empty; give the pin or leave it out")
+    if digest is not None:
+        validate_digest(digest)
+    if version_id is None and etag is None and digest is None:
+        raise InvalidInputError(
+            f"reference to {uri!r} is not pinned: pass version_id= (S3 object version or "
+            "table snapshot id), etag= or digest= so the exact data can be found again"
+        )
+
+
+def refuse_pickle_registration(flavor: str, *, pickle_based: bool, allow_pickle: bool) -> None:
+    """A registry opened with allow_pickle=False registers no code-executing flavor."""
+    if pickle_based and not allow_pickle:
+        raise UnsafeFlavorError(
+            f"flavor {flavor!r} is pickle-based and this registry was opened with "
+            "allow_pickle=False; register with a flavor that does not execute code on load"
+        )
+
+
+def refuse_pickle_load(ref: str, flavor: str, *, pickle_based: bool, allow_pickle: bool) -> None:
+    """A registry opened with allow_pickle=False loads no code-executing flavor."""
+    if pickle_based and not allow_pickle:
+        raise UnsafeFlavorError(
+            f"{ref} uses the pickle-based flavor {flavor!r}; loading it can run "
+            "arbitrary code. This registry was opened with allow_pickle=False: open it "
+            "with allow_pickle=True only if you trust everyone who can register models."
+        )
+
+
+def parse_stage(stage: object) -> Stage:
+    """A stage given as a Stage or its name, in any case."""
+    try:
+        return Stage(stage.lower() if isinstance(stage, str) else stage)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"unknown stage {stage!r}; use one of {', '.join(s.value for s in Stage)}"
+        ) from exc

@@ -7,56 +7,26 @@ needs to (or may) produce markup.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import pandas as pd
+from registry_project.core import display
+
+# One way to show numbers, deltas and missing cells, on the pages and on the terminal.
+plain = display.plain
+number = display.number
+signed = display.signed
 
 # Long values (params may be up to 1 MiB of JSON) are cut in tables; the full text is in
 # the cell's title attribute and on the version page.
 MAX_CELL_CHARS = 120
 
 
-def plain(value: Any) -> Any:
-    """A pandas / numpy cell as a plain Python value; None for NaN and NaT."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        return plain(value.item())
-    return value
-
-
-def number(value: Any) -> str:
-    """A metric value: 4 significant digits, thousands separated when large."""
-    value = plain(value)
-    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-        return "-" if value is None else str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return "-"
-    if abs(value) >= 10_000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
-def signed(value: Any) -> str:
-    """A difference with its sign always shown: +0.0079, -0.002, 0."""
-    shown = number(value)
-    value = plain(value)
-    positive = isinstance(value, int | float) and value > 0
-    return f"+{shown}" if positive and shown != "-" else shown
-
-
 def when(value: datetime | None, *, seconds: bool = False) -> str:
-    """A timestamp in UTC; the page headers say the times are UTC."""
-    if value is None or value is pd.NaT:
-        return "-"
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    """A timestamp in UTC, to the minute unless `seconds`; the page headers say the times
+    are UTC."""
+    return display.when(value, seconds=seconds)
 
 
 def iso(value: datetime | None) -> str:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import pandas as pd
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -21,6 +20,8 @@ from starlette.templating import Jinja2Templates
 from registry_project.core.entities import (
     AuditAction,
     AuditEvent,
+    ColumnKind,
+    ComparedColumn,
     DatasetSnapshot,
     Lineage,
     MetricRecord,
@@ -29,6 +30,7 @@ from registry_project.core.entities import (
     Stage,
     TrainingRun,
     VerifyReport,
+    key_metric,
 )
 from registry_project.core.errors import InvalidInputError, NotFoundError
 from registry_project.core.registry import ModelRegistry
@@ -51,8 +53,6 @@ STAGES = tuple(stage.value for stage in LIFE_CYCLE)
 AUDIT_ACTIONS = tuple(action.value for action in AuditAction)
 # Compare is for a handful of versions side by side; more is unreadable and costly.
 MAX_COMPARED = 12
-# Rows of a comparison whose differences matter; stage, dates and digests always differ.
-_COMPARED_ROWS = ("param.", "metric.", "code_commit", "flavor")
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,6 @@ class Settings:
 
 
 # --- shared helpers ---------------------------------------------------------------------
-
-
-def key_metric(version: ModelVersion | None, wanted: str | None = None) -> str | None:
-    """The metric a model is summed up by: `wanted`, else the alphabetically first one
-    (the same rule as `registry models`)."""
-    if version is None or not version.metrics:
-        return None
-    if wanted is not None:
-        return wanted if wanted in version.metrics else None
-    return min(version.metrics)
 
 
 def production_of(versions: Iterable[ModelVersion]) -> ModelVersion | None:
@@ -280,20 +270,19 @@ class Pages:
         name = request.path_params["name"]
         every = self._model_versions(name)
         numbers = self._compared_numbers(request)
-        frame = self.registry.compare(name, numbers)
+        comparison = self.registry.comparison(name, numbers)
         by_number = {v.version: v for v in every}
         chosen = [by_number[n] for n in numbers if n in by_number]
         production = production_of(every)
-        columns = [self._compare_header(name, str(c)) for c in frame.columns]
-        differing = differing_rows(frame)
+        columns = [self._compare_header(name, column) for column in comparison.columns]
         rows = [
             {
-                "key": str(row),
-                "differs": str(row) in differing,
-                "kind": str(row).split(".", 1)[0] if "." in str(row) else "field",
-                "cells": [_plain_cell(frame.loc[row, col]) for col in frame.columns],
+                "key": row,
+                "differs": row in comparison.differing,
+                "kind": row.split(".", 1)[0] if "." in row else "field",
+                "cells": [_plain_cell(comparison.value(row, c.label)) for c in comparison.columns],
             }
-            for row in frame.index
+            for row in comparison.rows
         ]
         shown = [*chosen, *([production] if production and production not in chosen else [])]
         lineages = {v.id: self.registry.lineage(v) for v in shown}
@@ -313,12 +302,11 @@ class Pages:
         )
 
     @staticmethod
-    def _compare_header(name: str, label: str) -> dict[str, Any]:
+    def _compare_header(name: str, column: ComparedColumn) -> dict[str, Any]:
         """`v5`, `production (v3)` link to their version; `Δ v5` is a delta column."""
-        digits = "".join(ch for ch in label if ch.isdigit())
-        is_delta = label.startswith("Δ")
-        href = model_path(name, "versions", int(digits)) if digits and not is_delta else None
-        return {"label": label, "href": href, "delta": is_delta}
+        is_delta = column.kind is ColumnKind.DELTA
+        href = None if is_delta else model_path(name, "versions", column.version)
+        return {"label": column.label, "href": href, "delta": is_delta}
 
     @staticmethod
     def _compared_numbers(request: Request) -> list[int]:
@@ -473,18 +461,6 @@ class Pages:
 
 
 # --- page data shaped for templates -----------------------------------------------------
-
-
-def differing_rows(frame: pd.DataFrame) -> set[str]:
-    """Params, metrics, code and flavor whose values are not the same in every version
-    column (production included; the delta columns are not versions)."""
-    columns = [c for c in frame.columns if not str(c).startswith("Δ")]
-    found = set()
-    for row in frame.index:
-        values = {repr(_plain_cell(frame.loc[row, c])) for c in columns}
-        if str(row).startswith(_COMPARED_ROWS) and len(values) > 1:
-            found.add(str(row))
-    return found
 
 
 def metrics_by_dataset(

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import DatasetKind, DatasetSnapshot
-from registry_project.core.store.rows import dataset_from_row
+from registry_project.core.store.rows import dataset_from_row, dataset_values
 from registry_project.core.store.schema import datasets
 
 
-def insert_dataset(connection: Connection, values: Mapping[str, Any]) -> None:
-    connection.execute(datasets.insert(), dict(values))
+def insert_dataset(connection: Connection, snapshot: DatasetSnapshot) -> None:
+    connection.execute(datasets.insert(), dataset_values(snapshot))
 
 
 def fetch_dataset(connection: Connection, dataset_id: str) -> DatasetSnapshot | None:

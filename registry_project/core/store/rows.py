@@ -61,6 +61,80 @@ def dataset_from_row(row: Row[Any]) -> DatasetSnapshot:
     )
 
 
+def dataset_values(snapshot: DatasetSnapshot) -> dict[str, Any]:
+    """A new snapshot or reference as the column values of its row."""
+    return {
+        "id": snapshot.id,
+        "name": snapshot.name,
+        "kind": snapshot.kind.value,
+        "digest": snapshot.digest,
+        "uri": snapshot.uri,
+        "version_id": snapshot.version_id,
+        "etag": snapshot.etag,
+        "size_bytes": snapshot.size_bytes,
+        "row_count": snapshot.row_count,
+        "columns_json": columns_to_json(snapshot.columns),
+        "created_at": snapshot.created_at,
+        "created_by": snapshot.created_by,
+        "expires_at": snapshot.expires_at,
+        "dagster_run_id": snapshot.dagster_run_id,
+        "asset_key": snapshot.asset_key,
+    }
+
+
+def version_values(version: ModelVersion) -> dict[str, Any]:
+    """A new version as the column values of its row (its metrics live in their own table)."""
+    signature = version.signature
+    return {
+        "id": version.id,
+        "model_name": version.model_name,
+        "version": version.version,
+        "stage": version.stage.value,
+        "flavor": version.flavor,
+        "python_class": version.python_class,
+        "artifact_digest": version.artifact_digest,
+        "artifact_size": version.artifact_size,
+        "signature_json": columns_to_json(signature) if signature is not None else None,
+        "run_id": version.run_id,
+        "created_at": version.created_at,
+        "created_by": version.created_by,
+        "stage_changed_at": version.stage_changed_at,
+        "description": version.description,
+        "trained_on_deleted_data": version.trained_on_deleted_data,
+        "dagster_run_id": version.dagster_run_id,
+        "asset_key": version.asset_key,
+    }
+
+
+def run_values(run: TrainingRun, params_json: str) -> dict[str, Any]:
+    """A new run as the column values of its row; code and environment columns only when
+    they were captured (the row's defaults otherwise)."""
+    values: dict[str, Any] = {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status.value,
+        "params_json": params_json,
+        "started_at": run.started_at,
+        "created_by": run.created_by,
+        "dagster_run_id": run.dagster_run_id,
+        "asset_key": run.asset_key,
+    }
+    environment = run.environment
+    if environment is not None:
+        code = run.code
+        values.update(
+            code_commit=code.commit,
+            code_dirty=code.dirty,
+            code_remote=code.remote,
+            code_branch=code.branch,
+            python_version=environment.python_version,
+            platform=environment.platform,
+            packages_digest=environment.packages_digest,
+            package_count=environment.package_count,
+        )
+    return values
+
+
 def version_from_row(row: Row[Any], metrics: Mapping[str, float] | None = None) -> ModelVersion:
     return version_from_values(row._mapping, metrics)
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import TrainingRun
 from registry_project.core.store.prepared import PreparedStatement
-from registry_project.core.store.rows import run_from_row
+from registry_project.core.store.rows import run_from_row, run_values
 from registry_project.core.store.schema import (
     datasets,
     run_environment_files,
@@ -22,25 +21,23 @@ from registry_project.core.store.schema import (
 )
 
 
-def insert_run(
-    connection: Connection,
-    values: Mapping[str, Any],
-    inputs: Sequence[tuple[str, str]],
-    files: Sequence[tuple[str, str, int]],
-) -> None:
-    _INSERT_RUN.execute(connection, values)
+def insert_run(connection: Connection, run: TrainingRun, *, params_json: str) -> None:
+    """A new run's row, its inputs and its environment files (`params_json` is the
+    canonical JSON `validate_params` made of `run.params`)."""
+    _INSERT_RUN.execute(connection, run_values(run, params_json))
     _INSERT_INPUTS.execute_many(
         connection,
         [
-            {"run_id": values["id"], "dataset_id": dataset_id, "role": role}
-            for dataset_id, role in inputs
+            {"run_id": run.id, "dataset_id": item.dataset_id, "role": item.role.value}
+            for item in run.inputs
         ],
     )
+    files = run.environment.files if run.environment is not None else ()
     _INSERT_FILES.execute_many(
         connection,
         [
-            {"run_id": values["id"], "path": path, "digest": digest, "size_bytes": size}
-            for path, digest, size in files
+            {"run_id": run.id, "path": f.path, "digest": f.digest, "size_bytes": f.size_bytes}
+            for f in files
         ],
     )
 

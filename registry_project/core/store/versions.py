@@ -25,6 +25,7 @@ from registry_project.core.store.rows import (
     transition_from_row,
     version_from_row,
     version_from_values,
+    version_values,
 )
 from registry_project.core.store.schema import (
     PRODUCTION,
@@ -139,8 +140,10 @@ def model_exists(connection: Connection, name: str) -> bool:
 # --- versions --------------------------------------------------------------------------
 
 
-def fetch_by_id(connection: Connection, version_id: str) -> Row[Any] | None:
-    return connection.execute(_ROW_BY_ID, {"version_id": version_id}).first()
+def fetch_by_id(connection: Connection, version_id: str) -> ModelVersion | None:
+    """A version's row as committed, without its metrics (for stage changes)."""
+    row = connection.execute(_ROW_BY_ID, {"version_id": version_id}).first()
+    return version_from_row(row) if row is not None else None
 
 
 _ROW_BY_ID = sa.select(model_versions).where(model_versions.c.id == sa.bindparam("version_id"))
@@ -218,12 +221,14 @@ def fetch_version(connection: Connection, reference: object) -> ModelVersion | N
     return version_from_values(rows[0], metrics)
 
 
-def fetch_production(connection: Connection, name: str) -> Row[Any] | None:
-    return connection.execute(
+def fetch_production(connection: Connection, name: str) -> ModelVersion | None:
+    """The production version's row as committed, without its metrics (for stage changes)."""
+    row = connection.execute(
         sa.select(model_versions).where(
             model_versions.c.model_name == name, model_versions.c.stage == PRODUCTION
         )
     ).first()
+    return version_from_row(row) if row is not None else None
 
 
 def latest_metrics(
@@ -318,8 +323,8 @@ def _list_by_metric(
     return rows + list(connection.execute(rest))
 
 
-def insert_version(connection: Connection, values: Mapping[str, Any]) -> None:
-    _INSERT_VERSION.execute(connection, values)
+def insert_version(connection: Connection, version: ModelVersion) -> None:
+    _INSERT_VERSION.execute(connection, version_values(version))
 
 
 def set_stage(connection: Connection, version_id: str, stage: Stage, at: datetime) -> None:
