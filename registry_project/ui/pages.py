@@ -25,7 +25,7 @@ from registry_project.core.entities import (
     DatasetSnapshot,
     Lineage,
     MetricRecord,
-    Model,
+    ModelSummary,
     ModelVersion,
     Stage,
     TrainingRun,
@@ -161,29 +161,22 @@ class Pages:
 
     def models(self, request: Request) -> Response:
         wanted = query_value(request, "metric")
-        rows = [self._model_row(model, wanted) for model in self.registry.models()]
+        # One read for every model (model_summaries), not a few lookups per model.
+        rows = [self._model_row(summary, wanted) for summary in self.registry.model_summaries()]
         return self.render(request, "models.html", title="Models", rows=rows, metric=wanted)
 
-    def _model_row(self, model: Model, wanted: str | None) -> dict[str, Any]:
-        production = self._alias(model.name, "production")
-        latest = self._alias(model.name, "latest")
-        shown = production or latest
-        metric = key_metric(shown, wanted)
-        # Registration and every stage change move stage_changed_at; the newest is the last
-        # time the model changed in a way that matters to its users.
-        newest = self.registry.versions(model.name, order_by="-stage_changed_at", limit=1)
-        changed = max(
-            [model.created_at, *(v.stage_changed_at for v in newest)],
-            key=lambda at: at.astimezone(UTC),
-        )
+    @staticmethod
+    def _model_row(summary: ModelSummary, wanted: str | None) -> dict[str, Any]:
+        shown = summary.shown
+        metric = summary.key_metric(wanted)
         return {
-            "model": model,
-            "production": production,
-            "latest": latest,
+            "model": summary.model,
+            "production": summary.production,
+            "latest": summary.latest,
             "metric": metric,
             "value": shown.metrics.get(metric) if shown is not None and metric else None,
             "metric_from": shown,
-            "last_changed": changed,
+            "last_changed": summary.last_changed,
         }
 
     def _alias(self, name: str, alias: str) -> ModelVersion | None:

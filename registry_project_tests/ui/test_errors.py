@@ -92,7 +92,7 @@ def test_an_unreachable_database_answers_503(
     def down(*args: object, **kwargs: object) -> None:
         raise StorageError("cannot reach the registry database; check REGISTRY_DATABASE_URL")
 
-    monkeypatch.setattr(demo_registry, "models", down)
+    monkeypatch.setattr(demo_registry, "model_summaries", down)
     error_page(TestClient(create_app(demo_registry)), "/", 503, "check REGISTRY_DATABASE_URL")
 
 

@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from registry_project import ModelRegistry
@@ -56,6 +57,20 @@ def test_models_page_lists_each_model_with_production_latest_and_key_metric(
     assert "none" in fraud and "<code>recall</code> = <strong>0.7</strong>" in fraud
     chosen = page(client, "/?metric=auc")
     assert "<code>auc</code> = <strong>0.8439</strong>" in chosen
+
+
+def test_models_page_reads_all_models_in_one_call(
+    demo_registry: ModelRegistry, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The front page asks model_summaries once, not a few lookups per model."""
+
+    def per_model_lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the models page made a per-model lookup")
+
+    for name in ("models", "get_version", "versions", "production_version"):
+        monkeypatch.setattr(demo_registry, name, per_model_lookup)
+    html = page(client, "/")
+    assert "/models/churn" in html and "/models/fraud" in html
 
 
 def test_model_page_has_versions_chart_and_compare_checkboxes(client: TestClient) -> None:
