@@ -111,6 +111,17 @@ def config_values(passed: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def training_params(
+    fixed: Mapping[str, Any], passed: Mapping[str, Any], partition: str | None
+) -> dict[str, Any]:
+    """A training run's params: the decorator's fixed ones, the run's `dg.Config` values
+    and, for a partitioned asset, the partition key."""
+    params = {**fixed, **config_values(passed)}
+    if partition is not None:
+        params["partition_key"] = partition
+    return params
+
+
 def registry_resource(passed: Mapping[str, Any], resource_key: str) -> ModelRegistryResource:
     resource = passed[resource_key]
     if not isinstance(resource, ModelRegistryResource):

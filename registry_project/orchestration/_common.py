@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from registry_project.core.entities import DatasetSnapshot
 from registry_project.core.errors import InvalidInputError, RegistryError
 from registry_project.core.registry import ModelRegistry
 from registry_project.orchestration import metadata as md
@@ -84,6 +85,22 @@ def asset_options(
 
 def partition_of(context: dg.AssetExecutionContext) -> str | None:
     return context.partition_key if context.has_partition_key else None
+
+
+def recorded_snapshots(
+    context: dg.AssetExecutionContext,
+    registry: ModelRegistry,
+    roles: Mapping[str, dg.AssetKey],
+    partition: str | None,
+) -> dict[str, DatasetSnapshot]:
+    """For each role, the snapshot its upstream dataset asset recorded (for this partition):
+    exactly what was materialized, never a newer one."""
+    return {
+        role: registry.get_dataset(
+            md.require_recorded(context.instance, key, md.SNAPSHOT_ID, partition)
+        )
+        for role, key in roles.items()
+    }
 
 
 def partition_metadata(context: dg.AssetExecutionContext) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from registry_project.orchestration import metadata as md
 from registry_project.orchestration._body import (
     AssetBody,
     compute_function,
-    config_values,
     registry_resource,
+    training_params,
 )
 from registry_project.orchestration._common import (
     AssetRef,
@@ -33,6 +33,7 @@ from registry_project.orchestration._common import (
     asset_options,
     partition_metadata,
     partition_of,
+    recorded_snapshots,
     to_asset_key,
 )
 from registry_project.orchestration.translator import RegistryAssetProps, RegistryTranslator
@@ -96,16 +97,9 @@ def registry_pipes_training(
             resource = registry_resource(passed, resource_key)
             registry = resource.for_context(context)
             partition = partition_of(context)
-            run_params = {**fixed_params, **config_values(passed)}
-            if partition is not None:
-                run_params["partition_key"] = partition
+            run_params = training_params(fixed_params, passed, partition)
             try:
-                snapshots = {
-                    role: registry.get_dataset(
-                        md.require_recorded(context.instance, key, md.SNAPSHOT_ID, partition)
-                    )
-                    for role, key in roles.items()
-                }
+                snapshots = recorded_snapshots(context, registry, roles, partition)
             except RegistryError as exc:
                 raise as_failure(exc) from exc
             extras = {

@@ -18,9 +18,9 @@ from registry_project.orchestration import metadata as md
 from registry_project.orchestration._body import (
     AssetBody,
     compute_function,
-    config_values,
     input_keys,
     registry_resource,
+    training_params,
 )
 from registry_project.orchestration._common import (
     AssetRef,
@@ -28,6 +28,7 @@ from registry_project.orchestration._common import (
     asset_options,
     partition_metadata,
     partition_of,
+    recorded_snapshots,
     to_asset_key,
 )
 from registry_project.orchestration.datasets import default_dataset_name
@@ -161,16 +162,9 @@ def registry_training(
         def run(context: dg.AssetExecutionContext, passed: Mapping[str, Any]) -> Any:
             registry = registry_resource(passed, resource_key).for_context(context)
             partition = partition_of(context)
-            run_params = {**fixed_params, **config_values(passed)}
-            if partition is not None:
-                run_params["partition_key"] = partition
+            run_params = training_params(fixed_params, passed, partition)
             try:
-                snapshots = {
-                    role: registry.get_dataset(
-                        md.require_recorded(context.instance, key, md.SNAPSHOT_ID, partition)
-                    )
-                    for role, key in roles.items()
-                }
+                snapshots = recorded_snapshots(context, registry, roles, partition)
                 frames = {role: registry.load_dataset(snap) for role, snap in snapshots.items()}
                 inputs = [(snap, role) for role, snap in snapshots.items()]
                 for input_name, key in input_keys(context, passed).items():
