@@ -33,6 +33,7 @@ NOT_IN_CORE = {"dagster", "dagster_aws", "dagster_webserver", "click", "rich", "
 NOT_IN_CORE |= {"jinja2", "markupsafe"}
 # Inside the core, the store sits below the facade and the byte-handling modules.
 NOT_IN_STORE = {"registry", "active_run", "ops", "blobs", "flavors", "datasets", "environment"}
+NOT_IN_STORE |= {"facade"}  # the facade's parts (core/facade/)
 
 
 def _modules() -> list[Path]:

@@ -1,0 +1,1 @@
+"""The parts of the `ModelRegistry` facade, one per concern (see base.py)."""

@@ -1,0 +1,108 @@
+"""Model cards, evidence packs, audit anchors and reproduction: thin calls over
+model_card.py, evidence.py, anchors.py and reproduce.py.
+
+Part of the `ModelRegistry` facade (core/registry.py), which inherits this class; the
+docstrings here are the public API's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from registry_project.core import anchors as anchor_checks
+from registry_project.core import evidence
+from registry_project.core import model_card as cards
+from registry_project.core import reproduce as reproduction
+from registry_project.core.entities import ModelCardText, Reproduction
+from registry_project.core.facade.base import FacadeBase
+from registry_project.core.ops.version_ops import VersionRef
+
+
+class ProofCalls(FacadeBase):
+    """What a reviewer hands an auditor: cards, evidence packs, anchors, reproductions."""
+
+    # (the logic is in model_card.py, evidence.py, anchors.py and reproduce.py)
+
+    def model_card(self, reference: VersionRef) -> str:
+        """A version's model card as Markdown: data, params, metrics against production,
+        stage history, approvals. Example: `print(reg.model_card("churn/7"))`."""
+        return cards.model_card(self, self._tx, reference)
+
+    def export_evidence(
+        self,
+        reference: VersionRef,
+        destination: str | os.PathLike[str],
+        *,
+        actor: str | None = None,
+    ) -> tuple[int, str]:
+        """Write a version's evidence pack (a zip that `verify_evidence` checks offline);
+        returns the audit head (seq, hash) it ends at.
+        Example: `reg.export_evidence("churn/7", "pack.zip")`."""
+        return evidence.export_pack(self, self._tx, reference, destination, actor=actor)
+
+    def set_model_card_text(
+        self,
+        name: str,
+        *,
+        intended_use: str | None = cards.KEEP,
+        limitations: str | None = cards.KEEP,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> ModelCardText:
+        """Set the owners' free text of model `name`'s card (audited); None clears a field,
+        one left out is kept. Example:
+        `reg.set_model_card_text("churn", intended_use="Rank retention offers", actor="ana")`."""
+        return cards.set_card_text(
+            self._tx,
+            name,
+            intended_use=intended_use,
+            limitations=limitations,
+            actor=actor,
+            reason=reason,
+        )
+
+    def model_card_text(self, name: str) -> ModelCardText | None:
+        """The owners' free text of model `name`'s card, or None if never set."""
+        return cards.card_text(self._tx, name)
+
+    def audit_head(self) -> tuple[int, str]:
+        """The audit chain's tip (seq, hash): what to publish as an anchor for `verify`."""
+        return anchor_checks.audit_head(self._tx)
+
+    def reproduce(
+        self,
+        reference: VersionRef,
+        *,
+        train: reproduction.TrainFunction,
+        evaluate: reproduction.EvaluateFunction | None = None,
+        tolerance: float = reproduction.DEFAULT_TOLERANCE,
+        repo: str | os.PathLike[str] | None = None,
+        actor: str | None = None,
+    ) -> Reproduction:
+        """Retrain a version from its record (input snapshots, params, code commit) with
+        `train(inputs)` and record, audited, whether the artifact is bit-identical or its
+        metrics on the recorded evaluation datasets (`evaluate(model, df)`) are within
+        `tolerance`. Refused (`ReproductionRefusedError`) when the record cannot be rebuilt.
+        Example: `reg.reproduce("churn/7", train=lambda i: fit(i.datasets["train"], i.params))`."""
+        return reproduction.reproduce(
+            self,
+            self._tx,
+            reference,
+            train=train,
+            evaluate=evaluate,
+            tolerance=tolerance,
+            repo=repo,
+            actor=actor,
+        )
+
+    def latest_reproduction(self, reference: VersionRef) -> Reproduction | None:
+        """The newest reproduction attempt of a version, or None."""
+        return reproduction.latest_reproduction(self, self._tx, reference)
+
+    @staticmethod
+    def verify_evidence(
+        path: str | os.PathLike[str], *, anchors: Sequence[tuple[int, str]] = ()
+    ) -> evidence.EvidenceReport:
+        """Check an evidence pack with no registry at all (a static method)."""
+        return evidence.verify_pack(path, anchors=anchors)

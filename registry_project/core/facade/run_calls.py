@@ -1,0 +1,80 @@
+"""Training runs: the calls of ops/run_ops.py.
+
+Part of the `ModelRegistry` facade (core/registry.py), which inherits this class; the
+docstrings here are the public API's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from registry_project.core.active_run import ActiveRun
+from registry_project.core.entities import RunStatus, TrainingRun
+from registry_project.core.external import StoredSoftware
+from registry_project.core.facade.base import FacadeBase
+from registry_project.core.ops import run_ops
+from registry_project.core.ops.run_ops import InputsArg, RunRef
+
+
+class RunCalls(FacadeBase):
+    """Starting, logging and finishing training runs."""
+
+    def start_run(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        inputs: InputsArg = None,
+        dagster_run_id: str | None = None,
+        asset_key: str | None = None,
+        capture_environment: bool = True,
+        software: StoredSoftware | None = None,
+        actor: str | None = None,
+    ) -> ActiveRun:
+        """Start a training run; use it as a context manager.
+
+        `inputs` are the snapshots the run reads: a list (role "train"), `(snapshot, role)`
+        pairs, or a mapping `{"train": snap, "test": holdout}`. The code version (git commit,
+        dirty flag, remote) and the environment (Python, platform, installed packages,
+        Dockerfile / requirements / pyproject at the project root) are captured, unless
+        `software` brings them from where the run really executed (an external training
+        process that stored its environment files as blobs; see `core.external`).
+
+        Example::
+
+            with reg.start_run("churn-training", params={"C": 1.0}, inputs=[snap]) as run:
+                mv = reg.register_model("churn", model, run=run, metrics={"auc": 0.91})
+        """
+        run = run_ops.start(
+            self._w,
+            name,
+            params=params,
+            inputs=inputs,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            capture_environment=capture_environment,
+            actor=actor,
+            software=software,
+        )
+        return ActiveRun(self, run.id, name)
+
+    def log_run_metrics(self, run: RunRef, metrics: Mapping[str, float]) -> None:
+        """Training metrics of a run itself (a version's metrics go to register_model)."""
+        run_ops.log_metrics(self._w, run, metrics)
+
+    def finish_run(
+        self, run: RunRef, *, status: RunStatus = RunStatus.FINISHED, error: str | None = None
+    ) -> None:
+        """Mark a run FINISHED (or FAILED, with its error text). Leaving the `start_run`
+        block does this; call it for a run started without one.
+
+        Example::
+
+            reg.finish_run(run.id, status=RunStatus.FAILED, error="out of memory")
+        """
+        run_ops.finish(self._w, run, status, error)
+
+    def get_run(self, run: RunRef) -> TrainingRun:
+        """A run by its ActiveRun, TrainingRun or id."""
+        return run_ops.get(self._w, run)
