@@ -106,11 +106,16 @@ def _snapshot(registry: ModelRegistry, job: dict[str, Any]) -> str:
     return registry.snapshot_dataset(job["name"], pd.DataFrame(job["frame"])).id
 
 
+def _log_metrics(registry: ModelRegistry, job: dict[str, Any]) -> str:
+    return registry.log_metrics(job["version"], {"auc": 0.9}, dataset=job["dataset"]).id
+
+
 ACTIONS: dict[str, Callable[[ModelRegistry, dict[str, Any]], Any]] = {
     "register": _register,
     "gc": _gc,
     "delete_dataset": _delete_dataset,
     "snapshot": _snapshot,
+    "log_metrics": _log_metrics,
 }
 
 
@@ -310,6 +315,42 @@ def test_forced_deletion_always_marks_a_concurrent_registration(where_local: Whe
             version = registry.get_version(version_id)
             # Whichever committed first, the version was trained on data now deleted.
             assert version.trained_on_deleted_data, f"{version.ref} is not marked"
+        assert registry.verify().ok
+
+
+# --- 3b. deletion against metrics evaluated on the dataset -------------------------------
+
+EVALUATION_TRIALS = 6
+
+
+def test_deletion_and_metrics_evaluated_on_the_dataset_are_ordered(where_local: Where) -> None:
+    """Either the metrics commit first and the deletion is refused (the version now depends
+    on the dataset), or the deletion commits first and logging is refused: never metrics
+    linked to a tombstone that no deletion decision covered (both succeeded before)."""
+    with where_local.open() as registry:
+        jobs = []
+        for trial in range(EVALUATION_TRIALS):
+            holdout = registry.snapshot_dataset(f"holdout-{trial}", pd.DataFrame({"h": [trial]}))
+            version = registry.register_model("churn", trial, flavor="pickle")
+            jobs.append((holdout.id, version.id))
+    outcomes = _race(
+        where_local,
+        ("delete_dataset", [{"dataset": d} for d, _ in jobs]),
+        ("log_metrics", [{"version": v, "dataset": d} for d, v in jobs]),
+        gated=True,
+    )
+
+    pairs = zip(outcomes["delete_dataset"], outcomes["log_metrics"], jobs, strict=True)
+    with where_local.open() as registry:
+        for (deleted, _), (logged, message), (dataset_id, version_id) in pairs:
+            assert {deleted, logged} == {"ok", "error"}, (deleted, logged, message)
+            snapshot = registry.get_dataset(dataset_id)
+            evaluated = [r for r in registry.metric_history(version_id) if r.dataset_id]
+            if logged == "error":
+                assert message.startswith("DatasetDeletedError: cannot log metrics")
+                assert snapshot.deleted and not evaluated
+            else:
+                assert not snapshot.deleted and evaluated
         assert registry.verify().ok
 
 

@@ -209,6 +209,18 @@ def test_unused_dataset_deletes_without_force_but_needs_a_reason(registry: Model
     assert not registry.blobs.exists(snap.digest)
 
 
+def test_metrics_are_not_linked_to_a_deleted_dataset(registry: ModelRegistry) -> None:
+    holdout = registry.snapshot_dataset("holdout", _customers())
+    mv = registry.register_model("churn", 1)
+    registry.delete_dataset(holdout, actor="dpo", reason="GDPR request 17")
+    events = registry.audit_count()
+    with pytest.raises(errors.DatasetDeletedError, match=r"cannot log metrics.*GDPR request 17"):
+        registry.log_metrics(mv, {"auc": 0.9}, dataset=holdout)
+    assert registry.metric_history(mv) == [] and registry.get_version(mv).metrics == {}
+    assert registry.audit_count() == events
+    assert registry.dependents(holdout) == []
+
+
 def test_identical_bytes_under_another_name_survive_deletion(registry: ModelRegistry) -> None:
     first = registry.snapshot_dataset("a", _customers())
     second = registry.snapshot_dataset("b", _customers())

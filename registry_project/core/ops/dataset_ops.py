@@ -202,14 +202,19 @@ def list_all(w: Writer, name: str | None, *, include_deleted: bool) -> list[Data
         return dataset_store.list_datasets(connection, name, include_deleted=include_deleted)
 
 
+def deleted_error(found: DatasetSnapshot, attempted: str) -> DatasetDeletedError:
+    """The refusal of a call that needs a dataset whose bytes were deleted."""
+    return DatasetDeletedError(
+        f"cannot {attempted}: dataset {found.name} ({found.id}) was deleted on "
+        f"{found.deleted_at:%Y-%m-%d} by {found.deleted_by}: "
+        f"{found.deletion_reason}. Only its tombstone remains."
+    )
+
+
 def load(w: Writer, dataset: DatasetRef, *, as_arrow: bool) -> Any:
     found = get(w, dataset)
     if found.deleted:
-        raise DatasetDeletedError(
-            f"dataset {found.name} ({found.id}) was deleted on "
-            f"{found.deleted_at:%Y-%m-%d} by {found.deleted_by}: "
-            f"{found.deletion_reason}. Only its tombstone remains."
-        )
+        raise deleted_error(found, "load it")
     if found.kind is DatasetKind.REFERENCE or found.digest is None:
         raise InvalidInputError(
             f"dataset {found.name} ({found.id}) is a reference to {found.uri}; "

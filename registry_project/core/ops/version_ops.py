@@ -67,6 +67,12 @@ def log_metrics(
     dataset_id = dataset_ops.get(w, dataset).id if dataset is not None else None
 
     def work(connection: Connection) -> None:
+        if dataset_id is not None:
+            # Deleting the dataset meanwhile saw no dependent (this one is not committed):
+            # refuse, rather than link new metrics to a tombstone no decision covered.
+            evaluated_on = dataset_store.share_lock_dataset(connection, dataset_id)
+            if evaluated_on is not None and evaluated_on.deleted:
+                raise dataset_ops.deleted_error(evaluated_on, "log metrics evaluated on it")
         version_store.upsert_metrics(
             connection,
             version_id=target.id,

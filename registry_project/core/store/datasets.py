@@ -32,6 +32,16 @@ def lock_dataset(connection: Connection, dataset_id: str) -> DatasetSnapshot | N
     return dataset_from_row(row) if row is not None else None
 
 
+def share_lock_dataset(connection: Connection, dataset_id: str) -> DatasetSnapshot | None:
+    """Read a dataset row and lock it shared until the transaction ends: a write that makes
+    a version depend on the dataset (metrics evaluated on it) and a `delete_dataset`
+    (which locks it exclusively, `lock_dataset`) are ordered, so the second sees the first."""
+    row = connection.execute(
+        sa.select(datasets).where(datasets.c.id == dataset_id).with_for_update(read=True)
+    ).first()
+    return dataset_from_row(row) if row is not None else None
+
+
 def fetch_datasets(connection: Connection, dataset_ids: list[str]) -> dict[str, DatasetSnapshot]:
     if not dataset_ids:
         return {}
