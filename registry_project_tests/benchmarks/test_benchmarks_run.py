@@ -40,3 +40,27 @@ def test_tiny_benchmark_runs_every_workload_against_mlflow(tmp_path: Path) -> No
     assert all(row["ratio"] > 0 for row in compared.values())
     assert "| W1 registration |" in (tmp_path / "results.md").read_text()
     assert list((tmp_path / "not" / "yet" / "there").iterdir()) == []  # stores cleaned up
+
+
+@pytest.mark.slow
+def test_before_after_compares_two_commits_and_counts_their_statements(tmp_path: Path) -> None:
+    # The same commit on both sides: the harness runs twice, alternating, and the one
+    # figure that does not depend on the machine (statements per registration) is equal.
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.before_after", "--before", "HEAD", "--after", "HEAD"]
+        + ["--scale", "tiny", "--workloads", "W1,W2", "--pairs", "1", "--no-mlflow"]
+        + ["--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    counted = results["statement_count"]
+    assert counted["before"] == counted["after"]
+    assert counted["after"]["commits"] >= 1 and counted["after"]["by_kind"]["INSERT"] >= 1
+    assert len(results["before"]) == len(results["after"]) == 1
+    table = (tmp_path / "results.md").read_text()
+    assert "| W1 registration | N=20 | ms each |" in table
+    assert "| W2 production lookup |" in table and "| SQL statements |" in table
