@@ -29,7 +29,6 @@ from registry_project.core.errors import IntegrityCheckError, InvalidInputError,
 from registry_project.core.external import StoredArtifact
 from registry_project.core.ops import run_ops
 from registry_project.core.ops.writer import Writer, now
-from registry_project.core.references import ById
 from registry_project.core.store import audit
 from registry_project.core.store import identity as identity_store
 from registry_project.core.store import runs as run_store
@@ -41,6 +40,7 @@ from registry_project.core.validation import (
     validate_metrics,
     validate_name,
 )
+from registry_project.core.version_refs import ById
 
 
 def register(

@@ -33,9 +33,8 @@ from registry_project.core.errors import (
 )
 from registry_project.core.ops import dataset_ops
 from registry_project.core.ops.writer import Writer, now
-from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference
 from registry_project.core.store import audit, overviews
-from registry_project.core.store import datasets as dataset_store
+from registry_project.core.store import dataset_snapshots as dataset_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
@@ -47,6 +46,7 @@ from registry_project.core.validation import (
     validate_metrics,
     validate_name,
 )
+from registry_project.core.version_refs import ByAlias, ById, ByNumber, parse_reference
 
 VersionRef = ModelVersion | str
 

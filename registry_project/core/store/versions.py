@@ -196,7 +196,7 @@ _NEWEST = _version_with_metrics(
 
 def fetch_version(connection: Connection, reference: object) -> ModelVersion | None:
     """One version and its current metrics in a single round trip (the hot lookup)."""
-    from registry_project.core.references import ByAlias, ById, ByNumber
+    from registry_project.core.version_refs import ByAlias, ById, ByNumber
 
     statement: PreparedStatement
     if isinstance(reference, ById):
