@@ -36,6 +36,8 @@ from registry_project.core.ops.writer import Writer, now
 from registry_project.core.store import audit, overviews
 from registry_project.core.store import dataset_snapshots as dataset_store
 from registry_project.core.store import runs as run_store
+from registry_project.core.store import stage_history as history_store
+from registry_project.core.store import version_metrics as metric_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.validation import (
@@ -67,7 +69,7 @@ def log_metrics(
     dataset_id = dataset_ops.get(w, dataset).id if dataset is not None else None
 
     def work(connection: Connection) -> None:
-        version_store.upsert_metrics(
+        metric_store.upsert_metrics(
             connection,
             version_id=target.id,
             model_name=target.model_name,
@@ -96,7 +98,7 @@ def log_metrics(
 def metric_history(w: Writer, version: VersionRef) -> list[MetricRecord]:
     target = get(w, version)
     with w.read() as connection:
-        return version_store.metric_records(connection, target.id)
+        return metric_store.metric_records(connection, target.id)
 
 
 def get(w: Writer, reference: VersionRef) -> ModelVersion:
@@ -192,10 +194,10 @@ def lineage(w: Writer, reference: VersionRef) -> Lineage:
         ]
         evaluated = [
             (dataset_id, "evaluated", None)
-            for dataset_id in version_store.evaluated_dataset_ids(connection, version.id)
+            for dataset_id in metric_store.evaluated_dataset_ids(connection, version.id)
         ]
         found = dataset_store.fetch_datasets(connection, [d for d, _, _ in trained + evaluated])
-        history = version_store.transitions(connection, version_id=version.id)
+        history = history_store.transitions(connection, version_id=version.id)
     lineage_datasets = tuple(
         LineageDataset(found[d], relation, role)
         for d, relation, role in trained + evaluated
