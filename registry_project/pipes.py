@@ -33,7 +33,7 @@ from typing import Any
 
 from dagster_pipes import PipesContext, open_dagster_pipes
 
-from registry_project.core import datasets as parquet
+from registry_project.core import parquet
 from registry_project.core.blobs import BlobStore, open_blob_store
 from registry_project.core.external import store_model, store_software
 

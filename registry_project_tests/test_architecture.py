@@ -32,7 +32,7 @@ MAY_IMPORT = {
 NOT_IN_CORE = {"dagster", "dagster_aws", "dagster_webserver", "click", "rich", "starlette"}
 NOT_IN_CORE |= {"jinja2", "markupsafe"}
 # Inside the core, the store sits below the facade and the byte-handling modules.
-NOT_IN_STORE = {"registry", "active_run", "ops", "blobs", "flavors", "datasets", "environment"}
+NOT_IN_STORE = {"registry", "active_run", "ops", "blobs", "flavors", "parquet", "environment"}
 NOT_IN_STORE |= {"facade"}  # the facade's parts (core/facade/)
 
 

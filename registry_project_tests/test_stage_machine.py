@@ -20,9 +20,9 @@ from registry_project.cli.output import STAGE_STYLES
 from registry_project.core import environment, errors, stages
 from registry_project.core.entities import AuditAction, ModelVersion
 from registry_project.orchestration.promotion import is_approved
+from registry_project.ui.audit_pages import AUDIT_ACTIONS
 from registry_project.ui.charts import STAGE_COLORS
-from registry_project.ui.pages import AUDIT_ACTIONS
-from registry_project.ui.pages import STAGES as UI_STAGES
+from registry_project.ui.model_pages import STAGES as UI_STAGES
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 E, S, P, A = Stage.EXPERIMENT, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED

@@ -423,7 +423,7 @@ class Comparison:
     def to_frame(self) -> Any:
         """The comparison as a pandas DataFrame: rows as index, column labels as columns
         (what `ModelRegistry.compare` returns)."""
-        import pandas as pd  # imported on use: see core/datasets.py
+        import pandas as pd  # imported on use: see core/parquet.py
 
         frame = pd.DataFrame({label: dict(column) for label, column in self.cells.items()})
         return frame.reindex(list(self.rows))

@@ -26,7 +26,7 @@ import pickle
 import threading
 from typing import Any, BinaryIO
 
-from registry_project.core import datasets
+from registry_project.core import parquet
 from registry_project.core.entities import Column
 from registry_project.core.errors import FlavorError, InvalidInputError
 
@@ -241,11 +241,11 @@ def signature_from_sample(sample: Any) -> tuple[Column, ...]:
     The DataFrame index is not part of a model's input, so it is left out; only the
     schema is inferred, the sample is not copied into an Arrow table.
     """
-    import pandas as pd  # imported on use: see core/datasets.py
+    import pandas as pd  # imported on use: see core/parquet.py
     import pyarrow as pa
 
     if isinstance(sample, pd.DataFrame):
-        datasets.check_unique_columns([str(name) for name in sample.columns])
+        parquet.check_unique_columns([str(name) for name in sample.columns])
         try:
             schema = pa.Schema.from_pandas(sample, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
@@ -255,7 +255,7 @@ def signature_from_sample(sample: Any) -> tuple[Column, ...]:
             ) from exc
         return tuple(Column(field.name, str(field.type)) for field in schema)
     if isinstance(sample, pa.Table):
-        return datasets.describe_columns(sample)
+        return parquet.describe_columns(sample)
     raise InvalidInputError(
         f"signature must be a sample pandas DataFrame or pyarrow Table, not "
         f"{type(sample).__name__} (for numpy arrays: pd.DataFrame(X, columns=names))"

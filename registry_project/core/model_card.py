@@ -24,6 +24,7 @@ from registry_project.core.entities import (
 )
 from registry_project.core.errors import InvalidInputError, ModelNotFoundError
 from registry_project.core.store import audit, card_texts, reproductions
+from registry_project.core.store import stage_history as history_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.transactions import Transactions
@@ -139,7 +140,7 @@ def build_record(
     version = lineage.version
     production = registry.production_version(version.model_name)
     with tx.read() as connection:
-        approvals = version_store.approval_records(connection, version.id)
+        approvals = history_store.approval_records(connection, version.id)
         text = card_texts.fetch_card_text(connection, version.model_name)
         reproduction = reproductions.latest_reproduction(connection, version.id)
     return {

@@ -39,9 +39,12 @@ from registry_project.core.errors import InvalidInputError, NotFoundError, Regis
 from registry_project.core.registry import ModelRegistry
 from registry_project.core.secrets import mask_credentials
 from registry_project.ui import formatting
+from registry_project.ui.audit_pages import AuditPages
 from registry_project.ui.charts import STAGE_COLORS
+from registry_project.ui.model_pages import ModelPages
 from registry_project.ui.pages import Pages, Settings
 from registry_project.ui.query import PageError
+from registry_project.ui.version_pages import VersionPages
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = logging.getLogger(__name__)
@@ -169,15 +172,15 @@ def create_app(
     request at most every `verify_min_interval` seconds.
     """
     templates = Jinja2Templates(env=template_environment())
-    pages = Pages(
-        registry,
-        templates,
-        Settings(
-            dagster_url=_dagster_url(dagster_url),
-            verify_max_age=verify_max_age,
-            verify_min_interval=verify_min_interval,
-        ),
+    settings = Settings(
+        dagster_url=_dagster_url(dagster_url),
+        verify_max_age=verify_max_age,
+        verify_min_interval=verify_min_interval,
     )
+    pages = Pages(registry, templates, settings)  # the error pages
+    models = ModelPages(registry, templates, settings)
+    versions = VersionPages(registry, templates, settings)
+    records = AuditPages(registry, templates, settings)
 
     def route(path: str, handler: Callable[[Request], Response], name: str) -> Route:
         return Route(path, _guarded(pages, handler), methods=["GET"], name=name)
@@ -212,13 +215,13 @@ def create_app(
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     return Starlette(
         routes=[
-            route("/", pages.models, "models"),
-            route("/models/{name}", pages.model, "model"),
-            route("/models/{name}/compare", pages.compare, "compare"),
-            route("/models/{name}/versions/{number:int}", pages.version, "version"),
-            route("/versions/{version_id}", pages.version_by_id, "version_by_id"),
-            route("/datasets", pages.datasets, "datasets"),
-            route("/audit", pages.audit, "audit"),
+            route("/", models.models, "models"),
+            route("/models/{name}", models.model, "model"),
+            route("/models/{name}/compare", models.compare, "compare"),
+            route("/models/{name}/versions/{number:int}", versions.version, "version"),
+            route("/versions/{version_id}", versions.version_by_id, "version_by_id"),
+            route("/datasets", records.datasets, "datasets"),
+            route("/audit", records.audit, "audit"),
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},

@@ -10,7 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from registry_project.core import datasets, errors
+from registry_project.core import errors
+from registry_project.core import parquet as datasets
 from registry_project.core.entities import Column
 
 

@@ -120,7 +120,7 @@ def test_outside_git_everything_is_empty(tmp_path: Path) -> None:
 def test_parquet_round_trip_keeps_types_and_is_deterministic() -> None:
     import pandas as pd
 
-    from registry_project.core import datasets
+    from registry_project.core import parquet as datasets
 
     frame = pd.DataFrame(
         {

@@ -1,5 +1,5 @@
 """Model cards, evidence packs, audit anchors and reproduction: thin calls over
-model_card.py, evidence.py, anchors.py and reproduce.py.
+model_card.py, evidence/, anchors.py and reproduce.py.
 
 Part of the `ModelRegistry` facade (core/registry.py), which inherits this class; the
 docstrings here are the public API's.
@@ -22,7 +22,7 @@ from registry_project.core.ops.version_ops import VersionRef
 class ProofCalls(FacadeBase):
     """What a reviewer hands an auditor: cards, evidence packs, anchors, reproductions."""
 
-    # (the logic is in model_card.py, evidence.py, anchors.py and reproduce.py)
+    # (the logic is in model_card.py, evidence/, anchors.py and reproduce.py)
 
     def model_card(self, reference: VersionRef) -> str:
         """A version's model card as Markdown: data, params, metrics against production,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from registry_project.core import datasets as parquet
+from registry_project.core import parquet
 from registry_project.core.blobs import BlobInfo
 from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
@@ -27,9 +27,8 @@ from registry_project.core.errors import (
     InvalidInputError,
 )
 from registry_project.core.ops.writer import Writer, now
-from registry_project.core.references import parse_uuid
 from registry_project.core.store import audit
-from registry_project.core.store import datasets as dataset_store
+from registry_project.core.store import dataset_snapshots as dataset_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.validation import (
@@ -41,6 +40,7 @@ from registry_project.core.validation import (
     validate_reference_uri,
     validate_row_count,
 )
+from registry_project.core.version_refs import parse_uuid
 
 DatasetRef = DatasetSnapshot | str
 

@@ -15,7 +15,7 @@ from registry_project.core.ops.writer import Writer, now
 from registry_project.core.store import audit
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.store.consistency import audit_mismatches
-from registry_project.core.store.references import referenced_digests
+from registry_project.core.store.referenced_blobs import referenced_digests
 from registry_project.core.validation import validate_grace_period
 
 GC_GRACE_PERIOD = timedelta(hours=1)

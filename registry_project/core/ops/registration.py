@@ -29,10 +29,11 @@ from registry_project.core.errors import IntegrityCheckError, InvalidInputError,
 from registry_project.core.external import StoredArtifact
 from registry_project.core.ops import run_ops
 from registry_project.core.ops.writer import Writer, now
-from registry_project.core.references import ById
 from registry_project.core.store import audit
 from registry_project.core.store import identity as identity_store
 from registry_project.core.store import runs as run_store
+from registry_project.core.store import stage_history as history_store
+from registry_project.core.store import version_metrics as metric_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.validation import (
@@ -41,6 +42,7 @@ from registry_project.core.validation import (
     validate_metrics,
     validate_name,
 )
+from registry_project.core.version_refs import ById
 
 
 def register(
@@ -195,7 +197,7 @@ def _record_version(
             asset_key=asset_key,
         )
         version_store.insert_version(connection, version)
-        version_store.insert_new_version_metrics(
+        metric_store.insert_new_version_metrics(
             connection,
             version_id=version.id,
             model_name=name,
@@ -203,7 +205,7 @@ def _record_version(
             actor=actor,
             at=at,
         )
-        version_store.record_transition(
+        history_store.record_transition(
             connection,
             version_id=version.id,
             model_name=name,

@@ -30,9 +30,8 @@ from registry_project.core.entities import (
 from registry_project.core.errors import DatasetNotFoundError, InvalidInputError, RunNotFoundError
 from registry_project.core.external import StoredSoftware
 from registry_project.core.ops.writer import Writer, now
-from registry_project.core.references import parse_uuid
 from registry_project.core.store import audit
-from registry_project.core.store import datasets as dataset_store
+from registry_project.core.store import dataset_snapshots as dataset_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.validation import (
@@ -41,6 +40,7 @@ from registry_project.core.validation import (
     validate_name,
     validate_params,
 )
+from registry_project.core.version_refs import parse_uuid
 
 InputsArg = (
     Sequence[DatasetSnapshot | tuple[DatasetSnapshot, str | InputRole]]

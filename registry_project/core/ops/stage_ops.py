@@ -22,6 +22,7 @@ from registry_project.core.ops.version_ops import VersionRef
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.policy import PromotionPolicy
 from registry_project.core.store import audit
+from registry_project.core.store import stage_history as history_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.validation import parse_stage, validate_name, validate_reason
@@ -82,7 +83,7 @@ def _apply_stage(
     at = now()
     current = version.stage
     version_store.set_stage(connection, version.id, new, at)
-    version_store.record_transition(
+    history_store.record_transition(
         connection,
         version_id=version.id,
         model_name=version.model_name,
@@ -169,7 +170,7 @@ def _promote(
         stages.check_promotion(target.ref, committed.stage)
         if policy is not None and policy.require_approval:
             stages.require_approval(
-                target.ref, committed.created_by, version_store.approvers(connection, committed.id)
+                target.ref, committed.created_by, history_store.approvers(connection, committed.id)
             )
         if current_production is not None:
             _apply_stage(
@@ -205,7 +206,7 @@ def rollback(w: Writer, name: str, *, actor: str | None, reason: str | None) -> 
         if not version_store.model_exists(connection, name):
             raise ModelNotFoundError(f"no model named {name!r}")
         current = version_store.fetch_production(connection, name)
-        previous_id = version_store.previous_production_id(
+        previous_id = history_store.previous_production_id(
             connection, name, current.id if current is not None else None
         )
     if previous_id is None:
@@ -226,7 +227,7 @@ def approve(
     stages.check_approver(target.ref, target.created_by, who, target.stage)
 
     def work(connection: Connection) -> None:
-        if version_store.insert_approval(connection, target.id, who, why, now()):
+        if history_store.insert_approval(connection, target.id, who, why, now()):
             audit.append_event(
                 connection,
                 EventDraft(
@@ -247,10 +248,10 @@ def approve(
 def history(w: Writer, version: VersionRef) -> list[StageTransition]:
     target = version_ops.get(w, version)
     with w.read() as connection:
-        return version_store.transitions(connection, version_id=target.id)
+        return history_store.transitions(connection, version_id=target.id)
 
 
 def approvals(w: Writer, version: VersionRef) -> list[str]:
     target = version_ops.get(w, version)
     with w.read() as connection:
-        return version_store.approvers(connection, target.id)
+        return history_store.approvers(connection, target.id)

@@ -33,10 +33,11 @@ from registry_project.core.errors import (
 )
 from registry_project.core.ops import dataset_ops
 from registry_project.core.ops.writer import Writer, now
-from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference
 from registry_project.core.store import audit, overviews
-from registry_project.core.store import datasets as dataset_store
+from registry_project.core.store import dataset_snapshots as dataset_store
 from registry_project.core.store import runs as run_store
+from registry_project.core.store import stage_history as history_store
+from registry_project.core.store import version_metrics as metric_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.validation import (
@@ -47,6 +48,7 @@ from registry_project.core.validation import (
     validate_metrics,
     validate_name,
 )
+from registry_project.core.version_refs import ByAlias, ById, ByNumber, parse_reference
 
 VersionRef = ModelVersion | str
 
@@ -73,7 +75,7 @@ def log_metrics(
             evaluated_on = dataset_store.share_lock_dataset(connection, dataset_id)
             if evaluated_on is not None and evaluated_on.deleted:
                 raise dataset_ops.deleted_error(evaluated_on, "log metrics evaluated on it")
-        version_store.upsert_metrics(
+        metric_store.upsert_metrics(
             connection,
             version_id=target.id,
             model_name=target.model_name,
@@ -102,7 +104,7 @@ def log_metrics(
 def metric_history(w: Writer, version: VersionRef) -> list[MetricRecord]:
     target = get(w, version)
     with w.read() as connection:
-        return version_store.metric_records(connection, target.id)
+        return metric_store.metric_records(connection, target.id)
 
 
 def get(w: Writer, reference: VersionRef) -> ModelVersion:
@@ -198,10 +200,10 @@ def lineage(w: Writer, reference: VersionRef) -> Lineage:
         ]
         evaluated = [
             (dataset_id, "evaluated", None)
-            for dataset_id in version_store.evaluated_dataset_ids(connection, version.id)
+            for dataset_id in metric_store.evaluated_dataset_ids(connection, version.id)
         ]
         found = dataset_store.fetch_datasets(connection, [d for d, _, _ in trained + evaluated])
-        history = version_store.transitions(connection, version_id=version.id)
+        history = history_store.transitions(connection, version_id=version.id)
     lineage_datasets = tuple(
         LineageDataset(found[d], relation, role)
         for d, relation, role in trained + evaluated

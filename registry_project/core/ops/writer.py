@@ -25,7 +25,7 @@ from registry_project.core.errors import (
 from registry_project.core.secrets import mask_credentials
 from registry_project.core.store import audit
 from registry_project.core.store.engine import read_transaction, write_transaction
-from registry_project.core.store.references import referenced_among
+from registry_project.core.store.referenced_blobs import referenced_among
 from registry_project.core.validation import validate_dagster_context
 
 T = TypeVar("T")

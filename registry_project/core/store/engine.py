@@ -6,9 +6,11 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -134,3 +136,10 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection, connection.begin():
         yield connection
+
+
+def dialect_insert(connection: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT support on both SQLite and PostgreSQL."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -9,7 +9,8 @@ from sqlalchemy.engine import Connection
 from registry_project.core.entities import ModelSummary, ModelVersion, Stage
 from registry_project.core.store.rows import version_from_row
 from registry_project.core.store.schema import PRODUCTION, model_versions, models
-from registry_project.core.store.versions import latest_metrics, list_models
+from registry_project.core.store.version_metrics import latest_metrics
+from registry_project.core.store.versions import list_models
 
 
 def model_summaries(connection: Connection) -> list[ModelSummary]:

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import TrainingRun
+from registry_project.core.store.engine import dialect_insert
 from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.rows import run_from_row, run_values
 from registry_project.core.store.schema import (
@@ -74,7 +74,7 @@ def upsert_run_metrics(
 ) -> None:
     if not metrics:
         return
-    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(run_metrics)
+    insert = dialect_insert(connection, run_metrics)
     connection.execute(
         insert.on_conflict_do_update(
             index_elements=["run_id", "key"],

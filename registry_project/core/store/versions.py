@@ -1,9 +1,10 @@
-"""Queries and writes on models, model versions, their metrics and stage history."""
+"""Queries and writes on models and model versions (their rows; each version's current
+metrics joined in), and the versions that depend on given datasets. Metrics are written in
+`version_metrics.py`, stage history and approvals in `stage_history.py`."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,43 +12,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
-from registry_project.core.entities import (
-    Approval,
-    Dependent,
-    MetricRecord,
-    Model,
-    ModelVersion,
-    Stage,
-    StageTransition,
-)
+from registry_project.core.entities import Dependent, Model, ModelVersion, Stage
 from registry_project.core.store.prepared import PreparedStatement
-from registry_project.core.store.rows import (
-    transition_from_row,
-    version_from_row,
-    version_from_values,
-    version_values,
-)
+from registry_project.core.store.rows import version_from_row, version_from_values, version_values
 from registry_project.core.store.schema import (
     PRODUCTION,
-    approvals,
     model_versions,
     models,
     run_inputs,
-    stage_transitions,
     version_metric_latest,
     version_metrics,
 )
+from registry_project.core.store.version_metrics import latest_metrics
 from registry_project.core.validation import OrderBy
-
-TRAINING_DATASET = ""  # version_metrics.dataset_id for metrics not tied to a dataset
-
-
-def _insert(connection: Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT support on both SQLite and PostgreSQL."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
 
 # --- models ----------------------------------------------------------------------------
 
@@ -93,9 +70,6 @@ _ALLOCATE_NUMBER = PreparedStatement(
     .returning(models.c.last_version)
 )
 _INSERT_VERSION = PreparedStatement(model_versions.insert())
-_INSERT_METRIC = PreparedStatement(version_metrics.insert())
-_INSERT_LATEST_METRIC = PreparedStatement(version_metric_latest.insert())
-_INSERT_TRANSITION = PreparedStatement(stage_transitions.insert())
 
 
 def lock_model(connection: Connection, name: str) -> bool:
@@ -196,7 +170,7 @@ _NEWEST = _version_with_metrics(
 
 def fetch_version(connection: Connection, reference: object) -> ModelVersion | None:
     """One version and its current metrics in a single round trip (the hot lookup)."""
-    from registry_project.core.references import ByAlias, ById, ByNumber
+    from registry_project.core.version_refs import ByAlias, ById, ByNumber
 
     statement: PreparedStatement
     if isinstance(reference, ById):
@@ -229,25 +203,6 @@ def fetch_production(connection: Connection, name: str) -> ModelVersion | None:
         )
     ).first()
     return version_from_row(row) if row is not None else None
-
-
-def latest_metrics(
-    connection: Connection, version_ids: Sequence[str]
-) -> dict[str, dict[str, float]]:
-    """Current metrics of many versions in one query (no N+1)."""
-    result: dict[str, dict[str, float]] = defaultdict(dict)
-    if not version_ids:
-        return result
-    rows = connection.execute(
-        sa.select(
-            version_metric_latest.c.version_id,
-            version_metric_latest.c.key,
-            version_metric_latest.c.value,
-        ).where(version_metric_latest.c.version_id.in_(list(version_ids)))
-    )
-    for version_id, key, value in rows:
-        result[version_id][key] = value
-    return result
 
 
 def to_versions(connection: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
@@ -333,209 +288,6 @@ def set_stage(connection: Connection, version_id: str, stage: Stage, at: datetim
         .where(model_versions.c.id == version_id)
         .values(stage=stage.value, stage_changed_at=at)
     )
-
-
-def record_transition(
-    connection: Connection,
-    *,
-    version_id: str,
-    model_name: str,
-    version: int,
-    from_stage: Stage | None,
-    to_stage: Stage,
-    actor: str,
-    reason: str | None,
-    at: datetime,
-) -> None:
-    _INSERT_TRANSITION.execute(
-        connection,
-        {
-            "version_id": version_id,
-            "model_name": model_name,
-            "version": version,
-            "from_stage": from_stage.value if from_stage else None,
-            "to_stage": to_stage.value,
-            "actor": actor,
-            "reason": reason,
-            "at": at,
-        },
-    )
-
-
-def transitions(
-    connection: Connection, *, version_id: str | None = None, model_name: str | None = None
-) -> list[StageTransition]:
-    query = sa.select(stage_transitions).order_by(stage_transitions.c.id)
-    if version_id is not None:
-        query = query.where(stage_transitions.c.version_id == version_id)
-    if model_name is not None:
-        query = query.where(stage_transitions.c.model_name == model_name)
-    return [transition_from_row(row) for row in connection.execute(query)]
-
-
-def previous_production_id(connection: Connection, name: str, current_id: str | None) -> str | None:
-    """The version that most recently left production, other than the current one."""
-    query = (
-        sa.select(stage_transitions.c.version_id)
-        .where(
-            stage_transitions.c.model_name == name,
-            stage_transitions.c.from_stage == PRODUCTION,
-        )
-        .order_by(stage_transitions.c.id.desc())
-        .limit(1)
-    )
-    if current_id is not None:
-        query = query.where(stage_transitions.c.version_id != current_id)
-    return connection.execute(query).scalar_one_or_none()
-
-
-# --- metrics ---------------------------------------------------------------------------
-
-
-def upsert_metrics(
-    connection: Connection,
-    *,
-    version_id: str,
-    model_name: str,
-    metrics: Mapping[str, float],
-    dataset_id: str | None,
-    actor: str,
-    at: datetime,
-) -> None:
-    if not metrics:
-        return
-    dataset_key = dataset_id or TRAINING_DATASET
-    rows = [
-        {
-            "version_id": version_id,
-            "key": key,
-            "dataset_id": dataset_key,
-            "value": value,
-            "logged_at": at,
-            "logged_by": actor,
-        }
-        for key, value in metrics.items()
-    ]
-    statement = _insert(connection, version_metrics)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["version_id", "key", "dataset_id"],
-            set_={
-                "value": statement.excluded.value,
-                "logged_at": statement.excluded.logged_at,
-                "logged_by": statement.excluded.logged_by,
-            },
-        ),
-        rows,
-    )
-    latest = _insert(connection, version_metric_latest)
-    connection.execute(
-        latest.on_conflict_do_update(
-            index_elements=["version_id", "key"], set_={"value": latest.excluded.value}
-        ),
-        [
-            {"version_id": version_id, "key": key, "model_name": model_name, "value": value}
-            for key, value in metrics.items()
-        ],
-    )
-
-
-def insert_new_version_metrics(
-    connection: Connection,
-    *,
-    version_id: str,
-    model_name: str,
-    metrics: Mapping[str, float],
-    actor: str,
-    at: datetime,
-) -> None:
-    """Training metrics of a version being registered: nothing to conflict with, so plain
-    cached INSERTs instead of upserts (registration is the hot write path)."""
-    if not metrics:
-        return
-    _INSERT_METRIC.execute_many(
-        connection,
-        [
-            {
-                "version_id": version_id,
-                "key": key,
-                "dataset_id": TRAINING_DATASET,
-                "value": value,
-                "logged_at": at,
-                "logged_by": actor,
-            }
-            for key, value in metrics.items()
-        ],
-    )
-    _INSERT_LATEST_METRIC.execute_many(
-        connection,
-        [
-            {"version_id": version_id, "key": key, "model_name": model_name, "value": value}
-            for key, value in metrics.items()
-        ],
-    )
-
-
-def metric_records(connection: Connection, version_id: str) -> list[MetricRecord]:
-    rows = connection.execute(
-        sa.select(version_metrics)
-        .where(version_metrics.c.version_id == version_id)
-        .order_by(version_metrics.c.dataset_id, version_metrics.c.key)
-    )
-    return [
-        MetricRecord(
-            key=row.key,
-            value=row.value,
-            dataset_id=row.dataset_id or None,
-            logged_at=row.logged_at,
-            logged_by=row.logged_by,
-        )
-        for row in rows
-    ]
-
-
-def evaluated_dataset_ids(connection: Connection, version_id: str) -> list[str]:
-    rows = connection.execute(
-        sa.select(version_metrics.c.dataset_id)
-        .where(
-            version_metrics.c.version_id == version_id,
-            version_metrics.c.dataset_id != TRAINING_DATASET,
-        )
-        .distinct()
-    )
-    return [row[0] for row in rows]
-
-
-# --- approvals -------------------------------------------------------------------------
-
-
-def insert_approval(
-    connection: Connection, version_id: str, actor: str, reason: str | None, at: datetime
-) -> bool:
-    result = connection.execute(
-        _insert(connection, approvals)
-        .values(version_id=version_id, actor=actor, reason=reason, at=at)
-        .on_conflict_do_nothing(index_elements=["version_id", "actor"])
-        .returning(approvals.c.actor)
-    )
-    return result.first() is not None
-
-
-def approvers(connection: Connection, version_id: str) -> list[str]:
-    rows = connection.execute(
-        sa.select(approvals.c.actor)
-        .where(approvals.c.version_id == version_id)
-        .order_by(approvals.c.at)
-    )
-    return [row[0] for row in rows]
-
-
-def approval_records(connection: Connection, version_id: str) -> list[Approval]:
-    """Who approved a version, why and when, oldest first."""
-    rows = connection.execute(
-        sa.select(approvals).where(approvals.c.version_id == version_id).order_by(approvals.c.at)
-    )
-    return [Approval(row.version_id, row.actor, row.reason, row.at) for row in rows]
 
 
 # --- dependents ------------------------------------------------------------------------

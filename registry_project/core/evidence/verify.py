@@ -1,47 +1,25 @@
-"""Evidence packs: one zip that proves what a version was trained on, who moved it
-through its stages and why, checkable offline with nothing but the zip and this package.
-
-A pack holds the model card, the record it was rendered from (lineage, stage history,
-approvals), and the segment of the audit hash chain from the first event about the
-version (its datasets and run included) to the chain's tip. Exporting appends one audit
-event that records the digests of the card and the record, so the chain itself vouches
-for both; the tip it ends at (sequence number and hash) is the pack's anchor, which can be
-compared with one published elsewhere (Dagster's event log).
-
-Events about the version are carried whole and re-hashed by the verifier exactly as
-`store/audit.compute_hash` does; the events in between about other subjects are carried
-as their hashes only (their content is not the auditor's business), which still links
-the chain.
-"""
+"""Verifying an evidence pack offline, with nothing but the zip and this package (no
+registry, no database): the files against the manifest, the audit chain segment re-hashed
+and linked, the record against the events about the version, the card rendered again from
+the record, the head against given anchors."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from registry_project.core.anchors import validate_anchors
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import AuditAction, VerifyProblem
 from registry_project.core.errors import InvalidInputError
-from registry_project.core.model_card import build_record, render_card
+from registry_project.core.evidence.pack import CARD, CHAIN, MANIFEST, PACK_FORMAT, RECORD, sha256
+from registry_project.core.model_card import render_card
 from registry_project.core.store import audit
-from registry_project.core.store.audit import EventDraft
-from registry_project.core.transactions import Transactions
 
-if TYPE_CHECKING:
-    from registry_project.core.registry import ModelRegistry, VersionRef
-
-PACK_FORMAT = 1
-MANIFEST = "manifest.json"
-CARD = "card.md"
-RECORD = "record.json"
-CHAIN = "audit_chain.json"
 # The stage moves of a version as the audit log records them (register_model is the first).
 _STAGE_ACTIONS = {
     AuditAction.TRANSITION.value,
@@ -64,108 +42,6 @@ class EvidenceReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _json_bytes(value: Any) -> bytes:
-    return (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-def _subject_ids(record: Mapping[str, Any]) -> list[str]:
-    # The model's name is the subject of its card-text events.
-    ids = [record["version_id"], record["model"]] + [d["id"] for d in record["datasets"]]
-    if record["run"] is not None:
-        ids.append(record["run"]["id"])
-    return ids
-
-
-def export_pack(
-    registry: ModelRegistry,
-    tx: Transactions,
-    reference: VersionRef,
-    destination: str | Path,
-    *,
-    actor: str | None = None,
-) -> tuple[int, str]:
-    """Write the evidence pack of a version to `destination`; returns the audit head it
-    ends at. The zip appears only once complete (written to a temporary name first)."""
-    who = resolve_actor(actor)
-    target = Path(destination)
-    if target.is_dir():
-        raise InvalidInputError(f"{target} is a directory: give the path of the zip to write")
-    if not target.parent.is_dir():
-        raise InvalidInputError(f"cannot write {target}: directory {target.parent} does not exist")
-    record = build_record(registry, tx, reference)
-    record_bytes = _json_bytes(record)
-    card_bytes = render_card(record).encode()
-    subjects = _subject_ids(record)
-    ref = f"{record['model']}/{record['version']}"
-
-    def work(connection: Any) -> list[dict[str, Any]]:
-        event = audit.append_event(
-            connection,
-            EventDraft(
-                actor=who,
-                action=AuditAction.EXPORT_EVIDENCE,
-                subject_type="model_version",
-                subject_id=record["version_id"],
-                model_name=record["model"],
-                after={
-                    "version": record["version"],
-                    "record_sha256": _sha256(record_bytes),
-                    "card_sha256": _sha256(card_bytes),
-                },
-            ),
-        )
-        first = audit.first_seq_about(connection, subjects) or event.seq
-        # Read inside the appending transaction: the head is locked, so the segment ends
-        # exactly at the export event.
-        return audit.stored_events(connection, first)
-
-    events = tx.write(work)
-    wanted = set(subjects)
-    chain = {
-        "first_seq": events[0]["seq"],
-        "events": [
-            event
-            if event["subject_id"] in wanted
-            else {"seq": event["seq"], "prev_hash": event["prev_hash"], "hash": event["hash"]}
-            for event in events
-        ],
-    }
-    chain_bytes = _json_bytes(chain)
-    head = (events[-1]["seq"], events[-1]["hash"])
-    manifest = {
-        "format": PACK_FORMAT,
-        "version": ref,
-        "version_id": record["version_id"],
-        "exported_by": who,
-        "exported_at": events[-1]["at"],
-        "audit_head": {"seq": head[0], "hash": head[1]},
-        "files": {
-            CARD: _sha256(card_bytes),
-            RECORD: _sha256(record_bytes),
-            CHAIN: _sha256(chain_bytes),
-        },
-    }
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as pack:
-            pack.writestr(MANIFEST, _json_bytes(manifest))
-            pack.writestr(CARD, card_bytes)
-            pack.writestr(RECORD, record_bytes)
-            pack.writestr(CHAIN, chain_bytes)
-        partial.replace(target)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise InvalidInputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return head
-
-
-# --- verifying ---------------------------------------------------------------------------
 
 
 class _Checker:
@@ -203,7 +79,7 @@ def _check_files(files: Mapping[str, bytes], manifest: Mapping[str, Any], c: _Ch
     for name, digest in manifest.get("files", {}).items():
         if name not in files:
             c.problem("pack_file_missing", name, f"{name} is listed in the manifest but missing")
-        elif _sha256(files[name]) != digest:
+        elif sha256(files[name]) != digest:
             c.problem("pack_file_edited", name, f"{name} does not match its digest in the manifest")
 
 
@@ -373,7 +249,7 @@ def _check_export_event(
         return
     after = _payload(export, "after_json")
     for name, key in ((CARD, "card_sha256"), (RECORD, "record_sha256")):
-        if name in files and _sha256(files[name]) != after.get(key):
+        if name in files and sha256(files[name]) != after.get(key):
             c.problem(
                 "pack_file_edited",
                 name,
