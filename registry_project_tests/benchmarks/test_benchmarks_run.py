@@ -46,10 +46,10 @@ def test_tiny_benchmark_runs_every_workload_against_mlflow(tmp_path: Path) -> No
 def test_before_after_compares_two_commits_and_counts_their_statements(tmp_path: Path) -> None:
     # The same commit on both sides: the harness runs twice, alternating, and the one
     # figure that does not depend on the machine (statements per registration) is equal.
+    arguments = ["--before", "HEAD", "--after", "HEAD", "--scale", "tiny", "--pairs", "1"]
+    arguments += ["--workloads", "W1,W2", "--no-mlflow", "--out", str(tmp_path)]
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.before_after", "--before", "HEAD", "--after", "HEAD"]
-        + ["--scale", "tiny", "--workloads", "W1,W2", "--pairs", "1", "--no-mlflow"]
-        + ["--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.before_after", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
