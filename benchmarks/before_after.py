@@ -81,11 +81,16 @@ def _samples(results: list[dict[str, object]], system: str) -> dict[tuple[str, s
     return grouped
 
 
-def _figures(runs: list[dict]) -> tuple[float, float, float, str]:
-    """Median and mean over every sample but each run's first, and the first calls' median."""
-    rest = [s for m in runs for s in m["samples"][1:]] or [s for m in runs for s in m["samples"]]
-    first = statistics.median(m["samples"][0] for m in runs)
-    return statistics.median(rest), statistics.fmean(rest), first, runs[0]["metric"]
+def _figures(runs: list[dict]) -> tuple[float, float, float | None, str]:
+    """Median of the calls, mean of the calls with the first calls, first calls' median."""
+    calls = [s for m in runs for s in m["samples"]]
+    firsts = [s for m in runs for s in m.get("first", ())]
+    first = statistics.median(firsts) if firsts else None
+    return statistics.median(calls), statistics.fmean(calls + firsts), first, runs[0]["metric"]
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def _table(before: list, after: list, mlflow: list) -> str:
@@ -106,11 +111,11 @@ def _table(before: list, after: list, mlflow: list) -> str:
         b_med, b_mean, b_first, metric = _figures(runs)
         a_med, a_mean, a_first, _ = _figures(mine_after[key])
         m = _figures(theirs[key]) if key in theirs else None
-        mlflow_cells = " | ".join(f"{x:.4g}" for x in m[:3]) if m else "- | - | -"
+        mlflow_cells = " | ".join(_cell(x) for x in m[:3]) if m else "- | - | -"
         lines.append(
             f"| {key[0]} | {key[1]} | {metric} | {b_med:.4g} | {a_med:.4g} | "
-            f"{a_med / b_med:.3f} | {b_mean:.4g} | {a_mean:.4g} | {b_first:.4g} | "
-            f"{a_first:.4g} | {mlflow_cells} |"
+            f"{a_med / b_med:.3f} | {b_mean:.4g} | {a_mean:.4g} | {_cell(b_first)} | "
+            f"{_cell(a_first)} | {mlflow_cells} |"
         )
     return "\n".join(lines)
 
@@ -160,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"# Before / after: {args.before} ({commits['before'][:10]}) vs {args.after} "
         f"({commits['after'][:10]})\n\nScale {args.scale}, workloads {args.workloads}, "
-        f"{args.pairs} alternating runs per side. Medians and means leave out each run's "
-        "first call, reported on its own (median of the runs' first calls); an after / "
+        f"{args.pairs} alternating runs per side. Medians leave out the first call on each "
+        "fresh store (W1 times it apart: the 'first' columns); means include it. An after / "
         "before ratio above 1 means slower for milliseconds, faster for throughput.\n\n"
         f"{table}\n\nMachine: {machine}\n"
     )
