@@ -8,6 +8,7 @@ JSON object: {"statements": ..., "commits": ..., "by_kind": {"INSERT": ..., ...}
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from collections import Counter
@@ -26,7 +27,9 @@ ARTIFACT = b"x" * 100_000
 def count() -> dict[str, Any]:
     statements: Counter[str] = Counter()
     commits = 0
-    with tempfile.TemporaryDirectory() as directory:
+    # In an empty directory: the run records the project files (pyproject.toml, ...) of
+    # the directory it starts in, one row each, and the count must not depend on that.
+    with tempfile.TemporaryDirectory() as directory, contextlib.chdir(directory):
         root = Path(directory)
         registry = ModelRegistry.open(f"sqlite:///{root / 'r.db'}", str(root / "artifacts"))
         registry.engine.dispose()  # every connection from here on is traced
