@@ -1,17 +1,22 @@
-"""`python -m benchmarks.statement_count`: SQL statements and commits per W1 registration.
+"""`python -m benchmarks.statement_count [POSTGRES_URL]`: what one W1 registration costs in
+SQL, counted rather than timed.
 
-A figure that does not depend on how busy the machine is: SQLite's trace callback sees
-every statement the driver runs (the prepared hot path included, which SQLAlchemy's
-events do not see), so two versions of the package can be compared exactly. Prints one
-JSON object: {"statements": ..., "commits": ..., "by_kind": {"INSERT": ..., ...}}.
+Figures that do not depend on how busy the machine is, so two versions of the package can
+be compared exactly. On SQLite the driver's trace callback sees every statement it runs
+(the prepared hot path included, which SQLAlchemy's events do not see). On PostgreSQL
+libpq's protocol trace sees every message the client sends; a round trip is a message the
+client must wait on: a `Sync` (the end of an extended-protocol statement, or of a pipeline
+step) or a simple `Query` (BEGIN, COMMIT, the pool's pre-ping). Prints one JSON object.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +27,47 @@ from registry_project import ModelRegistry
 
 REGISTRATIONS = 20
 ARTIFACT = b"x" * 100_000
+ROUND_TRIP_MESSAGES = ("Sync", "Query")
 
 
-def count() -> dict[str, Any]:
-    statements: Counter[str] = Counter()
-    commits = 0
+@contextlib.contextmanager
+def _registering(database_url: str | None) -> Iterator[tuple[ModelRegistry, Path]]:
     # In an empty directory: the run records the project files (pyproject.toml, ...) of
     # the directory it starts in, one row each, and the count must not depend on that.
     with tempfile.TemporaryDirectory() as directory, contextlib.chdir(directory):
         root = Path(directory)
-        registry = ModelRegistry.open(f"sqlite:///{root / 'r.db'}", str(root / "artifacts"))
+        url = database_url or f"sqlite:///{root / 'r.db'}"
+        registry = ModelRegistry.open(url, str(root / "artifacts"))
         registry.engine.dispose()  # every connection from here on is traced
+        try:
+            yield registry, root
+        finally:
+            registry.close()
+
+
+def _register_many(registry: ModelRegistry, reset: Callable[[], None]) -> None:
+    def register(i: int) -> None:
+        with registry.start_run("bench", params=PARAMS) as run:
+            payload = ARTIFACT + i.to_bytes(8, "big", signed=True)
+            registry.register_model("bench", payload, run=run, metrics=metrics(i))
+
+    register(-1)  # first-use work (caches, compiled statements) is not counted
+    reset()
+    for i in range(REGISTRATIONS):
+        register(i)
+
+
+def count() -> dict[str, Any]:
+    """SQLite: statements, commits and statements by kind per registration."""
+    statements: Counter[str] = Counter()
+    commits = 0
+
+    def reset() -> None:
+        nonlocal commits
+        statements.clear()
+        commits = 0
+
+    with _registering(None) as (registry, _):
 
         @event.listens_for(registry.engine, "connect")
         def _trace(dbapi_connection: Any, _record: Any) -> None:
@@ -45,17 +80,7 @@ def count() -> dict[str, Any]:
             nonlocal commits
             commits += 1
 
-        def register(i: int) -> None:
-            with registry.start_run("bench", params=PARAMS) as run:
-                payload = ARTIFACT + i.to_bytes(8, "big", signed=True)
-                registry.register_model("bench", payload, run=run, metrics=metrics(i))
-
-        register(-1)  # first-use work (caches, compiled statements) is not counted
-        statements.clear()
-        commits = 0
-        for i in range(REGISTRATIONS):
-            register(i)
-        registry.close()
+        _register_many(registry, reset)
     return {
         "statements": sum(statements.values()) / REGISTRATIONS,
         "commits": commits / REGISTRATIONS,
@@ -63,5 +88,39 @@ def count() -> dict[str, Any]:
     }
 
 
+def count_postgres(database_url: str) -> dict[str, Any]:
+    """PostgreSQL: round trips and the client's protocol messages per registration."""
+    from psycopg import pq
+
+    with _registering(database_url) as (registry, root), open(root / "trace", "w+") as trace:
+        offset = 0
+
+        @event.listens_for(registry.engine, "connect")
+        def _trace(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.pgconn.trace(trace.fileno())
+            dbapi_connection.pgconn.set_trace_flags(
+                pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE
+            )
+
+        def reset() -> None:
+            nonlocal offset
+            trace.flush()
+            offset = trace.seek(0, 2)
+
+        _register_many(registry, reset)
+        trace.flush()
+        trace.seek(offset)
+        # A line per message: direction (F = from the client), length, type, contents.
+        sent = Counter(
+            fields[2]
+            for fields in (line.split("\t") for line in trace.read().splitlines())
+            if len(fields) > 2 and fields[0] == "F"
+        )
+    return {
+        "round_trips": sum(sent[kind] for kind in ROUND_TRIP_MESSAGES) / REGISTRATIONS,
+        "by_message": {kind: n / REGISTRATIONS for kind, n in sorted(sent.items())},
+    }
+
+
 if __name__ == "__main__":
-    print(json.dumps(count()))
+    print(json.dumps(count_postgres(sys.argv[1]) if len(sys.argv) > 1 else count()))
