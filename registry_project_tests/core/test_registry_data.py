@@ -171,6 +171,57 @@ def test_lineage_and_dependents(registry: ModelRegistry) -> None:
     assert other.id not in {d.version_id for d in deps}
 
 
+def test_dependents_come_in_order_once_per_relation_and_page_by_keyset(
+    registry: ModelRegistry,
+) -> None:
+    shared = registry.snapshot_dataset("shared", _customers())
+    # Read in two roles by one run: one "trained" dependent per version, its first role.
+    with registry.start_run("both", inputs={"train": shared, "test": shared}) as run:
+        for i in range(3):
+            registry.register_model("beta", i, run=run)
+    with registry.start_run("alpha", inputs=[shared]) as run:
+        registry.register_model("alpha", 0, run=run)
+    evaluated = registry.register_model("alpha", 1)
+    registry.log_metrics(evaluated, {"auc": 0.8, "f1": 0.7}, dataset=shared)
+    registry.log_metrics(evaluated, {"auc": 0.81}, dataset=shared)  # still one dependent
+    registry.log_metrics("beta/2", {"auc": 0.9}, dataset=shared)  # trained and evaluated
+
+    everything = [
+        (d.model_name, d.version, d.relation, d.role) for d in registry.dependents(shared)
+    ]
+    assert everything == [
+        ("alpha", 1, "trained", "train"),
+        ("alpha", 2, "evaluated", None),
+        ("beta", 1, "trained", "test"),
+        ("beta", 2, "evaluated", None),
+        ("beta", 2, "trained", "test"),
+        ("beta", 3, "trained", "test"),
+    ]
+    pages, page = [], registry.dependents(shared, limit=4)
+    while page:
+        pages.append([(d.model_name, d.version, d.relation, d.role) for d in page])
+        page = registry.dependents(shared, limit=4, after=page[-1])
+    assert [len(p) for p in pages] == [4, 2] and [row for p in pages for row in p] == everything
+    for bad in (0, -1, True, "3"):
+        with pytest.raises(errors.InvalidInputError, match="limit"):
+            registry.dependents(shared, limit=bad)  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidInputError, match="after"):
+        registry.dependents(shared, after="beta/1")  # type: ignore[arg-type]
+
+
+def test_a_refused_deletion_names_the_first_dependents_and_counts_the_rest(
+    registry: ModelRegistry,
+) -> None:
+    shared = registry.snapshot_dataset("shared", _customers())
+    with registry.start_run("many", inputs=[shared]) as run:
+        for i in range(23):
+            registry.register_model("m", i, run=run)
+    with pytest.raises(errors.DatasetInUseError, match=r"m/20 .*; and 3 more") as caught:
+        registry.delete_dataset(shared, actor="dpo", reason="GDPR")
+    assert len(caught.value.dependents) == 23
+    assert "m/21" not in str(caught.value)
+
+
 def test_delete_refused_while_depended_on_then_forced_with_tombstone(
     registry: ModelRegistry,
 ) -> None:

@@ -101,9 +101,21 @@ class DatasetCalls(FacadeBase):
         pyarrow Table with `as_arrow=True`."""
         return dataset_ops.load(self._w, dataset, as_arrow=as_arrow)
 
-    def dependents(self, dataset: DatasetRef) -> list[Dependent]:
-        """Every model version trained (run input) or evaluated (metrics) on this dataset."""
-        return dataset_ops.dependents(self._w, dataset)
+    def dependents(
+        self, dataset: DatasetRef, *, limit: int | None = None, after: Dependent | None = None
+    ) -> list[Dependent]:
+        """Every model version trained (run input) or evaluated (metrics) on this dataset,
+        ordered by model, version and relation. `limit` and `after` page through a long
+        list: pass the last dependent of one page as `after` to get the next.
+
+        Example::
+
+            page = reg.dependents(snap, limit=500)
+            while page:
+                ...
+                page = reg.dependents(snap, limit=500, after=page[-1])
+        """
+        return dataset_ops.dependents(self._w, dataset, limit=limit, after=after)
 
     def delete_dataset(
         self,

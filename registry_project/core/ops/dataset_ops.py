@@ -29,11 +29,13 @@ from registry_project.core.errors import (
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.store import audit
 from registry_project.core.store import dataset_snapshots as dataset_store
+from registry_project.core.store import dependents as dependents_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.validation import (
     validate_columns,
     validate_expiry,
+    validate_limit,
     validate_name,
     validate_pins,
     validate_reason,
@@ -43,6 +45,8 @@ from registry_project.core.validation import (
 from registry_project.core.version_refs import parse_uuid
 
 DatasetRef = DatasetSnapshot | str
+# How many dependents a refused deletion names in its message (all are on the error).
+LISTED_DEPENDENTS = 20
 
 
 def dataset_id(dataset: DatasetRef) -> str:
@@ -224,10 +228,17 @@ def load(w: Writer, dataset: DatasetRef, *, as_arrow: bool) -> Any:
         return parquet.read_parquet(stream, as_arrow=as_arrow)
 
 
-def dependents(w: Writer, dataset: DatasetRef) -> list[Dependent]:
+def dependents(
+    w: Writer, dataset: DatasetRef, *, limit: int | None = None, after: Dependent | None = None
+) -> list[Dependent]:
+    page_size = validate_limit(limit)
+    if after is not None and not isinstance(after, Dependent):
+        raise InvalidInputError(
+            f"after must be the last Dependent of the previous page, got {type(after).__name__}"
+        )
     found_id = get(w, dataset).id
     with w.read() as connection:
-        return version_store.dependents_of(connection, [found_id])
+        return dependents_store.dependents_of(connection, found_id, limit=page_size, after=after)
 
 
 def delete(
@@ -252,11 +263,14 @@ def delete(
                 f"dataset {current.name} ({current.id}) is already deleted "
                 f"(by {current.deleted_by}: {current.deletion_reason})"
             )
-        users = version_store.dependents_of(connection, [target.id])
+        users = dependents_store.dependents_of(connection, target.id)
         if users and not force:
             listing = "; ".join(
-                f"{d.model_name}/{d.version} ({d.stage.value}, {d.relation})" for d in users
+                f"{d.model_name}/{d.version} ({d.stage.value}, {d.relation})"
+                for d in users[:LISTED_DEPENDENTS]
             )
+            if len(users) > LISTED_DEPENDENTS:
+                listing += f"; and {len(users) - LISTED_DEPENDENTS:,} more (reg.dependents)"
             raise DatasetInUseError(
                 f"dataset {target.name} ({target.id}) is used by {len(users)} "
                 f"model version(s): {listing}. Deleting it would leave them unreproducible: "

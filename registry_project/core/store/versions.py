@@ -1,6 +1,6 @@
 """Queries and writes on models and model versions (their rows; each version's current
-metrics joined in), and the versions that depend on given datasets. Metrics are written in
-`version_metrics.py`, stage history and approvals in `stage_history.py`."""
+metrics joined in). Metrics are written in `version_metrics.py`, stage history and approvals
+in `stage_history.py`, the versions that depend on a dataset are read in `dependents.py`."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
-from registry_project.core.entities import Dependent, Model, ModelVersion, Stage
+from registry_project.core.entities import Model, ModelVersion, Stage
 from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.rows import version_from_row, version_from_values, version_values
 from registry_project.core.store.schema import (
     PRODUCTION,
     model_versions,
     models,
-    run_inputs,
     version_metric_latest,
-    version_metrics,
 )
 from registry_project.core.store.version_metrics import latest_metrics
 from registry_project.core.validation import OrderBy
@@ -290,52 +288,7 @@ def set_stage(connection: Connection, version_id: str, stage: Stage, at: datetim
     )
 
 
-# --- dependents ------------------------------------------------------------------------
-
-
-def dependents_of(connection: Connection, dataset_ids: Iterable[str]) -> list[Dependent]:
-    """Versions trained on (run input) or evaluated on (metrics) any of these datasets."""
-    ids = list(dataset_ids)
-    trained = connection.execute(
-        sa.select(
-            model_versions.c.id,
-            model_versions.c.model_name,
-            model_versions.c.version,
-            model_versions.c.stage,
-            run_inputs.c.role,
-        )
-        .select_from(
-            run_inputs.join(model_versions, model_versions.c.run_id == run_inputs.c.run_id)
-        )
-        .where(run_inputs.c.dataset_id.in_(ids))
-    )
-    evaluated = connection.execute(
-        sa.select(
-            model_versions.c.id,
-            model_versions.c.model_name,
-            model_versions.c.version,
-            model_versions.c.stage,
-        )
-        .select_from(
-            version_metrics.join(
-                model_versions, model_versions.c.id == version_metrics.c.version_id
-            )
-        )
-        .where(version_metrics.c.dataset_id.in_(ids))
-        .distinct()
-    )
-    found: dict[tuple[str, str], Dependent] = {}
-    for row in trained:
-        found.setdefault(
-            (row.id, "trained"),
-            Dependent(row.id, row.model_name, row.version, Stage(row.stage), "trained", row.role),
-        )
-    for row in evaluated:
-        found.setdefault(
-            (row.id, "evaluated"),
-            Dependent(row.id, row.model_name, row.version, Stage(row.stage), "evaluated"),
-        )
-    return sorted(found.values(), key=lambda d: (d.model_name, d.version, d.relation))
+# --- versions trained on deleted data ---------------------------------------------------
 
 
 def mark_trained_on_deleted(connection: Connection, version_ids: Iterable[str]) -> None:
