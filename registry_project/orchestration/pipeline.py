@@ -18,6 +18,7 @@ from registry_project.orchestration.promotion import (
     registry_promotion_sensor,
 )
 from registry_project.orchestration.registry_sync import registry_sync_sensor
+from registry_project.orchestration.reproduction import registry_reproduce_job
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.training import TrainingResult, registry_training
 from registry_project.orchestration.translator import RegistryTranslator, identifier
@@ -41,7 +42,9 @@ class ModelPipeline:
     default, candidate, evaluation) run by `retraining_schedule`; `automation_sensor`
     retrains when the training data changes (None when automatic retraining is off);
     `sync_sensor` reports promotions, rollbacks and archives made outside Dagster on
-    `production` and re-runs what the promotion job would re-run after it.
+    `production` and re-runs what the promotion job would re-run after it;
+    `reproduce_job` rebuilds a version (run config: its reference) from its record with
+    the pipeline's own training function and records the result.
 
     Example::
 
@@ -65,6 +68,9 @@ class ModelPipeline:
     sync_sensor: dg.SensorDefinition
     # Blocking: production fails it while it was trained on deleted data (deletion.py).
     deleted_data_check: dg.AssetChecksDefinition | None = None
+    # Rebuild a version from its record with `train` (reproduction.py); None when the
+    # candidate was built already (trained elsewhere, e.g. through Pipes).
+    reproduce_job: dg.JobDefinition | None = None
 
     @property
     def assets(self) -> tuple[dg.AssetsDefinition, ...]:
@@ -77,7 +83,8 @@ class ModelPipeline:
 
     @property
     def jobs(self) -> tuple[Any, ...]:
-        return (self.promotion_job, self.retraining_job)
+        jobs = (self.promotion_job, self.retraining_job, self.reproduce_job)
+        return tuple(job for job in jobs if job is not None)
 
     @property
     def sensors(self) -> tuple[dg.SensorDefinition, ...]:
@@ -175,6 +182,7 @@ def build_model_pipeline(
         "resource_key": resource_key,
         "translator": chosen,
     }
+    reproduce_job = None
     if isinstance(train, dg.AssetsDefinition):
         candidate = train  # built already, e.g. by @registry_pipes_training
     else:
@@ -186,6 +194,14 @@ def build_model_pipeline(
             reuse_identical=reuse_identical,
             **common,
         )(train)
+    if not isinstance(train, dg.AssetsDefinition):
+        reproduce_job = registry_reproduce_job(
+            model_name=model_name,
+            train=train,
+            evaluate=evaluate,
+            candidate_key=candidate.key,
+            resource_key=resource_key,
+        )
     evaluation = registry_evaluation(
         model_name=model_name,
         candidate=candidate,
@@ -271,6 +287,7 @@ def build_model_pipeline(
         deleted_data_check=registry_deleted_data_check(
             model_name=model_name, production=production, resource_key=resource_key
         ),
+        reproduce_job=reproduce_job,
     )
 
 
