@@ -11,7 +11,10 @@ import dagster as dg
 
 from registry_project.core.policy import GuardMetric, PromotionPolicy
 from registry_project.orchestration._common import AssetRef, to_asset_key
-from registry_project.orchestration.deletion import registry_deleted_data_check
+from registry_project.orchestration.deletion import (
+    registry_deleted_data_check,
+    registry_deleted_data_sensor,
+)
 from registry_project.orchestration.evaluation import Gate, MaxRegression, registry_evaluation
 from registry_project.orchestration.promotion import (
     registry_production_asset,
@@ -44,7 +47,9 @@ class ModelPipeline:
     `sync_sensor` reports promotions, rollbacks and archives made outside Dagster on
     `production` and re-runs what the promotion job would re-run after it;
     `reproduce_job` rebuilds a version (run config: its reference) from its record with
-    the pipeline's own training function and records the result.
+    the pipeline's own training function and records the result; `deleted_data_sensor`
+    fails `deleted_data_check` and requests `retraining_job` when production was trained
+    on data deleted since.
 
     Example::
 
@@ -71,6 +76,8 @@ class ModelPipeline:
     # Rebuild a version from its record with `train` (reproduction.py); None when the
     # candidate was built already (trained elsewhere, e.g. through Pipes).
     reproduce_job: dg.JobDefinition | None = None
+    # Requests `retraining_job` once production was trained on deleted data (deletion.py).
+    deleted_data_sensor: dg.SensorDefinition | None = None
 
     @property
     def assets(self) -> tuple[dg.AssetsDefinition, ...]:
@@ -88,7 +95,12 @@ class ModelPipeline:
 
     @property
     def sensors(self) -> tuple[dg.SensorDefinition, ...]:
-        sensors = (self.promotion_sensor, self.sync_sensor, self.automation_sensor)
+        sensors = (
+            self.promotion_sensor,
+            self.sync_sensor,
+            self.automation_sensor,
+            self.deleted_data_sensor,
+        )
         return tuple(sensor for sensor in sensors if sensor is not None)
 
     @property
@@ -288,6 +300,13 @@ def build_model_pipeline(
             model_name=model_name, production=production, resource_key=resource_key
         ),
         reproduce_job=reproduce_job,
+        deleted_data_sensor=registry_deleted_data_sensor(
+            model_name=model_name,
+            production=production,
+            retraining_job=retraining_job,
+            default_status=sensor_status or dg.DefaultSensorStatus.STOPPED,
+            resource_key=resource_key,
+        ),
     )
 
 
