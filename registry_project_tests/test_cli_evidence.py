@@ -125,3 +125,14 @@ def test_card_text_refusals_are_one_line(filled: Filled) -> None:
     assert "Traceback" not in unknown.output + empty_reason.output
     shown = run_json(filled, "card-text", "churn")
     assert shown is None  # nothing was written by the refusals
+
+
+def test_show_and_versions_flag_a_version_trained_on_deleted_data(filled: Filled) -> None:
+    assert "data that was deleted" not in run(filled, "show", "churn@production").output
+    deleted = run(
+        filled, "delete-dataset", filled.train_id, "--force", "--reason", "GDPR request 17"
+    )
+    assert deleted.exit_code == 0, deleted.output
+    shown = run(filled, "show", "churn@production").output
+    assert "trained or evaluated on data that was deleted" in shown
+    assert "(data deleted)" in run(filled, "versions", "churn").output

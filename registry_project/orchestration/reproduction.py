@@ -18,9 +18,10 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from registry_project.core.entities import Reproduction
+from registry_project.core.entities import ModelVersion, Reproduction
 from registry_project.core.errors import RegistryError, ReproductionRefusedError
 from registry_project.core.reproduce import DEFAULT_TOLERANCE, ReproductionInputs
+from registry_project.orchestration import metadata as md
 from registry_project.orchestration._common import as_failure
 from registry_project.orchestration.training import TrainingResult
 from registry_project.orchestration.translator import identifier
@@ -105,20 +106,19 @@ class ReproduceConfig(dg.Config):
     )
 
 
-def reproduction_metadata(result: Reproduction, ref: str) -> dict[str, Any]:
+def reproduction_metadata(result: Reproduction, version: ModelVersion) -> dict[str, Any]:
     """What a reproduction shows in Dagster: the outcome, digests and every difference."""
     return {
-        "registry/version": dg.MetadataValue.text(ref),
-        "registry/version_id": dg.MetadataValue.text(result.version_id),
-        "registry/reproduction": dg.MetadataValue.text(result.outcome.value),
-        "registry/reproduced": dg.MetadataValue.bool(result.reproduced),
-        "registry/reproduction_detail": dg.MetadataValue.text(result.detail),
-        "registry/reproduced_digest": dg.MetadataValue.text(result.artifact_digest or ""),
-        "registry/environment_differences": dg.MetadataValue.json(
-            list(result.environment_differences)
-        ),
-        "registry/metric_differences": dg.MetadataValue.json(dict(result.metric_differences)),
-        "registry/actor": dg.MetadataValue.text(result.actor),
+        md.MODEL_NAME: dg.MetadataValue.text(version.model_name),
+        md.VERSION: dg.MetadataValue.int(version.version),
+        md.VERSION_ID: dg.MetadataValue.text(result.version_id),
+        md.REPRODUCTION: dg.MetadataValue.text(result.outcome.value),
+        md.REPRODUCED: dg.MetadataValue.bool(result.reproduced),
+        md.REPRODUCTION_DETAIL: dg.MetadataValue.text(result.detail),
+        md.REPRODUCED_DIGEST: dg.MetadataValue.text(result.artifact_digest or ""),
+        md.ENVIRONMENT_DIFFERENCES: dg.MetadataValue.json(list(result.environment_differences)),
+        md.METRIC_DIFFERENCES: dg.MetadataValue.json(dict(result.metric_differences)),
+        md.ACTOR: dg.MetadataValue.text(result.actor),
     }
 
 
@@ -164,7 +164,7 @@ def registry_reproduce_job(
             )
         except RegistryError as exc:
             raise as_failure(exc) from exc
-        metadata = reproduction_metadata(result, version.ref)
+        metadata = reproduction_metadata(result, version)
         context.log_event(dg.AssetObservation(asset_key=candidate_key, metadata=metadata))
         if not result.reproduced:
             raise dg.Failure(
