@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from registry_project.orchestration import ModelRegistryResource
+from registry_project.orchestration import (
+    ModelRegistryResource,
+    audit_chain_asset,
+    registry_audit_anchor_sensor,
+)
 from registry_project.pipelines.churn import DATASETS, PIPELINES
 
 # Each pipeline's own automation sensor retrains its model; this one snapshots the demo's
@@ -21,13 +25,17 @@ data_sensor = dg.AutomationConditionSensorDefinition(
     description="Materializes the demo datasets when they are missing.",
 )
 
+# The audit chain's head, observed hourly into Dagster's event log: an anchor outside the
+# registry database (`python -m registry_project.orchestration.anchors`).
+anchor_sensor = registry_audit_anchor_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
+
 defs = dg.Definitions(
-    assets=[*DATASETS, *(asset for p in PIPELINES for asset in p.assets)],
+    assets=[*DATASETS, *(asset for p in PIPELINES for asset in p.assets), audit_chain_asset()],
     asset_checks=[check for p in PIPELINES for check in p.asset_checks],
     jobs=[job for p in PIPELINES for job in p.jobs],
     # Each pipeline's promotion, registry-sync and automation sensors (RUNNING: the demo
-    # opts in), and the demo's own data sensor.
-    sensors=[data_sensor, *(sensor for p in PIPELINES for sensor in p.sensors)],
+    # opts in), the demo's own data sensor and the audit anchor.
+    sensors=[data_sensor, anchor_sensor, *(sensor for p in PIPELINES for sensor in p.sensors)],
     schedules=[schedule for p in PIPELINES for schedule in p.schedules],
     resources={"registry": ModelRegistryResource()},
 )

@@ -79,3 +79,60 @@ def test_evidence_usage_errors(filled: Filled, tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no evidence pack at" in missing.output
     bad_anchor = run(filled, "evidence", "verify", str(tmp_path / "x.zip"), "--anchor", "x:y")
     assert bad_anchor.exit_code == 2
+
+
+def test_card_text_sets_the_owners_text_audited(filled: Filled) -> None:
+    empty = run(filled, "card-text", "churn")
+    assert empty.exit_code == 0 and "no card text yet" in empty.output
+    done = run(
+        filled,
+        "card-text",
+        "churn",
+        "--intended-use",
+        "Rank retention offers",
+        "--limitations",
+        "Not for credit decisions",
+        "--reason",
+        "reviewed by legal",
+        actor="ana",
+    )
+    assert done.exit_code == 0, done.output
+    assert "by ana" in done.output and "Not for credit decisions" in done.output
+    card = run(filled, "card", "churn/2").output
+    assert "Rank retention offers" in card and "Not for credit decisions" in card
+    # One field changed, the other kept; then cleared.
+    run(filled, "card-text", "churn", "--limitations", "EU customers only", "--reason", "scope")
+    shown = run_json(filled, "card-text", "churn")
+    assert shown["intended_use"] == "Rank retention offers"
+    assert shown["limitations"] == "EU customers only" and shown["updated_by"] == "tester"
+    cleared = run(filled, "card-text", "churn", "--clear-limitations", "--reason", "dropped")
+    assert cleared.exit_code == 0 and "limitations:  (none)" in cleared.output
+    events = run_json(filled, "audit", "--action", "set_card_text")
+    reasons = [event["reason"] for event in events]
+    assert sorted(reasons) == ["dropped", "reviewed by legal", "scope"]
+
+
+def test_card_text_refusals_are_one_line(filled: Filled) -> None:
+    both = run(filled, "card-text", "churn", "--limitations", "x", "--clear-limitations")
+    assert both.exit_code == 2 and "not both" in both.output
+    unknown = run(filled, "card-text", "nosuch", "--intended-use", "x")
+    assert unknown.exit_code == 1 and "no model named 'nosuch'" in unknown.output
+    assert run(filled, "card-text", "nosuch").exit_code == 1
+    empty_reason = run(filled, "card-text", "churn", "--intended-use", "x", "--reason", " ")
+    assert empty_reason.exit_code == 1 and "reason" in empty_reason.output
+    lonely = run(filled, "card-text", "churn", "--reason", "why")
+    assert lonely.exit_code == 1 and "--reason goes with a change" in lonely.output
+    assert "Traceback" not in unknown.output + empty_reason.output
+    shown = run_json(filled, "card-text", "churn")
+    assert shown is None  # nothing was written by the refusals
+
+
+def test_show_and_versions_flag_a_version_trained_on_deleted_data(filled: Filled) -> None:
+    assert "data that was deleted" not in run(filled, "show", "churn@production").output
+    deleted = run(
+        filled, "delete-dataset", filled.train_id, "--force", "--reason", "GDPR request 17"
+    )
+    assert deleted.exit_code == 0, deleted.output
+    shown = run(filled, "show", "churn@production").output
+    assert "trained or evaluated on data that was deleted" in shown
+    assert "(data deleted)" in run(filled, "versions", "churn").output

@@ -15,10 +15,11 @@ from registry_project.cli.app import (
     json_option,
     pass_state,
 )
-from registry_project.cli.output import clean, console, emit_json
+from registry_project.cli.output import clean, console, emit_json, when
 from registry_project.core.anchors import parse_anchor
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.evidence import EvidenceReport, verify_pack
+from registry_project.core.model_card import KEEP
 
 
 class Anchor(click.ParamType):
@@ -50,6 +51,70 @@ def card(state: CliState, reference: str) -> None:
       registry card churn@production > card.md
     """
     click.echo(state.registry().model_card(reference), nl=False)
+
+
+def _field(value: str | None, clear: bool, option: str) -> str | None:
+    """The new value of one card field: the text given, None to clear it, else KEEP."""
+    if clear and value is not None:
+        raise click.UsageError(f"give --{option} TEXT or --clear-{option}, not both")
+    return None if clear else (value if value is not None else KEEP)
+
+
+@click.command("card-text", short_help="Set (or show) the owners' text of a model's card.")
+@click.argument("name")
+@click.option("--intended-use", metavar="TEXT", help="What the model is for, and for whom.")
+@click.option("--limitations", metavar="TEXT", help="Where it must not be used, known gaps.")
+@click.option("--clear-intended-use", is_flag=True, help="Remove the intended use.")
+@click.option("--clear-limitations", is_flag=True, help="Remove the limitations.")
+@click.option("--reason", metavar="TEXT", help="Why the text changes (in the audit log).")
+@json_option
+@pass_state
+@handles_errors
+def card_text(
+    state: CliState,
+    name: str,
+    intended_use: str | None,
+    limitations: str | None,
+    clear_intended_use: bool,
+    clear_limitations: bool,
+    reason: str | None,
+) -> None:
+    """Set the free text the owners of model NAME write on every version's model card:
+    its intended use and its limitations (a field left out is kept). The change is
+    audited: who, when, the text before and after, the reason. With no option, show the
+    current text.
+
+    \b
+    Examples:
+      registry card-text churn --intended-use "Rank retention offers" \\
+          --limitations "Not for credit decisions" --reason "reviewed by legal"
+      registry card-text churn --clear-limitations --reason "covered by the new policy"
+    """
+    use = _field(intended_use, clear_intended_use, "intended-use")
+    limits = _field(limitations, clear_limitations, "limitations")
+    registry = state.registry()
+    if use is KEEP and limits is KEEP:
+        if reason is not None:
+            fail("--reason goes with a change: give --intended-use or --limitations too")
+        current = registry.model_card_text(name)
+        if current is None:
+            registry.get_version(f"{name}@latest")  # a clear error for an unknown model
+    else:
+        current = registry.set_model_card_text(
+            name, intended_use=use, limitations=limits, actor=state.who(), reason=reason
+        )
+    if state.json:
+        emit_json(current)
+        return
+    out = console()
+    if current is None:
+        out.print(f"{clean(name)}: no card text yet (set it with --intended-use, --limitations)")
+        return
+    out.print(
+        f"{clean(name)}'s card text, by {clean(current.updated_by)} at {when(current.updated_at)}"
+    )
+    out.print(Text(f"  intended use: {clean(current.intended_use or '(none)')}"))
+    out.print(Text(f"  limitations:  {clean(current.limitations or '(none)')}"))
 
 
 def _print_report(report: EvidenceReport) -> None:
@@ -132,4 +197,4 @@ def evidence(
 
 
 def register(group: RegistryGroup) -> None:
-    group.add_section("Evidence", card, evidence)
+    group.add_section("Evidence", card, card_text, evidence)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rich import box
@@ -22,6 +22,7 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.evidence import Anchor
 from registry_project.cli.output import clean, console, emit_json, number, text, when
+from registry_project.core.anchors import parse_anchor_lines
 from registry_project.core.entities import AuditAction, AuditEvent
 from registry_project.core.validation import MAX_GRACE_PERIOD, MAX_LIMIT
 
@@ -165,10 +166,18 @@ def audit(
     help="An audit head recorded outside the registry, SEQ:HASH (repeatable): a history "
     "rewritten whole no longer matches it.",
 )
+@click.option(
+    "--anchor-file",
+    type=click.File("r"),
+    help="A file of anchors, one SEQ:HASH a line ('-': standard input), e.g. those Dagster "
+    "recorded: python -m registry_project.orchestration.anchors.",
+)
 @json_option
 @pass_state
 @handles_errors
-def verify(state: CliState, anchors: tuple[tuple[int, str], ...]) -> None:
+def verify(
+    state: CliState, anchors: tuple[tuple[int, str], ...], anchor_file: TextIO | None
+) -> None:
     """Re-hash every blob the metadata references and check the audit log's hash chain.
     Exit status 1, with the list of problems, when anything is missing, corrupt or
     tampered with. A progress bar runs on stderr (only on a terminal).
@@ -177,7 +186,10 @@ def verify(state: CliState, anchors: tuple[tuple[int, str], ...]) -> None:
     Examples:
       registry verify
       registry verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+      python -m registry_project.orchestration.anchors | registry verify --anchor-file -
     """
+    if anchor_file is not None:
+        anchors = (*anchors, *parse_anchor_lines(anchor_file))
     progress_console = console(stderr=True)
     with Progress(
         TextColumn("verifying blobs"),

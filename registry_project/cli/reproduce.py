@@ -16,7 +16,7 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.lineage import reproduction_text
 from registry_project.cli.output import clean, console, emit_json
-from registry_project.core.reproduce import DEFAULT_TOLERANCE, load_function
+from registry_project.core.reproduce import DEFAULT_TOLERANCE, load_function, parse_function_path
 
 
 @click.command(short_help="Retrain a version from its record: bit-identical, or how close.")
@@ -26,7 +26,8 @@ from registry_project.core.reproduce import DEFAULT_TOLERANCE, load_function
     "train_path",
     required=True,
     metavar="MODULE:FUNCTION",
-    help="The training function, called with the recorded inputs (ReproductionInputs).",
+    help="The training function, called with the recorded inputs (ReproductionInputs); "
+    "imported from the recorded commit (a child process) when the working tree differs.",
 )
 @click.option(
     "--evaluate",
@@ -71,10 +72,17 @@ def reproduce(
     Example:
       registry reproduce churn/7 --train registry_project.pipelines.churn:reproduce_logistic
     """
-    train = load_function(train_path)
+    # By name: imported where it trains (the recorded commit's worktree when the working
+    # tree differs), so a module that moved or changed since is the recorded one.
+    parse_function_path(train_path)
     evaluate = load_function(evaluate_path) if evaluate_path else None
     result = state.registry().reproduce(
-        reference, train=train, evaluate=evaluate, tolerance=tolerance, repo=repo, actor=state.who()
+        reference,
+        train=train_path,
+        evaluate=evaluate,
+        tolerance=tolerance,
+        repo=repo,
+        actor=state.who(),
     )
     if state.json:
         emit_json(result)

@@ -4,7 +4,7 @@ compares the chain with (a whole-chain rewrite keeps the chain consistent, not t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.store import audit
@@ -19,6 +19,22 @@ def parse_anchor(text: str) -> tuple[int, str]:
     if not seq.isdigit():
         raise InvalidInputError(f"{text!r} is not an anchor: give SEQ:HASH, e.g. 42:9f86d08…")
     return validate_anchors([(int(seq), digest)])[0]
+
+
+def parse_anchor_lines(lines: Iterable[str]) -> list[tuple[int, str]]:
+    """One `SEQ:HASH` a line (blank lines and `#` comments skipped), as
+    `registry verify --anchor-file` reads them; a bad line is named by its number."""
+    anchors = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            anchors.append(parse_anchor(line))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"line {number}: {exc}") from None
+    if not anchors:
+        raise InvalidInputError("the anchor file holds no SEQ:HASH line")
+    return anchors
 
 
 def validate_anchors(anchors: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:

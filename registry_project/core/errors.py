@@ -111,6 +111,10 @@ class ReproductionRefusedError(RegistryError):
     whose bytes the registry does not hold, no code commit, a dirty or unknown commit."""
 
 
+class ReproductionFailedError(RegistryError):
+    """The training function failed while reproducing a version; nothing was recorded."""
+
+
 # --- integrity and configuration -------------------------------------------------------
 
 

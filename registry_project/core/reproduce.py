@@ -5,9 +5,11 @@ digest) or, failing that, metric by metric on the recorded evaluation datasets.
 What the record cannot rebuild is refused before anything runs: an input that was deleted
 (the tombstone is named), a reference whose bytes are not in the registry, no code commit,
 a commit made from a dirty tree (its code is in no commit), a commit this repository does
-not know. When the working tree is not the recorded commit, the commit is checked out
-into a temporary git worktree and the training function runs there (its working
-directory, and `inputs.code_dir`).
+not know. When the working tree is the recorded commit (and clean), the training function
+runs in this process; otherwise the commit is checked out into a temporary git worktree and
+the training function is imported from it by name and runs in a child process whose
+`sys.path` starts there (`reproduce_process.py`), so the recorded code is the code that
+trains, with the worktree as its working directory and `inputs.code_dir`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import importlib
 import math
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from registry_project.core import environment, flavors
+from registry_project.core import environment, flavors, reproduce_process
 from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
     AuditAction,
@@ -58,6 +61,8 @@ class ReproductionInputs:
 
 
 TrainFunction = Callable[[ReproductionInputs], object]
+# A training function, or its `"module:function"` name (imported where it trains).
+TrainSpec = TrainFunction | str
 EvaluateFunction = Callable[[object, Any], Mapping[str, float]]
 
 
@@ -95,8 +100,16 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@dataclass(frozen=True)
+class _Code:
+    tree: Path  # where the recorded commit's files are
+    root: Path  # the working tree reproduce was called from
+    commit: str
+    checked_out: bool  # a temporary worktree (the working tree is another commit)
+
+
 @contextlib.contextmanager
-def _code_at(version: ModelVersion, lineage: Lineage, repo: Path) -> Iterator[Path]:
+def _code_at(version: ModelVersion, lineage: Lineage, repo: Path) -> Iterator[_Code]:
     """The recorded commit's tree: the working tree if it is exactly that commit and
     clean, else a temporary git worktree, removed afterwards."""
     code = lineage.code
@@ -117,7 +130,7 @@ def _code_at(version: ModelVersion, lineage: Lineage, repo: Path) -> Iterator[Pa
         )
     current = environment.capture_code(root)
     if current.commit == code.commit and current.dirty is False:
-        yield root
+        yield _Code(root, root, code.commit, checked_out=False)
         return
     with tempfile.TemporaryDirectory(prefix="registry-reproduce-") as scratch:
         tree = Path(scratch) / "tree"
@@ -125,7 +138,7 @@ def _code_at(version: ModelVersion, lineage: Lineage, repo: Path) -> Iterator[Pa
         if added.returncode != 0:
             raise _refuse(version, f"git could not check out {code.commit}: {added.stderr.strip()}")
         try:
-            yield tree
+            yield _Code(tree, root, code.commit, checked_out=True)
         finally:
             _git(root, "worktree", "remove", "--force", str(tree))
 
@@ -216,15 +229,19 @@ def reproduce(
     tx: Transactions,
     reference: VersionRef,
     *,
-    train: TrainFunction,
+    train: TrainSpec,
     evaluate: EvaluateFunction | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     repo: str | os.PathLike[str] | None = None,
     actor: str | None = None,
 ) -> Reproduction:
     """Retrain a version from its record and record (audited) how close it came."""
-    if not callable(train):
-        raise InvalidInputError("reproduce needs train=, a function of ReproductionInputs")
+    if isinstance(train, str):
+        parse_function_path(train)
+    elif not callable(train):
+        raise InvalidInputError(
+            "reproduce needs train=, a function of ReproductionInputs or its 'module:function'"
+        )
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0:
         raise InvalidInputError(f"tolerance must be a number >= 0, got {tolerance!r}")
     who = resolve_actor(actor)
@@ -239,14 +256,32 @@ def reproduce(
         for item in lineage.datasets
         if item.relation == "trained"
     }
-    with _code_at(version, lineage, Path(repo) if repo is not None else Path.cwd()) as code_dir:
-        previous = Path.cwd()
-        os.chdir(code_dir)
-        try:
-            model = train(ReproductionInputs(version, dict(lineage.run.params), datasets, code_dir))
-        finally:
-            os.chdir(previous)
-    digest = _artifact_digest(version, model)
+    params = dict(lineage.run.params)
+    with _code_at(version, lineage, Path(repo) if repo is not None else Path.cwd()) as code:
+        if code.checked_out:
+            child = reproduce_process.train_at_commit(
+                train,
+                version=version,
+                params=params,
+                datasets=datasets,
+                tree=code.tree,
+                root=code.root,
+                commit=code.commit,
+            )
+            digest = hashlib.sha256(child.artifact).hexdigest()
+            trained_by = (
+                f"trained by {reproduce_process.describe(train)} in a child process at "
+                f"commit {code.commit[:12]} (temporary worktree)"
+            )
+            if not child.from_commit:
+                trained_by += (
+                    f"; its code came from {child.origin or 'an unknown file'}, outside the "
+                    "recorded commit"
+                )
+        else:
+            model = _train_here(train, ReproductionInputs(version, params, datasets, code.tree))
+            digest = _artifact_digest(version, model)
+            trained_by = f"trained in process at commit {code.commit[:12]} (the working tree)"
     metric_differences: dict[str, float] = {}
     if digest == version.artifact_digest:
         outcome = ReproductionOutcome.IDENTICAL
@@ -259,6 +294,8 @@ def reproduce(
             "; pass evaluate= to compare metrics on the recorded evaluation datasets"
         )
     else:
+        if code.checked_out:
+            model = reproduce_process.load_artifact(version, child.artifact)
         metric_differences = _metric_differences(registry, lineage, model, evaluate)
         worst = max((abs(d) for d in metric_differences.values()), default=math.inf)
         within = bool(metric_differences) and worst <= tolerance
@@ -268,6 +305,7 @@ def reproduce(
             f"artifact differs; metrics {'within' if within else 'outside'} tolerance "
             f"{tolerance:g}: {shown or 'no recorded evaluation metric to compare'}"
         )
+    detail += f"; {trained_by}"
     if differences:
         detail += f"; environment: {len(differences)} difference(s)"
     result = Reproduction(
@@ -304,11 +342,34 @@ def reproduce(
     return result
 
 
-def load_function(path: str) -> Callable[..., Any]:
-    """`package.module:function` imported (for `registry reproduce --train`)."""
+def _train_here(train: TrainSpec, inputs: ReproductionInputs) -> object:
+    """In this process, in the recorded tree (working directory and first on sys.path, so a
+    `"module:function"` name is found there, as in the child process)."""
+    previous = Path.cwd()
+    os.chdir(inputs.code_dir)
+    added = str(inputs.code_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(inputs.code_dir))
+    try:
+        function = load_function(train) if isinstance(train, str) else train
+        return function(inputs)
+    finally:
+        os.chdir(previous)
+        if added:
+            sys.path.remove(str(inputs.code_dir))
+
+
+def parse_function_path(path: str) -> tuple[str, str]:
+    """`package.module:function` split in two, or refused (a clear message)."""
     module_name, _, name = path.partition(":")
     if not module_name or not name:
         raise InvalidInputError(f"{path!r} is not MODULE:FUNCTION, e.g. mypkg.train:fit")
+    return module_name, name
+
+
+def load_function(path: str) -> Callable[..., Any]:
+    """`package.module:function` imported (for `registry reproduce --train`)."""
+    module_name, name = parse_function_path(path)
     try:
         found = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as exc:

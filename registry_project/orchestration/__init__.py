@@ -3,6 +3,11 @@ the promotion sensor, the registry-sync sensor (changes made outside Dagster) an
 retraining schedule. It maps Dagster concepts onto core calls and holds no registry logic
 of its own."""
 
+from registry_project.orchestration.anchors import (
+    audit_chain_asset,
+    dagster_anchors,
+    registry_audit_anchor_sensor,
+)
 from registry_project.orchestration.datasets import registry_dataset
 from registry_project.orchestration.evaluation import (
     MaxRegression,
@@ -38,8 +43,11 @@ __all__ = [
     "RegistryTranslator",
     "RegistryTranslatorSettings",
     "TrainingResult",
+    "audit_chain_asset",
     "build_model_pipeline",
+    "dagster_anchors",
     "evaluate_on_changed_candidate",
+    "registry_audit_anchor_sensor",
     "registry_dataset",
     "registry_evaluation",
     "registry_pipes_training",

@@ -188,10 +188,14 @@ def registry_evaluation(
                 raise as_failure(exc) from exc
             if production is not None and production.id == version.id:
                 production = None  # re-evaluating the serving version: compare with nothing
-            outcomes = [
-                (gate, *gate.evaluate(metrics, production.metrics if production else None))
-                for gate in gates
-            ]
+            # A production version trained on deleted data defends nothing (it must be
+            # replaced): its successor is held to the absolute gates only.
+            baseline = (
+                None
+                if production is None or production.trained_on_deleted_data
+                else (production.metrics)
+            )
+            outcomes = [(gate, *gate.evaluate(metrics, baseline)) for gate in gates]
             passed_all = all(ok for _, ok, _ in outcomes)
             return dg.MaterializeResult(
                 metadata={

@@ -50,6 +50,13 @@ REASON = "registry/reason"
 AUDIT_SEQ = "registry/audit_seq"
 AUDIT_HASH = "registry/audit_hash"
 METRIC_PREFIX = "metric/"
+# Recorded by the <model>_reproduce job (its output and an observation of the candidate).
+REPRODUCTION = "registry/reproduction"
+REPRODUCED = "registry/reproduced"
+REPRODUCTION_DETAIL = "registry/reproduction_detail"
+REPRODUCED_DIGEST = "registry/reproduced_digest"
+ENVIRONMENT_DIFFERENCES = "registry/environment_differences"
+METRIC_DIFFERENCES = "registry/metric_differences"
 
 METADATA_KEYS: dict[str, str] = {
     SNAPSHOT_ID: "dataset, scores: the registry snapshot's id",
@@ -82,13 +89,19 @@ METADATA_KEYS: dict[str, str] = {
     SOURCE_SNAPSHOT_ID: "scores: the snapshot that was scored",
     REUSED: "candidate: true when nothing new was registered (an identical version existed)",
     REGISTRATION: "candidate: one line, the version registered or the identical one reused",
-    AUDIT_HEAD_SEQ: "production: sequence number of the audit chain's newest event",
-    AUDIT_HEAD_HASH: "production: hash of the audit chain's newest event",
+    AUDIT_HEAD_SEQ: "production, audit chain: sequence number of the audit chain's newest event",
+    AUDIT_HEAD_HASH: "production, audit chain: hash of the audit chain's newest event",
     ACTION: "production (changed outside Dagster): `promote`, `rollback` or `transition`",
     ACTOR: "production (changed outside Dagster): who made the change",
     REASON: "production (changed outside Dagster): the reason they gave",
     AUDIT_SEQ: "production (changed outside Dagster): the change's audit event sequence number",
     AUDIT_HASH: "production (changed outside Dagster): the change's audit event hash",
+    REPRODUCTION: "reproduce job: the outcome, `identical`, `within_tolerance` or `different`",
+    REPRODUCED: "reproduce job: whether the version reproduced",
+    REPRODUCTION_DETAIL: "reproduce job: one line, what matched and where it was trained",
+    REPRODUCED_DIGEST: "reproduce job: SHA-256 of the retrained artifact",
+    ENVIRONMENT_DIFFERENCES: "reproduce job: every difference from the recorded environment",
+    METRIC_DIFFERENCES: "reproduce job: retrained minus recorded, per `dataset:metric`",
 }
 UI_URL_ENV = "REGISTRY_UI_URL"
 

@@ -11,13 +11,17 @@ import dagster as dg
 
 from registry_project.core.policy import GuardMetric, PromotionPolicy
 from registry_project.orchestration._common import AssetRef, to_asset_key
-from registry_project.orchestration.deletion import registry_deleted_data_check
+from registry_project.orchestration.deletion import (
+    registry_deleted_data_check,
+    registry_deleted_data_sensor,
+)
 from registry_project.orchestration.evaluation import Gate, MaxRegression, registry_evaluation
 from registry_project.orchestration.promotion import (
     registry_production_asset,
     registry_promotion_sensor,
 )
 from registry_project.orchestration.registry_sync import registry_sync_sensor
+from registry_project.orchestration.reproduction import registry_reproduce_job
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.training import TrainingResult, registry_training
 from registry_project.orchestration.translator import RegistryTranslator, identifier
@@ -41,7 +45,11 @@ class ModelPipeline:
     default, candidate, evaluation) run by `retraining_schedule`; `automation_sensor`
     retrains when the training data changes (None when automatic retraining is off);
     `sync_sensor` reports promotions, rollbacks and archives made outside Dagster on
-    `production` and re-runs what the promotion job would re-run after it.
+    `production` and re-runs what the promotion job would re-run after it;
+    `reproduce_job` rebuilds a version (run config: its reference) from its record with
+    the pipeline's own training function and records the result; `deleted_data_sensor`
+    fails `deleted_data_check` and requests `retraining_job` when production was trained
+    on data deleted since.
 
     Example::
 
@@ -65,6 +73,11 @@ class ModelPipeline:
     sync_sensor: dg.SensorDefinition
     # Blocking: production fails it while it was trained on deleted data (deletion.py).
     deleted_data_check: dg.AssetChecksDefinition | None = None
+    # Rebuild a version from its record with `train` (reproduction.py); None when the
+    # candidate was built already (trained elsewhere, e.g. through Pipes).
+    reproduce_job: dg.JobDefinition | None = None
+    # Requests `retraining_job` once production was trained on deleted data (deletion.py).
+    deleted_data_sensor: dg.SensorDefinition | None = None
 
     @property
     def assets(self) -> tuple[dg.AssetsDefinition, ...]:
@@ -77,11 +90,17 @@ class ModelPipeline:
 
     @property
     def jobs(self) -> tuple[Any, ...]:
-        return (self.promotion_job, self.retraining_job)
+        jobs = (self.promotion_job, self.retraining_job, self.reproduce_job)
+        return tuple(job for job in jobs if job is not None)
 
     @property
     def sensors(self) -> tuple[dg.SensorDefinition, ...]:
-        sensors = (self.promotion_sensor, self.sync_sensor, self.automation_sensor)
+        sensors = (
+            self.promotion_sensor,
+            self.sync_sensor,
+            self.automation_sensor,
+            self.deleted_data_sensor,
+        )
         return tuple(sensor for sensor in sensors if sensor is not None)
 
     @property
@@ -175,6 +194,7 @@ def build_model_pipeline(
         "resource_key": resource_key,
         "translator": chosen,
     }
+    reproduce_job = None
     if isinstance(train, dg.AssetsDefinition):
         candidate = train  # built already, e.g. by @registry_pipes_training
     else:
@@ -186,6 +206,14 @@ def build_model_pipeline(
             reuse_identical=reuse_identical,
             **common,
         )(train)
+    if not isinstance(train, dg.AssetsDefinition):
+        reproduce_job = registry_reproduce_job(
+            model_name=model_name,
+            train=train,
+            evaluate=evaluate,
+            candidate_key=candidate.key,
+            resource_key=resource_key,
+        )
     evaluation = registry_evaluation(
         model_name=model_name,
         candidate=candidate,
@@ -270,6 +298,14 @@ def build_model_pipeline(
         sync_sensor=sync_sensor,
         deleted_data_check=registry_deleted_data_check(
             model_name=model_name, production=production, resource_key=resource_key
+        ),
+        reproduce_job=reproduce_job,
+        deleted_data_sensor=registry_deleted_data_sensor(
+            model_name=model_name,
+            production=production,
+            retraining_job=retraining_job,
+            default_status=sensor_status or dg.DefaultSensorStatus.STOPPED,
+            resource_key=resource_key,
         ),
     )
 

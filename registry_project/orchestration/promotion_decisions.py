@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dagster as dg
@@ -135,7 +135,18 @@ def _judge(
         )
     if candidate.stage in (Stage.PRODUCTION, Stage.ARCHIVED):
         return Decision(candidate.ref, False, f"is already {candidate.stage.value}", candidate)
-    decision = policy.decide(candidate.metrics, baseline.metrics if baseline else None)
+    # A production version trained on deleted data is no baseline: it must be replaced, so
+    # a candidate that passed its gates replaces it without having to beat it.
+    stale = baseline is not None and baseline.trained_on_deleted_data
+    decision = policy.decide(
+        candidate.metrics, None if stale or baseline is None else baseline.metrics
+    )
+    if stale and decision.promote and baseline is not None:
+        decision = replace(
+            decision,
+            reason=f"replaces {baseline.ref}, trained on deleted data (no baseline): "
+            f"{decision.reason.removeprefix('no version in production; ')}",
+        )
     if not decision.promote:
         against = (
             f" (judged against {baseline.ref}, which is to be promoted first)"

@@ -107,22 +107,25 @@ def test_the_recorded_commit_is_checked_out_when_the_tree_moved_on(
     recorded = reg.lineage(ref).code.commit
     (project / "features.txt").write_text("x1\n")  # the code changed since
     git(project, "commit", "-q", "-am", "only x1")
-    seen: list[Path] = []
-
-    def fit_and_look(inputs: ReproductionInputs) -> LogisticRegression:
-        seen.append(inputs.code_dir)
-        assert git(inputs.code_dir, "rev-parse", "HEAD") == recorded
-        assert Path.cwd() == inputs.code_dir
-        return fit(inputs)
-
-    assert reg.reproduce(ref, train=fit_and_look).outcome is ReproductionOutcome.IDENTICAL
-    assert seen[0] != project and not seen[0].exists()  # a temporary worktree, removed
-    assert len(git(project, "worktree", "list").splitlines()) == 1
+    result = reg.reproduce(ref, train=fit)
+    # `fit` read features.txt from the recorded commit's worktree, in a child process; its
+    # own file is not in that repository, and the result says so.
+    assert result.outcome is ReproductionOutcome.IDENTICAL
+    assert f"in a child process at commit {recorded[:12]}" in result.detail
+    assert "test_reproduce.py, outside the recorded commit" in result.detail
+    assert len(git(project, "worktree", "list").splitlines()) == 1  # the worktree is gone
     # Run in the moved-on tree itself, the same function trains another model.
     assert (
         fit(ReproductionInputs(None, {"C": 1.0}, {"train": frame(1, 300)}, project)).n_features_in_
         == 1
     )  # type: ignore[arg-type]
+
+    def local_fit(inputs: ReproductionInputs) -> LogisticRegression:
+        return fit(inputs)
+
+    with pytest.raises(errors.ReproductionRefusedError, match="cannot be imported by name"):
+        reg.reproduce(ref, train=local_fit)
+    assert len(reg.audit_log(action="reproduce")) == 1  # the refusal recorded nothing
 
 
 def test_a_changed_param_is_reported_as_metric_differences(

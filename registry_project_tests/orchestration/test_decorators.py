@@ -294,6 +294,8 @@ def test_library_sensors_and_schedules_default_to_stopped() -> None:
     )
     stopped = dg.DefaultSensorStatus.STOPPED
     assert pipeline.promotion_sensor.default_status == stopped
+    assert pipeline.deleted_data_sensor is not None
+    assert pipeline.deleted_data_sensor.default_status == stopped
     assert pipeline.automation_sensor is not None
     assert pipeline.automation_sensor.default_status == stopped
     assert pipeline.retraining_schedule is not None
@@ -320,7 +322,7 @@ def test_demo_labels_are_unique_and_the_demo_opts_in_to_running() -> None:
 
     graph = defs.resolve_asset_graph()
     labels = [key.path[-1] for key in graph.get_all_asset_keys()]
-    assert len(labels) == len(set(labels)) == 10
+    assert len(labels) == len(set(labels)) == 11  # with registry/audit_chain
     running = dg.DefaultSensorStatus.RUNNING
     assert all(s.default_status == running for s in defs.sensors or ())
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in defs.schedules or ())

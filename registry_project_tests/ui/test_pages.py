@@ -310,3 +310,17 @@ def test_version_page_shows_the_model_card(
     assert "Rank &lt;retention&gt; offers" in card and "Not for pricing" in card
     assert "# Model card: churn/2" in card and "## Stage history" in card
     assert "passed the quality gates" in card
+
+
+def test_a_production_version_trained_on_deleted_data_is_flagged(
+    client: TestClient, demo_registry: ModelRegistry
+) -> None:
+    flag = "production trained on deleted data"
+    assert flag not in page(client, "/") and flag not in page(client, "/models/churn")
+    production = demo_registry.get_version("churn@production")
+    trained = [d.snapshot for d in demo_registry.lineage(production).datasets if not d.deleted]
+    demo_registry.delete_dataset(trained[0], actor="dpo", reason="GDPR request 18", force=True)
+    models = page(client, "/")
+    churn = models[models.index("/models/churn") : models.index("/models/fraud")]
+    assert flag in churn and flag not in models[models.index("/models/fraud") :]
+    assert flag in page(client, "/models/churn")
