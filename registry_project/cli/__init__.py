@@ -16,12 +16,13 @@ from registry_project.cli import (
     integrity,
     reproduce,
     stages,
+    tracking,
     ui_command,
 )
 from registry_project.cli.app import RegistryGroup, cli
 
 # The order here is the order of `registry --help`.
-for module in (inspect, stages, data, integrity, evidence, reproduce, db, ui_command):
+for module in (inspect, tracking, stages, data, integrity, evidence, reproduce, db, ui_command):
     module.register(cast(RegistryGroup, cli))
 
 

@@ -10,6 +10,7 @@ so callers import from `registry_project.core.validation`:
   `order_by`, stages
 - `dataset_refs`: a dataset reference's URI, pins and schema
 - `pickle_refusals`: the `allow_pickle` refusals
+- `tracking`: run tags, a step metric's value and step
 """
 
 from registry_project.core.validation.dataset_refs import (
@@ -33,6 +34,9 @@ from registry_project.core.validation.limits import (
     MAX_PIN_LENGTH,
     MAX_REASON_LENGTH,
     MAX_ROW_COUNT,
+    MAX_STEP,
+    MAX_TAG_VALUE,
+    MAX_TAGS,
     MAX_URI_LENGTH,
 )
 from registry_project.core.validation.names import (
@@ -50,6 +54,11 @@ from registry_project.core.validation.names import (
 from registry_project.core.validation.pickle_refusals import (
     refuse_pickle_load,
     refuse_pickle_registration,
+)
+from registry_project.core.validation.tracking import (
+    validate_metric_value,
+    validate_step,
+    validate_tags,
 )
 from registry_project.core.validation.values import (
     OrderBy,
@@ -81,6 +90,9 @@ __all__ = [
     "MAX_PIN_LENGTH",
     "MAX_REASON_LENGTH",
     "MAX_ROW_COUNT",
+    "MAX_STEP",
+    "MAX_TAGS",
+    "MAX_TAG_VALUE",
     "MAX_URI_LENGTH",
     "NAME_PATTERN",
     "OrderBy",
@@ -101,6 +113,7 @@ __all__ = [
     "validate_grace_period",
     "validate_limit",
     "validate_metric_key",
+    "validate_metric_value",
     "validate_metrics",
     "validate_name",
     "validate_params",
@@ -109,5 +122,7 @@ __all__ = [
     "validate_reference_uri",
     "validate_row_count",
     "validate_since",
+    "validate_step",
+    "validate_tags",
     "validate_text",
 ]

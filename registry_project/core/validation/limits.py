@@ -27,3 +27,8 @@ MAX_GRACE_PERIOD = timedelta(days=36_500)
 # includes U+0085 NEXT LINE), format characters such as U+202E RIGHT-TO-LEFT OVERRIDE and
 # zero-width spaces (Cf), and the line and paragraph separators U+2028/U+2029 (Zl, Zp).
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# Run tags (experiment tracking): how many per run, and how long a value may be.
+MAX_TAGS = 100
+MAX_TAG_VALUE = 5000
+# A step metric's step: any non-negative 64-bit integer.
+MAX_STEP = 2**63 - 1
