@@ -12,6 +12,7 @@ from registry_project.cli import (
     data,
     db,
     evidence,
+    governance,
     inspect,
     integrity,
     reproduce,
@@ -21,7 +22,7 @@ from registry_project.cli import (
 from registry_project.cli.app import RegistryGroup, cli
 
 # The order here is the order of `registry --help`.
-for module in (inspect, stages, data, integrity, evidence, reproduce, db, ui_command):
+for module in (inspect, stages, governance, data, integrity, evidence, reproduce, db, ui_command):
     module.register(cast(RegistryGroup, cli))
 
 

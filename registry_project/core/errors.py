@@ -86,6 +86,10 @@ class PromotionConflictError(ConflictError):
     """Compare-and-swap failed: production is no longer what the caller expected."""
 
 
+class AliasConflictError(ConflictError):
+    """Compare-and-swap failed: the alias no longer points where the caller expected."""
+
+
 class ApprovalRequiredError(RegistryError):
     """The promotion policy requires an approval that has not been recorded."""
 

@@ -1,5 +1,7 @@
 """Stages and approvals: transition, promote (compare-and-swap), rollback, approve, and
-the history they leave. The rules themselves live in core/stages.py."""
+the history they leave. The rules themselves live in core/stages.py; each move into a
+stage checks the model's stored protection rule (`governance_ops.check_stage_entry`) in
+its own transaction."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from registry_project.core.errors import (
     ModelNotFoundError,
     PromotionConflictError,
 )
-from registry_project.core.ops import version_ops
+from registry_project.core.ops import governance_ops, version_ops
 from registry_project.core.ops.version_ops import VersionRef
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.policy import PromotionPolicy
@@ -59,6 +61,7 @@ def transition(
         current = version_store.fetch_by_id(connection, target.id)
         assert current is not None
         stages.check_transition(target.ref, current.stage, target_stage)
+        governance_ops.check_stage_entry(connection, current, target_stage)
         _apply_stage(
             connection, current, target_stage, who, why, AuditAction.TRANSITION, w.dagster_origin()
         )
@@ -167,10 +170,8 @@ def _promote(
                 f"now {now_in}. Nothing was changed; re-read production and decide again."
             )
         stages.check_promotion(target.ref, committed.stage)
-        if policy is not None and policy.require_approval:
-            stages.require_approval(
-                target.ref, committed.created_by, version_store.approvers(connection, committed.id)
-            )
+        # The model's stored protection rule, for promote, transition and rollback alike.
+        governance_ops.check_stage_entry(connection, committed, Stage.PRODUCTION, policy)
         if current_production is not None:
             _apply_stage(
                 connection,

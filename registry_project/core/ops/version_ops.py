@@ -33,7 +33,14 @@ from registry_project.core.errors import (
 )
 from registry_project.core.ops import dataset_ops
 from registry_project.core.ops.writer import Writer, now
-from registry_project.core.references import ByAlias, ById, ByNumber, parse_reference
+from registry_project.core.references import (
+    ByAlias,
+    ById,
+    ByNamedAlias,
+    ByNumber,
+    parse_reference,
+)
+from registry_project.core.store import aliases as alias_store
 from registry_project.core.store import audit, overviews
 from registry_project.core.store import datasets as dataset_store
 from registry_project.core.store import runs as run_store
@@ -104,20 +111,35 @@ def get(w: Writer, reference: VersionRef) -> ModelVersion:
         reference = reference.id
     parsed = parse_reference(reference)
     with w.read() as connection:
-        found = version_store.fetch_version(connection, parsed)
+        if isinstance(parsed, ByNamedAlias):
+            # An alias resolves to its version id, then the hot lookup by id.
+            version_id = alias_store.resolve(connection, parsed.model_name, parsed.alias)
+            found = (
+                None
+                if version_id is None
+                else version_store.fetch_version(connection, ById(version_id))
+            )
+        else:
+            found = version_store.fetch_version(connection, parsed)
         if found is None:
             raise _not_found(connection, parsed, reference)
         return found
 
 
 def _not_found(
-    connection: Connection, parsed: ById | ByNumber | ByAlias, reference: str
+    connection: Connection, parsed: ById | ByNumber | ByAlias | ByNamedAlias, reference: str
 ) -> NotFoundError:
     """Why a reference matched nothing: the model, or only the version, is missing."""
     model_name = getattr(parsed, "model_name", None)
     if model_name is not None and not version_store.model_exists(connection, model_name):
         return ModelNotFoundError(
             f"no model named {model_name!r}; list models with `registry models`"
+        )
+    if isinstance(parsed, ByNamedAlias):
+        return VersionNotFoundError(
+            f"model {parsed.model_name!r} has no alias {parsed.alias!r}; see "
+            f"`registry show {parsed.model_name}@production` for its aliases, or set it with "
+            f"`registry alias set {parsed.model_name} {parsed.alias} REF --reason ...`"
         )
     if isinstance(parsed, ByAlias):
         return VersionNotFoundError(
