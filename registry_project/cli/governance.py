@@ -16,21 +16,14 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import clean, console, emit_json, when
+from registry_project.core import display
 from registry_project.core.entities import ProtectionRule
 
 REASON_HELP = "Why; recorded in the audit log."
 
 
 def protection_text(rule: ProtectionRule) -> str:
-    """One line for `show` and `protect`: what entering a protected place needs."""
-    if not rule.require_approval:
-        return "none" if not rule.stored else f"none (lifted by {rule.updated_by})"
-    places = [s.value for s in rule.protected_stages] + [f"@{a}" for a in rule.protected_aliases]
-    return (
-        f"{rule.min_approvals} approval{'s' if rule.min_approvals != 1 else ''} by others than "
-        f"the registrant to enter {', '.join(places) or 'nothing'} "
-        f"(set by {rule.updated_by}, {when(rule.updated_at)} UTC)"
-    )
+    return display.protection(rule)
 
 
 @click.command(short_help="Store a model's protection rule: approvals needed to enter a stage.")
@@ -89,7 +82,13 @@ def protect(
 @click.group(short_help="Named pointers to versions: set, remove, history.")
 def alias() -> None:
     """Aliases: `NAME@ALIAS` names one version of NAME wherever a reference is accepted.
-    Stage names and `latest` keep their meaning and cannot be aliases."""
+    Stage names and `latest` keep their meaning and cannot be aliases.
+
+    \b
+    Example:
+      registry alias set churn champion churn/7 --expect none
+      registry show churn@champion
+    """
 
 
 def _expected(expect: str | None) -> dict[str, Any]:
@@ -171,7 +170,12 @@ def alias_history(state: CliState, name: str, alias_name: str | None) -> None:
 
 @click.group(short_help="Labels on models and versions: set, remove.")
 def tag() -> None:
-    """Tags: KEY=VALUE labels on a model (NAME) or a version (NAME/7, NAME@ALIAS, a UUID)."""
+    """Tags: KEY=VALUE labels on a model (NAME) or a version (NAME/7, NAME@ALIAS, a UUID).
+
+    \b
+    Example:
+      registry tag set churn/7 team risk
+    """
 
 
 @tag.command("set", short_help="Set tag KEY=VALUE on a model or version.")

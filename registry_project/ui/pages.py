@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from registry_project.core import display
 from registry_project.core.entities import (
     AuditAction,
     AuditEvent,
@@ -231,6 +232,9 @@ class Pages:
             title=name,
             name=name,
             model=model,
+            protection=display.protection(self.registry.protection(name)),
+            aliases=self.registry.aliases(name),
+            model_tags=self.registry.tags(name),
             versions=shown,
             total=len(every),
             production=production,
@@ -357,6 +361,10 @@ class Pages:
             run=lineage.run,
             history=history,
             approvals=approvals,
+            approval_records=self.registry.approval_records(version),
+            aliases=self.registry.version_aliases(version),
+            version_tags=self.registry.tags(version),
+            protection=display.protection(self.registry.protection(name)),
             sources=sources,
             metric_table=metric_table,
             params=params_cells(lineage.run.params) if lineage.run else {},

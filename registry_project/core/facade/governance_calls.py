@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from registry_project.core.entities import AliasChange, ModelAlias, ProtectionRule, Stage, Tag
+from registry_project.core.entities import (
+    AliasChange,
+    Approval,
+    ModelAlias,
+    ProtectionRule,
+    Stage,
+    Tag,
+)
 from registry_project.core.facade.base import FacadeBase
 from registry_project.core.ops import alias_ops, governance_ops, tag_ops
 from registry_project.core.ops.tag_ops import TagSubject
@@ -55,6 +62,10 @@ class GovernanceCalls(FacadeBase):
     def protection(self, name: str) -> ProtectionRule:
         """Model `name`'s protection rule (`rule.stored` is False when none was ever set)."""
         return governance_ops.protection(self._w, name)
+
+    def approval_records(self, version: VersionRef) -> list[Approval]:
+        """Who approved a version, when and why, oldest first (`approvals` gives the names)."""
+        return governance_ops.approval_records(self._w, version)
 
     def set_alias(
         self,

@@ -13,8 +13,16 @@ from sqlalchemy.engine import Connection
 
 from registry_project.core import stages
 from registry_project.core.config import resolve_actor
-from registry_project.core.entities import AuditAction, ModelVersion, ProtectionRule, Stage
+from registry_project.core.entities import (
+    Approval,
+    AuditAction,
+    ModelVersion,
+    ProtectionRule,
+    Stage,
+)
 from registry_project.core.errors import InvalidInputError, ModelNotFoundError
+from registry_project.core.ops import version_ops
+from registry_project.core.ops.version_ops import VersionRef
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.policy import PromotionPolicy
 from registry_project.core.references import validate_alias
@@ -178,3 +186,10 @@ def approvals_needed(w: Writer, version: ModelVersion, stage: Stage) -> int:
         return protection_store.fetch_rule(
             connection, version.model_name
         ).approvals_needed_for_stage(stage)
+
+
+def approval_records(w: Writer, version: VersionRef) -> list[Approval]:
+    """Who approved a version, when and why, oldest first."""
+    target = version_ops.get(w, version)
+    with w.read() as connection:
+        return version_store.approval_records(connection, target.id)
