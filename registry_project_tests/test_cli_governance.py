@@ -120,3 +120,25 @@ def test_tag_commands(where: tuple[str, str]) -> None:
         actions = [e.action for e in reg.audit_log(model="churn")]
         assert actions.count("set_tag") == 2 and actions.count("remove_tag") == 1
         assert reg.get_version("churn/1").stage is Stage.EXPERIMENT
+
+
+def test_search_across_models(where: tuple[str, str]) -> None:
+    with ModelRegistry.open(*where) as reg:
+        reg.register_model("fraud", [3], metrics={"auc": 0.95}, actor="bob")
+        reg.set_tag("churn/2", "team", "risk", actor="ops")
+    table = run(where, "search", "metrics.auc > 0.85", "--order-by", "-metrics.auc")
+    assert table.exit_code == 0, table.output
+    assert table.output.index("fraud/1") < table.output.index("churn/2")
+    assert "churn/1" not in table.output
+    found = json.loads(run(where, "--json", "search", "tags.team = 'risk'").stdout)
+    assert [(v["model_name"], v["version"]) for v in found] == [("churn", 2)]
+    every = json.loads(
+        run(where, "--json", "search", "--limit", "2", "--order-by", "version").stdout
+    )
+    assert [(v["model_name"], v["version"]) for v in every] == [("churn", 1), ("fraud", 1)]
+    bad = run(where, "search", "metrics.auc > 0.9; DROP TABLE models")
+    assert bad.exit_code == 1
+    assert bad.output.startswith("error: invalid filter at position 18 (at '; DROP TABLE models')")
+    assert bad.output.count("\n") == 1 and "Traceback" not in bad.output
+    with ModelRegistry.open(*where) as reg:
+        assert len(reg.search()) == 3

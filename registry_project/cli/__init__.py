@@ -16,13 +16,25 @@ from registry_project.cli import (
     inspect,
     integrity,
     reproduce,
+    search,
     stages,
     ui_command,
 )
 from registry_project.cli.app import RegistryGroup, cli
 
 # The order here is the order of `registry --help`.
-for module in (inspect, stages, governance, data, integrity, evidence, reproduce, db, ui_command):
+for module in (
+    inspect,
+    search,
+    stages,
+    governance,
+    data,
+    integrity,
+    evidence,
+    reproduce,
+    db,
+    ui_command,
+):
     module.register(cast(RegistryGroup, cli))
 
 

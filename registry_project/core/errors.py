@@ -94,6 +94,16 @@ class ApprovalRequiredError(RegistryError):
     """The promotion policy requires an approval that has not been recorded."""
 
 
+class FilterError(InvalidInputError):
+    """A filter (`search`) that does not parse or names what does not exist; `position` is
+    the 0-based offset the message points at, `pointer` the filter with a caret under it."""
+
+    def __init__(self, message: str, *, position: int, pointer: str = "") -> None:
+        super().__init__(message)
+        self.position = position
+        self.pointer = pointer
+
+
 class ApprovalError(InvalidInputError):
     """An approval is not allowed (for instance the registrant approving their own version)."""
 
