@@ -132,6 +132,10 @@ class IntegrityCheckError(RegistryError):
     """Stored bytes do not match their recorded SHA-256 digest; they were not deserialised."""
 
 
+class PermissionDeniedError(RegistryError):
+    """The database refused the write for the connected role (PostgreSQL identity mode)."""
+
+
 class StorageError(RegistryError):
     """The metadata database or the blob store failed or could not be reached."""
 

@@ -38,7 +38,7 @@ from registry_project.core.ops.writer import Writer
 # kept importable from here: tests and tools look it up by this name
 from registry_project.core.ops.writer import is_retriable as _is_retriable  # noqa: F401
 from registry_project.core.secrets import mask_credentials
-from registry_project.core.store import migrate
+from registry_project.core.store import migrate, roles
 from registry_project.core.store.engine import create_registry_engine, sqlite_file
 from registry_project.core.validation import validate_dagster_context
 
@@ -125,6 +125,7 @@ class ModelRegistry(
             self._engine, self._blobs, config=self.config, allow_pickle=self.allow_pickle
         )
         view._owns_engine = False
+        view._w.identity = self._w.identity
         view.default_dagster_run_id, view.default_asset_key = validate_dagster_context(
             dagster_run_id, asset_key
         )
@@ -174,7 +175,12 @@ class ModelRegistry(
             engine.dispose()
             raise
         blobs = open_blob_store(config.artifact_root, s3_endpoint_url=s3_endpoint_url)
-        return cls(engine, blobs, config=config, allow_pickle=allow_pickle)
+        opened = cls(engine, blobs, config=config, allow_pickle=allow_pickle)
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                # Identity mode (`registry db roles`): the actor is the connection's role.
+                opened._w.identity = roles.identity(connection)
+        return opened
 
     def close(self) -> None:
         if self._owns_engine:
@@ -185,6 +191,12 @@ class ModelRegistry(
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def identity(self) -> str | None:
+        """The database role every write records as its actor (PostgreSQL identity mode,
+        `registry db roles`); None when the actor is what callers say."""
+        return self._w.identity
 
     @property
     def blobs(self) -> BlobStore:

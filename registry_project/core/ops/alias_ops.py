@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import AliasChange, AuditAction, ModelAlias, ModelVersion
 from registry_project.core.errors import (
     AliasConflictError,
@@ -83,7 +82,7 @@ def set_alias(
     validate_name(name, "model name")
     validate_alias(alias)
     why = validate_reason(reason, action=f"setting alias {name}@{alias}")
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     target = version_ops.get(w, version)
     if target.model_name != name:
         raise InvalidInputError(
@@ -120,7 +119,7 @@ def remove_alias(
     validate_name(name, "model name")
     validate_alias(alias)
     why = validate_reason(reason, action=f"removing alias {name}@{alias}")
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     expected_id = _expected_id(w, name, expected_current)
     at = now()
 

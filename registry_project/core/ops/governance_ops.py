@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from registry_project.core import stages
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
     Approval,
     AuditAction,
@@ -107,7 +106,7 @@ def protect(
         name, require_approval, min_approvals, protected_stages, protected_aliases
     )
     why = validate_reason(reason, required=True, action=f"changing the protection of {name!r}")
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     stored = replace(rule, updated_at=now(), updated_by=who, reason=why)
 
     def work(connection: Connection) -> None:

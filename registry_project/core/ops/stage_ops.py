@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from registry_project.core import stages
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import AuditAction, ModelVersion, Stage, StageTransition
 from registry_project.core.errors import (
     ConflictError,
@@ -54,7 +53,7 @@ def transition(
             else f"moving {target.ref} to {target_stage.value}"
         ),
     )
-    who = resolve_actor(actor)
+    who = w.actor(actor)
 
     def work(connection: Connection) -> None:
         version_store.lock_model(connection, target.model_name)
@@ -136,7 +135,7 @@ def promote(
             else f"promoting {target.ref}"
         ),
     )
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     return _promote(w, target, who, why, expected_id, AuditAction.PROMOTE, policy)
 
 
@@ -201,7 +200,7 @@ def _promote(
 def rollback(w: Writer, name: str, *, actor: str | None, reason: str | None) -> ModelVersion:
     validate_name(name, "model name")
     why = validate_reason(reason, required=True, action="a rollback")
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     with w.read() as connection:
         if not version_store.model_exists(connection, name):
             raise ModelNotFoundError(f"no model named {name!r}")
@@ -221,7 +220,7 @@ def rollback(w: Writer, name: str, *, actor: str | None, reason: str | None) -> 
 def approve(
     w: Writer, version: VersionRef, *, actor: str | None, reason: str | None
 ) -> ModelVersion:
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     why = validate_reason(reason, action="an approval")
     target = version_ops.get(w, version)
     stages.check_approver(target.ref, target.created_by, who, target.stage)

@@ -7,7 +7,6 @@ import re
 
 from sqlalchemy.engine import Connection
 
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import AuditAction, ModelVersion, Tag
 from registry_project.core.errors import InvalidInputError, ModelNotFoundError
 from registry_project.core.ops import version_ops
@@ -63,7 +62,7 @@ def _label(name: str, version: ModelVersion | None) -> str:
 def set_tag(w: Writer, subject: TagSubject, key: str, value: str, *, actor: str | None) -> Tag:
     validate_tag_key(key)
     validate_tag_value(value)
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     name, version = _subject(w, subject)
     version_id = version.id if version is not None else None
     at = now()
@@ -83,7 +82,7 @@ def set_tag(w: Writer, subject: TagSubject, key: str, value: str, *, actor: str 
 
 def remove_tag(w: Writer, subject: TagSubject, key: str, *, actor: str | None) -> None:
     validate_tag_key(key)
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     name, version = _subject(w, subject)
     version_id = version.id if version is not None else None
 

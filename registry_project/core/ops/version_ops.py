@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from sqlalchemy.engine import Connection
 
 from registry_project.core import flavors
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
     AuditAction,
     Lineage,
@@ -69,7 +68,7 @@ def log_metrics(
     clean = validate_metrics(metrics)
     if not clean:
         raise InvalidInputError("log_metrics needs at least one metric")
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     target = get(w, version)
     dataset_id = dataset_ops.get(w, dataset).id if dataset is not None else None
 
@@ -137,9 +136,9 @@ def _not_found(
         )
     if isinstance(parsed, ByNamedAlias):
         return VersionNotFoundError(
-            f"model {parsed.model_name!r} has no alias {parsed.alias!r}; see "
-            f"`registry show {parsed.model_name}@production` for its aliases, or set it with "
-            f"`registry alias set {parsed.model_name} {parsed.alias} REF --reason ...`"
+            f"model {parsed.model_name!r} has no alias {parsed.alias!r} (the stages are "
+            "experiment, staging, production, archived); set it with "
+            f"`registry alias set {parsed.model_name} {parsed.alias} REF`"
         )
     if isinstance(parsed, ByAlias):
         return VersionNotFoundError(
