@@ -115,7 +115,15 @@ def test_read_commands_json_shapes(demo: Demo) -> None:
     assert set(versions[0]) >= VERSION_KEYS
 
     shown = as_json(demo, "show", "churn@production")
-    assert set(shown) == {"version", "lineage", "approvals"}
+    assert set(shown) == {
+        "version",
+        "lineage",
+        "approvals",
+        "protection",
+        "aliases",
+        "tags",
+        "model_tags",
+    }
     assert shown["lineage"]["transitions"][-1]["reason"] == HOSTILE_REASON
 
     lineage = as_json(demo, "lineage", "churn/2")

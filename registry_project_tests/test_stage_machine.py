@@ -103,7 +103,10 @@ def test_four_eyes_is_one_rule_for_the_core_and_the_dagster_layer(
     sqlite_registry: ModelRegistry,
 ) -> None:
     assert stages.independent_approvers("carol", ["carol", "bob", "dan"]) == ["bob", "dan"]
+    assert stages.independent_approvers("carol", ["bob", "carol", "bob"]) == ["bob"]
     assert not stages.is_approved("carol", ["carol"])
+    assert stages.is_approved("carol", ["bob", "dan"], 2)
+    assert not stages.is_approved("carol", ["bob", "bob", "carol"], 2)
     mv = _version_in(sqlite_registry, S, 1)
     policy = PromotionPolicy("auc", require_approval=True)
     assert not is_approved(sqlite_registry, mv)
@@ -114,9 +117,11 @@ def test_four_eyes_is_one_rule_for_the_core_and_the_dagster_layer(
     sqlite_registry.approve(mv, actor="bob", reason="reviewed")
     assert is_approved(sqlite_registry, mv)
     assert sqlite_registry.promote(mv, actor="ci", reason="r", policy=policy).stage is P
+    # An archived version may be approved: on a protected model, a rollback to it needs
+    # its approvals (core/test_protection.py).
     archived = _version_in(sqlite_registry, A, 2)
-    with pytest.raises(errors.ApprovalError, match="archived"):
-        sqlite_registry.approve(archived, actor="bob", reason="late")
+    sqlite_registry.approve(archived, actor="bob", reason="safe to restore")
+    assert sqlite_registry.approvals(archived) == ["bob"]
 
 
 def _readme_stage_block() -> list[str]:
@@ -192,6 +197,11 @@ def test_every_audit_action_is_one_the_core_writes(
     reg.set_model_card_text("m", intended_use="tests", actor="carol")
     _reproduce_once(reg, tmp_path, monkeypatch)
     reg.export_evidence(first, tmp_path / "pack.zip", actor="auditor")
+    reg.protect("m", actor="admin", reason="four eyes")
+    reg.set_alias("m", "champion", first, actor="ci")
+    reg.remove_alias("m", "champion", actor="ci")
+    reg.set_tag(first, "team", "risk", actor="carol")
+    reg.remove_tag(first, "team", actor="carol")
     written = {event.action for event in reg.audit_log()}
     assert written == {action.value for action in AuditAction}
     assert all(type(event.action) is str for event in reg.audit_log())

@@ -12,9 +12,11 @@ from registry_project.cli import (
     data,
     db,
     evidence,
+    governance,
     inspect,
     integrity,
     reproduce,
+    search,
     stages,
     tracking,
     ui_command,
@@ -22,7 +24,19 @@ from registry_project.cli import (
 from registry_project.cli.app import RegistryGroup, cli
 
 # The order here is the order of `registry --help`.
-for module in (inspect, tracking, stages, data, integrity, evidence, reproduce, db, ui_command):
+for module in (
+    inspect,
+    tracking,
+    search,
+    stages,
+    governance,
+    data,
+    integrity,
+    evidence,
+    reproduce,
+    db,
+    ui_command,
+):
     module.register(cast(RegistryGroup, cli))
 
 

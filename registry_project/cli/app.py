@@ -176,8 +176,9 @@ def cli(
 ) -> None:
     """Inspect, compare, promote and govern the model registry.
 
-    A version is referred to by its UUID, NAME/N (churn/7) or NAME@STAGE (churn@production,
-    churn@latest). Errors print one line on stderr and exit 1; usage errors exit 2.
+    A version is referred to by its UUID, NAME/N (churn/7), NAME@STAGE (churn@production,
+    churn@latest) or NAME@ALIAS (churn@champion). Errors print one line on stderr and exit
+    1; usage errors exit 2.
 
     \b
     Examples:

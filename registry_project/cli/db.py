@@ -19,7 +19,7 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import emit_json
-from registry_project.core.store import migrate
+from registry_project.core.store import migrate, roles
 from registry_project.core.store.engine import create_registry_engine
 
 T = TypeVar("T")
@@ -105,3 +105,36 @@ def db_current(state: CliState) -> None:
 
 def register(group: RegistryGroup) -> None:
     group.add_section("Schema", db)
+
+
+@db.command("roles")
+@click.option(
+    "--prefix",
+    default="registry",
+    show_default=True,
+    help="Role names: PREFIX_reader, PREFIX_writer, PREFIX_approver, PREFIX_admin.",
+)
+@json_option
+@pass_state
+@handles_errors
+def db_roles(state: CliState, prefix: str) -> None:
+    """Turn on identity mode (PostgreSQL only; run as the schema's owner): create the
+    reader, writer, approver and admin roles with their GRANTs, and triggers that make
+    the database refuse a write whose actor is not the connected role, an approval by a
+    non-approver or by the version's registrant, and a move into a protected stage
+    without the stored approvals. Create login users yourself and grant them a role;
+    no password passes through this command.
+
+    \b
+    Example:
+      registry db roles --prefix registry
+      psql -c 'CREATE ROLE bob LOGIN IN ROLE registry_approver'
+    """
+    with _engine(state) as engine:
+        roles.refuse_sqlite(engine.dialect.name)
+        with engine.begin() as connection:
+            created = roles.install(connection, prefix)
+    if state.json:
+        emit_json(created)
+    else:
+        click.echo("identity mode on; roles: " + ", ".join(created.values()))

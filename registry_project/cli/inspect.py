@@ -21,6 +21,7 @@ from registry_project.cli.app import (
     json_option,
     pass_state,
 )
+from registry_project.cli.governance import protection_text
 from registry_project.cli.lineage import lineage, lineage_summary, params_text, reproduction_text
 from registry_project.cli.output import (
     clean,
@@ -154,7 +155,9 @@ def versions(
 def show(state: CliState, ref: str) -> None:
     """Show one version: stage, metrics, params, artifact and a summary of its lineage.
 
-    REF is a version UUID, NAME/N or NAME@STAGE (NAME@latest for the newest).
+    REF is a version UUID, NAME/N, NAME@STAGE (NAME@latest for the newest) or NAME@ALIAS.
+    Shows the model's protection rule, the version's aliases and tags, and the model's
+    tags.
 
     \b
     Example:
@@ -163,8 +166,23 @@ def show(state: CliState, ref: str) -> None:
     registry = state.registry()
     found = registry.lineage(ref)
     approvals = registry.approvals(found.version)
+    name = found.version.model_name
+    protection = registry.protection(name)
+    aliases = registry.version_aliases(found.version)
+    version_tags = registry.tags(found.version)
+    model_tags = registry.tags(name)
     if state.json:
-        emit_json({"version": found.version, "lineage": found, "approvals": approvals})
+        emit_json(
+            {
+                "version": found.version,
+                "lineage": found,
+                "approvals": approvals,
+                "protection": protection,
+                "aliases": aliases,
+                "tags": {t.key: t.value for t in version_tags},
+                "model_tags": {t.key: t.value for t in model_tags},
+            }
+        )
         return
     mv = found.version
     table = Table(show_header=False, title=mv.ref, title_justify="left")
@@ -188,6 +206,10 @@ def show(state: CliState, ref: str) -> None:
         rows.append(("signature", text(", ".join(f"{c.name}:{c.type}" for c in mv.signature))))
     rows.extend(lineage_summary(found))
     rows.append(("approved by", text(", ".join(approvals) or "-")))
+    rows.append(("protection", text(protection_text(protection))))
+    rows.append(("aliases", text(", ".join(f"{name}@{a}" for a in aliases) or "-")))
+    rows.append(("tags", text(", ".join(f"{t.key}={t.value}" for t in version_tags) or "-")))
+    rows.append(("model tags", text(", ".join(f"{t.key}={t.value}" for t in model_tags) or "-")))
     rows.append(("reproduced", reproduction_text(registry.latest_reproduction(mv))))
     if mv.trained_on_deleted_data:
         rows.append(("warning", Text("trained or evaluated on data that was deleted", "red")))

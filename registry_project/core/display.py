@@ -15,7 +15,10 @@ import math
 import sys
 import unicodedata
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from registry_project.core.entities import ProtectionRule
 
 # Controls (Cc, including C1 controls such as U+0085), format characters (Cf: bidi
 # overrides and isolates, zero-width spaces and joiners, the BOM), line and paragraph
@@ -92,3 +95,16 @@ def when(value: datetime | None, *, seconds: bool) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def protection(rule: ProtectionRule) -> str:
+    """A model's protection rule in one line (`registry show`, `registry protect`, the
+    model and version pages): what entering a protected stage or alias needs."""
+    if not rule.require_approval:
+        return "none" if not rule.stored else f"none (lifted by {rule.updated_by})"
+    places = [s.value for s in rule.protected_stages] + [f"@{a}" for a in rule.protected_aliases]
+    return (
+        f"{rule.min_approvals} approval{'s' if rule.min_approvals != 1 else ''} by others than "
+        f"the registrant to enter {', '.join(places) or 'nothing'} "
+        f"(set by {rule.updated_by}, {when(rule.updated_at, seconds=True)} UTC)"
+    )

@@ -90,8 +90,22 @@ class PromotionConflictError(ConflictError):
     """Compare-and-swap failed: production is no longer what the caller expected."""
 
 
+class AliasConflictError(ConflictError):
+    """Compare-and-swap failed: the alias no longer points where the caller expected."""
+
+
 class ApprovalRequiredError(RegistryError):
     """The promotion policy requires an approval that has not been recorded."""
+
+
+class FilterError(InvalidInputError):
+    """A filter (`search`) that does not parse or names what does not exist; `position` is
+    the 0-based offset the message points at, `pointer` the filter with a caret under it."""
+
+    def __init__(self, message: str, *, position: int, pointer: str = "") -> None:
+        super().__init__(message)
+        self.position = position
+        self.pointer = pointer
 
 
 class ApprovalError(InvalidInputError):
@@ -124,6 +138,10 @@ class ReproductionFailedError(RegistryError):
 
 class IntegrityCheckError(RegistryError):
     """Stored bytes do not match their recorded SHA-256 digest; they were not deserialised."""
+
+
+class PermissionDeniedError(RegistryError):
+    """The database refused the write for the connected role (PostgreSQL identity mode)."""
 
 
 class StorageError(RegistryError):

@@ -2,10 +2,10 @@
 
 This module holds how a registry is opened, closed and bound to a Dagster run; the calls
 themselves are in one part per concern under core/facade/ (`dataset_calls`, `run_calls`,
-`registration_calls`, `version_calls`, `stage_calls`, `audit_calls`, `integrity_calls`,
-`proof_calls`), each holding its public signatures and docstrings, and each naming the
-module under core/ops/ that does the work (docs/ARCHITECTURE.md, "The rooms"); all of them
-share one `Writer` (the write recipe's transactions).
+`registration_calls`, `version_calls`, `stage_calls`, `governance_calls`, `search_calls`,
+`audit_calls`, `integrity_calls`, `proof_calls`), each holding its public signatures and
+docstrings, and each naming the module under core/ops/ that does the work (docs/ARCHITECTURE.md,
+"The rooms"); all of them share one `Writer` (the write recipe's transactions).
 Every write validates its input first, writes bytes to the blob store second (a row never
 points at a blob that is not durable yet), and writes metadata plus its audit event in one
 database transaction last.
@@ -21,10 +21,12 @@ from registry_project.core.config import RegistryConfig
 from registry_project.core.errors import StorageError
 from registry_project.core.facade.audit_calls import AuditCalls
 from registry_project.core.facade.dataset_calls import DatasetCalls
+from registry_project.core.facade.governance_calls import GovernanceCalls
 from registry_project.core.facade.integrity_calls import IntegrityCalls
 from registry_project.core.facade.proof_calls import ProofCalls
 from registry_project.core.facade.registration_calls import RegistrationCalls
 from registry_project.core.facade.run_calls import RunCalls
+from registry_project.core.facade.search_calls import SearchCalls
 from registry_project.core.facade.stage_calls import StageCalls
 from registry_project.core.facade.tracking_calls import TrackingCalls
 from registry_project.core.facade.version_calls import VersionCalls
@@ -37,7 +39,7 @@ from registry_project.core.ops.writer import Writer
 # kept importable from here: tests and tools look it up by this name
 from registry_project.core.ops.writer import is_retriable as _is_retriable  # noqa: F401
 from registry_project.core.secrets import mask_credentials
-from registry_project.core.store import migrate
+from registry_project.core.store import migrate, roles
 from registry_project.core.store.engine import create_registry_engine, sqlite_file
 from registry_project.core.validation import validate_dagster_context
 
@@ -51,6 +53,8 @@ class ModelRegistry(
     RegistrationCalls,
     VersionCalls,
     StageCalls,
+    GovernanceCalls,
+    SearchCalls,
     AuditCalls,
     IntegrityCalls,
     ProofCalls,
@@ -123,6 +127,7 @@ class ModelRegistry(
             self._engine, self._blobs, config=self.config, allow_pickle=self.allow_pickle
         )
         view._owns_engine = False
+        view._w.identity = self._w.identity
         view.default_dagster_run_id, view.default_asset_key = validate_dagster_context(
             dagster_run_id, asset_key
         )
@@ -172,7 +177,12 @@ class ModelRegistry(
             engine.dispose()
             raise
         blobs = open_blob_store(config.artifact_root, s3_endpoint_url=s3_endpoint_url)
-        return cls(engine, blobs, config=config, allow_pickle=allow_pickle)
+        opened = cls(engine, blobs, config=config, allow_pickle=allow_pickle)
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                # Identity mode (`registry db roles`): the actor is the connection's role.
+                opened._w.identity = roles.identity(connection)
+        return opened
 
     def close(self) -> None:
         if self._owns_engine:
@@ -183,6 +193,12 @@ class ModelRegistry(
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def identity(self) -> str | None:
+        """The database role every write records as its actor (PostgreSQL identity mode,
+        `registry db roles`); None when the actor is what callers say."""
+        return self._w.identity
 
     @property
     def blobs(self) -> BlobStore:

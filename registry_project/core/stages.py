@@ -1,5 +1,5 @@
 """The stage machine: which stage changes exist, which call makes each, which need a reason,
-and the four-eyes rule for approvals.
+and the four-eyes rule for approvals (how many distinct approvers, never the registrant).
 
 Every rule about stages lives here. The facade (registry.py) asks this module before it
 writes; the Dagster layer asks it whether a candidate is approved; the CLI's help and the
@@ -106,31 +106,50 @@ def check_promotion(ref: str, current: Stage) -> None:
 
 
 def independent_approvers(registrant: str, approvers: Iterable[str]) -> list[str]:
-    """The approvals that count: by anyone but the version's registrant."""
-    return [actor for actor in approvers if actor != registrant]
+    """The approvals that count: by distinct people other than the version's registrant,
+    in the order they approved."""
+    counted: list[str] = []
+    for actor in approvers:
+        if actor != registrant and actor not in counted:
+            counted.append(actor)
+    return counted
 
 
-def is_approved(registrant: str, approvers: Iterable[str]) -> bool:
-    return bool(independent_approvers(registrant, approvers))
+def is_approved(registrant: str, approvers: Iterable[str], needed: int = 1) -> bool:
+    return len(independent_approvers(registrant, approvers)) >= needed
 
 
 def check_approver(ref: str, registrant: str, actor: str, stage: Stage) -> None:
-    """Refuse an approval by the registrant, or of a version no longer a candidate."""
+    """Refuse an approval by the registrant. (An archived version may be approved: on a
+    protected model a rollback or promote back into production needs its approvals.)"""
     if actor == registrant:
         raise ApprovalError(
             f"{actor!r} registered {ref} and cannot approve it; ask another reviewer"
         )
-    if stage is Stage.ARCHIVED:
-        raise ApprovalError(f"{ref} is archived; approvals are for candidates")
+
+
+def check_approvals(
+    ref: str, registrant: str, approvers: Iterable[str], *, needed: int, into: str
+) -> None:
+    """The one approval check every path that moves a version makes (promote, transition,
+    rollback, the Dagster production asset, setting a protected alias): refuse unless
+    `needed` distinct people other than the registrant approved. `into` names what the
+    version was to enter ("production", "alias 'champion'")."""
+    counted = independent_approvers(registrant, approvers)
+    if len(counted) >= needed:
+        return
+    have = f"{len(counted)} ({', '.join(counted)})" if counted else "none"
+    raise ApprovalRequiredError(
+        f"{ref} cannot enter {into}: it needs {needed} approval"
+        f"{'s' if needed != 1 else ''} by distinct people other than its registrant "
+        f"{registrant!r} and has {have}; {needed - len(counted)} missing. Another reviewer "
+        f"records one with `registry approve {ref} --reason ...`. Nothing was changed."
+    )
 
 
 def require_approval(ref: str, registrant: str, approvers: Iterable[str]) -> None:
-    """Refuse a promotion that needs an approval (the policy says so) and has none."""
-    if not is_approved(registrant, approvers):
-        raise ApprovalRequiredError(
-            f"{ref} needs an approval by someone other than its registrant "
-            f"{registrant!r}: `registry approve {ref} --reason ...`"
-        )
+    """Refuse a promotion that needs one approval and has none."""
+    check_approvals(ref, registrant, approvers, needed=1, into="production")
 
 
 # --- the rules as text (CLI help, README) ----------------------------------------------

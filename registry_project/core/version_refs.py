@@ -1,7 +1,9 @@
-"""Parsing of version references: a UUID, `name/7`, `name@production` or `name@latest`."""
+"""Parsing of version references: a UUID, `name/7`, `name@production`, `name@latest` or
+`name@champion` (an alias set with `set_alias`), and which names an alias may take."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -10,11 +12,15 @@ from registry_project.core.errors import InvalidReferenceError
 from registry_project.core.validation import NAME_PATTERN, validate_name
 
 LATEST = "latest"
-MAX_VERSION_NUMBER = 2**31 - 1  # the version column is a 32-bit integer on every backend
+MAX_VERSION_NUMBER = 2**31 - 1
+_ALIAS_RE = re.compile(NAME_PATTERN)  # the version column is a 32-bit integer on every backend
 _HELP = (
     "use a version UUID, 'name/7' (version number), 'name@production' (or @staging, "
-    "@experiment, @archived: the newest in that stage) or 'name@latest'"
+    "@experiment, @archived: the newest in that stage), 'name@latest' or 'name@ALIAS' "
+    "(an alias set with `registry alias set`)"
 )
+# Names that keep their meaning after '@' and so can never be aliases.
+RESERVED_ALIASES = frozenset({LATEST, *(stage.value for stage in Stage)})
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,32 @@ class ByAlias:
     alias: str  # a Stage value or "latest"
 
 
-VersionReference = ById | ByNumber | ByAlias
+@dataclass(frozen=True)
+class ByNamedAlias:
+    """`name@champion`: the version an alias set with `set_alias` points at."""
+
+    model_name: str
+    alias: str
+
+
+VersionReference = ById | ByNumber | ByAlias | ByNamedAlias
+
+
+def validate_alias(alias: object) -> str:
+    """An alias name: the model-name pattern, and not a stage or 'latest' (those keep their
+    meaning in references, whatever the case)."""
+    if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias):
+        shown = repr(alias)[:70]
+        raise InvalidReferenceError(
+            f"invalid alias {shown}: use 1-128 characters from letters, digits, '.', '_' and "
+            f"'-', starting with a letter or digit (pattern {NAME_PATTERN})"
+        )
+    if alias.lower() in RESERVED_ALIASES:
+        raise InvalidReferenceError(
+            f"{alias!r} cannot be an alias: {', '.join(sorted(RESERVED_ALIASES))} keep their "
+            "meaning in references (a stage, or the newest version); choose another name"
+        )
+    return alias
 
 
 def parse_uuid(text: str) -> str | None:
@@ -66,10 +97,12 @@ def parse_reference(reference: object) -> VersionReference:
     if "@" in reference:
         name, _, alias = reference.partition("@")
         _check_name(name, reference)
-        alias = alias.lower()
-        if alias != LATEST and alias not in {stage.value for stage in Stage}:
-            raise InvalidReferenceError(f"unknown alias {alias!r} in {reference!r}; {_HELP}")
-        return ByAlias(name, alias)
+        if alias.lower() in RESERVED_ALIASES:
+            return ByAlias(name, alias.lower())
+        try:
+            return ByNamedAlias(name, validate_alias(alias))
+        except InvalidReferenceError as exc:
+            raise InvalidReferenceError(f"invalid alias in {reference!r}: {exc}") from exc
     raise InvalidReferenceError(f"invalid version reference {reference!r}: {_HELP}")
 
 

@@ -26,6 +26,7 @@ from registry_project.orchestration._common import (
 )
 from registry_project.orchestration.promotion_decisions import (
     PromotionCursor,
+    approvals_needed,
     decide_tick,
     is_approved,
     summary,
@@ -65,9 +66,11 @@ def registry_production_asset(
 
     Run by the promotion sensor with a `PromotionConfig`, it promotes the candidate with
     `expected_current` (compare-and-swap); if production changed since the sensor looked,
-    the run fails with the conflict recorded and nothing changes. With
-    `policy.require_approval`, an unapproved candidate is moved to staging to wait for an
-    approval (`registry approve`).
+    the run fails with the conflict recorded and nothing changes. The model's stored
+    protection rule (`reg.protect`) decides whether the candidate needs approvals; with
+    `policy.require_approval` the run first stores that rule if the model has none that
+    requires approval (audited, as `dagster:<model>/production`). An unapproved candidate
+    is moved to staging to wait for its approvals (`registry approve`).
     """
     evaluation_key = to_asset_key(evaluation)
     chosen = translator or RegistryTranslator()
@@ -95,15 +98,18 @@ def registry_production_asset(
         try:
             if config.candidate_version_id:
                 candidate = registry.get_version(config.candidate_version_id)
-                if policy.require_approval and not is_approved(registry, candidate):
+                if policy.require_approval:
+                    _declare_protection(registry, model_name, actor)
+                needed = approvals_needed(registry, model_name, policy)
+                if needed and not is_approved(registry, candidate, needed):
                     if candidate.stage is Stage.EXPERIMENT:
                         registry.transition(
                             candidate, Stage.STAGING, actor=actor, reason="awaiting approval"
                         )
                     note = (
-                        f"{candidate.ref} waits in staging for an approval by someone other "
-                        f"than {candidate.created_by}: "
-                        f"registry approve {candidate.ref} --reason ..."
+                        f"{candidate.ref} waits in staging for {needed} approval"
+                        f"{'s' if needed != 1 else ''} by people other than "
+                        f"{candidate.created_by}: registry approve {candidate.ref} --reason ..."
                     )
                 else:
                     registry.promote(
@@ -145,6 +151,26 @@ def registry_production_asset(
         )
 
     return _production
+
+
+def _declare_protection(registry: ModelRegistry, model_name: str, actor: str) -> None:
+    """The pipeline declares `PromotionPolicy(require_approval=True)`: store it as the
+    model's protection rule unless the stored rule already requires approval into
+    production (a stricter stored rule, e.g. more approvers, is kept as it is)."""
+    rule = registry.protection(model_name)
+    if rule.approvals_needed_for_stage(Stage.PRODUCTION):
+        return
+    registry.protect(
+        model_name,
+        require_approval=True,
+        min_approvals=rule.min_approvals,
+        protected_stages=(*rule.protected_stages, Stage.PRODUCTION)
+        if rule.require_approval
+        else (Stage.PRODUCTION,),
+        protected_aliases=rule.protected_aliases,
+        actor=actor,
+        reason="declared by the pipeline's PromotionPolicy(require_approval=True)",
+    )
 
 
 def registry_promotion_sensor(
@@ -220,7 +246,7 @@ def registry_promotion_sensor(
             )
         candidate, serving = chosen.candidate, outcome.serving
         request = dg.RunRequest(
-            run_key=f"promote:{candidate.id}:{chosen.phase(policy)}",
+            run_key=f"promote:{candidate.id}:{chosen.phase()}",
             run_config=dg.RunConfig(
                 ops={
                     op_name: PromotionConfig(

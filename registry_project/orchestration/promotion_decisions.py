@@ -15,7 +15,7 @@ import dagster as dg
 
 from registry_project.core import stages
 from registry_project.core.entities import ModelVersion, Stage
-from registry_project.core.errors import NotFoundError
+from registry_project.core.errors import ModelNotFoundError, NotFoundError
 from registry_project.core.policy import PromotionPolicy
 from registry_project.core.registry import ModelRegistry
 from registry_project.orchestration import metadata as md
@@ -60,13 +60,14 @@ class Decision:
     candidate: ModelVersion | None = None
     waits_for_approval: bool = False
     approved: bool = False
+    needs_approval: bool = False
 
-    def phase(self, policy: PromotionPolicy) -> str:
+    def phase(self) -> str:
         """`run_key` suffix: a pending promotion (staged to wait) and the approved one that
         follows are two runs of the same candidate."""
         if self.approved:
             return "approved"
-        return "pending" if policy.require_approval else "auto"
+        return "pending" if self.needs_approval else "auto"
 
     @property
     def message(self) -> str:
@@ -111,9 +112,21 @@ def _new_evaluations(
     return sorted(found, key=lambda item: item.storage_id)
 
 
-def is_approved(registry: ModelRegistry, version: ModelVersion) -> bool:
+def approvals_needed(registry: ModelRegistry, model_name: str, policy: PromotionPolicy) -> int:
+    """Approvals a version of `model_name` needs to enter production: the model's stored
+    protection rule (the core checks it again when the run promotes), at least one while
+    the pipeline's policy declares `require_approval` (its production asset stores that
+    declaration, audited, on its next run; the tick itself writes nothing)."""
+    try:
+        needed = registry.protection(model_name).approvals_needed_for_stage(Stage.PRODUCTION)
+    except ModelNotFoundError:
+        needed = 0
+    return max(needed, 1) if policy.require_approval else needed
+
+
+def is_approved(registry: ModelRegistry, version: ModelVersion, needed: int = 1) -> bool:
     """The core's four-eyes rule (core/stages.py) over the version's recorded approvals."""
-    return stages.is_approved(version.created_by, registry.approvals(version))
+    return stages.is_approved(version.created_by, registry.approvals(version), needed)
 
 
 def _judge(
@@ -124,6 +137,7 @@ def _judge(
     gates_detail: Any,
     baseline: ModelVersion | None,
     baseline_is_pending: bool,
+    needed: int,
 ) -> Decision:
     if gates is not None and not gates:
         failures = gate_failures(gates_detail)
@@ -156,17 +170,29 @@ def _judge(
         return Decision(
             candidate.ref, False, f"is not promoted: {decision.reason}{against}", candidate
         )
-    approved = is_approved(registry, candidate)
-    if policy.require_approval and not approved and candidate.stage is Stage.STAGING:
+    approved = bool(needed) and is_approved(registry, candidate, needed)
+    if needed and not approved and candidate.stage is Stage.STAGING:
+        have = len(
+            stages.independent_approvers(candidate.created_by, registry.approvals(candidate))
+        )
         return Decision(
             candidate.ref,
             False,
-            f"waits for an approval by someone other than {candidate.created_by}: "
+            f"waits for {needed - have} more approval{'s' if needed - have != 1 else ''} by "
+            f"someone other than {candidate.created_by} ({have} of {needed}): "
             f"registry approve {candidate.ref} --reason ...",
             candidate,
             waits_for_approval=True,
+            needs_approval=True,
         )
-    return Decision(candidate.ref, True, decision.reason, candidate, approved=approved)
+    return Decision(
+        candidate.ref,
+        True,
+        decision.reason,
+        candidate,
+        approved=approved,
+        needs_approval=bool(needed),
+    )
 
 
 def decide_tick(
@@ -204,6 +230,7 @@ def decide_tick(
             )
         )
     serving = registry.production_version(model_name)
+    needed = approvals_needed(registry, model_name, policy)
     baseline, chosen = serving, None
     decisions: list[Decision] = []
     superseded: list[tuple[Decision, Decision]] = []
@@ -220,7 +247,9 @@ def decide_tick(
         except NotFoundError:
             decisions.append(Decision(label, False, f"names version {version_id}, not found"))
             continue
-        decision = _judge(registry, policy, candidate, gates, detail, baseline, chosen is not None)
+        decision = _judge(
+            registry, policy, candidate, gates, detail, baseline, chosen is not None, needed
+        )
         decisions.append(decision)
         if decision.qualifies:
             if chosen is not None:
@@ -231,7 +260,7 @@ def decide_tick(
         d.candidate.id
         for d in decisions
         if d.candidate is not None
-        and (d.waits_for_approval or (d is chosen and d.phase(policy) == "pending"))
+        and (d.waits_for_approval or (d is chosen and d.phase() == "pending"))
     )
     last = evaluated[-1].storage_id if evaluated else (cursor.after_storage_id or 0)
     return TickOutcome(

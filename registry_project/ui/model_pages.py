@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from registry_project.core import display
 from registry_project.core.entities import (
     ColumnKind,
     ComparedColumn,
@@ -130,6 +131,9 @@ class ModelPages(Pages):
             title=name,
             name=name,
             model=model,
+            protection=display.protection(self.registry.protection(name)),
+            aliases=self.registry.aliases(name),
+            model_tags=self.registry.tags(name),
             versions=shown,
             total=len(every),
             production=production,

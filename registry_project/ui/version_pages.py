@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from registry_project.core import display
 from registry_project.core.entities import (
     DatasetSnapshot,
     Lineage,
@@ -66,6 +67,10 @@ class VersionPages(Pages):
             run=lineage.run,
             history=history,
             approvals=approvals,
+            approval_records=self.registry.approval_records(version),
+            aliases=self.registry.version_aliases(version),
+            version_tags=self.registry.tags(version),
+            protection=display.protection(self.registry.protection(name)),
             sources=sources,
             metric_table=metric_table,
             params=params_cells(lineage.run.params) if lineage.run else {},

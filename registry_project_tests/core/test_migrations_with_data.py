@@ -54,6 +54,14 @@ ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
         "run_step_metrics": [],
         "run_artifacts": [],
     },
+    "0005": lambda rows: {  # governance: new tables, nothing existing changes
+        **rows,
+        "protection_rules": [],
+        "model_aliases": [],
+        "alias_changes": [],
+        "model_tags": [],
+        "version_tags": [],
+    },
 }
 
 

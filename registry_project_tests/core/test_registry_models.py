@@ -141,7 +141,9 @@ def test_get_version_by_every_reference_form(registry: ModelRegistry) -> None:
         ("churn/9", errors.VersionNotFoundError),
         ("nomodel/1", errors.ModelNotFoundError),
         ("churn@staging", errors.VersionNotFoundError),
-        ("churn@prod", errors.InvalidReferenceError),
+        ("churn@prod", errors.VersionNotFoundError),  # an alias nobody set
+        ("churn@bad alias", errors.InvalidReferenceError),
+        ("churn@", errors.InvalidReferenceError),
         ("churn/0", errors.InvalidReferenceError),
         ("churn/x", errors.InvalidReferenceError),
         ("churn/99999999999999999999999", errors.InvalidReferenceError),

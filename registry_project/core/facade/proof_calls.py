@@ -20,7 +20,9 @@ from registry_project.core.ops.version_ops import VersionRef
 
 
 class ProofCalls(FacadeBase):
-    """What a reviewer hands an auditor: cards, evidence packs, anchors, reproductions."""
+    """What a reviewer hands an auditor: cards, evidence packs, anchors, reproductions.
+
+    (In PostgreSQL identity mode the actor passed on is the database role, as in ops/.)"""
 
     # (the logic is in model_card.py, evidence/, anchors.py and reproduce.py)
 
@@ -39,7 +41,9 @@ class ProofCalls(FacadeBase):
         """Write a version's evidence pack (a zip that `verify_evidence` checks offline);
         returns the audit head (seq, hash) it ends at.
         Example: `reg.export_evidence("churn/7", "pack.zip")`."""
-        return evidence.export_pack(self, self._tx, reference, destination, actor=actor)
+        return evidence.export_pack(
+            self, self._tx, reference, destination, actor=self._w.identity or actor
+        )
 
     def set_model_card_text(
         self,
@@ -58,7 +62,7 @@ class ProofCalls(FacadeBase):
             name,
             intended_use=intended_use,
             limitations=limitations,
-            actor=actor,
+            actor=self._w.identity or actor,
             reason=reason,
         )
 
@@ -93,7 +97,7 @@ class ProofCalls(FacadeBase):
             evaluate=evaluate,
             tolerance=tolerance,
             repo=repo,
-            actor=actor,
+            actor=self._w.identity or actor,
         )
 
     def latest_reproduction(self, reference: VersionRef) -> Reproduction | None:

@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection
 
 from registry_project.core import parquet
 from registry_project.core.blobs import BlobInfo
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
     AuditAction,
     Column,
@@ -73,7 +72,7 @@ def snapshot(
 ) -> DatasetSnapshot:
     validate_name(name, "dataset name")
     expires = validate_expiry(expires_at)
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     dagster_run_id, asset_key = w.dagster_context(dagster_run_id, asset_key)
     table = parquet.to_arrow(data)  # refuses unsupported types before any write
     blob, shape = _store_table(w, table)
@@ -149,7 +148,7 @@ def reference(
     validate_name(name, "dataset name")
     validate_reference_uri(uri)
     expires = validate_expiry(expires_at)
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     dagster_run_id, asset_key = w.dagster_context(dagster_run_id, asset_key)
     validate_pins(uri, version_id=version_id, etag=etag, digest=digest)
     new = DatasetSnapshot(
@@ -245,7 +244,7 @@ def delete(
     w: Writer, dataset: DatasetRef, *, actor: str | None, reason: str, force: bool
 ) -> DatasetSnapshot:
     why = validate_reason(reason, required=True, action="deleting a dataset")
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     target = get(w, dataset)
     if target.deleted:
         raise InvalidInputError(

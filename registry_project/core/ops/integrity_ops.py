@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from registry_project.core import anchors as anchor_checks
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import AuditAction, GcReport, VerifyProblem, VerifyReport
 from registry_project.core.errors import RegistryError
 from registry_project.core.ops.writer import Writer, now
@@ -55,7 +54,7 @@ def verify(
 
 
 def gc(w: Writer, *, dry_run: bool, grace_period: timedelta, actor: str | None) -> GcReport:
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     grace_period = validate_grace_period(grace_period)
     with w.read() as connection:
         referenced = referenced_digests(connection)

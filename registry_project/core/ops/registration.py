@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 
 from registry_project.core import flavors
 from registry_project.core.blobs import BlobInfo
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
     AuditAction,
     ModelVersion,
@@ -65,7 +64,7 @@ def register(
     `reuse_identical`, find the identical existing one)."""
     validate_name(name, "model name")
     clean_metrics = validate_metrics(metrics)
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     dagster_run_id, asset_key = w.dagster_context(dagster_run_id, asset_key)
     validate_description(description)
     chosen = resolve_flavor(w, model, flavor)
@@ -117,7 +116,7 @@ def register_artifact(
         run_id=run_ops.run_id(run) if run is not None else None,
         metrics=clean_metrics,
         description=description,
-        actor=resolve_actor(actor),
+        actor=w.actor(actor),
         dagster_run_id=dagster_run_id,
         asset_key=asset_key,
     ).version
@@ -323,7 +322,7 @@ def register_from_run(
         run_id=found.run_id,
         metrics=clean_metrics,
         description=description,
-        actor=resolve_actor(actor),
+        actor=w.actor(actor),
         dagster_run_id=dagster_run_id,
         asset_key=asset_key,
     ).version

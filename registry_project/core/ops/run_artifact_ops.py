@@ -15,7 +15,6 @@ from sqlalchemy.engine import Connection
 
 from registry_project.core import flavors
 from registry_project.core.blobs import BlobInfo
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import AuditAction, RunArtifact
 from registry_project.core.errors import ArtifactNotFoundError, ConflictError, InvalidInputError
 from registry_project.core.ops.run_ops import RunRef, run_id
@@ -170,7 +169,7 @@ def _record(
     flavor: str | None = None,
     python_class: str | None = None,
 ) -> RunArtifact:
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     with w.read() as connection:  # refuse before storing bytes nothing would reference
         require_run(connection, wanted)
         _refuse_existing(connection, wanted, name)

@@ -14,7 +14,6 @@ from sqlalchemy.engine import Connection
 from registry_project.core import environment
 from registry_project.core.active_run import ActiveRun
 from registry_project.core.blobs import BlobInfo
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
     AuditAction,
     CodeVersion,
@@ -82,7 +81,7 @@ def start(
     experiment = validate_name(name if experiment is None else experiment, "experiment name")
     clean_tags = validate_tags(tags)
     params_json = validate_params(params)
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     dagster_run_id, asset_key = w.dagster_context(dagster_run_id, asset_key)
     pairs = normalise_inputs(inputs)
     run = TrainingRun(
@@ -257,7 +256,7 @@ def log_metrics(w: Writer, run: RunRef, metrics: Mapping[str, float]) -> None:
 def finish(w: Writer, run: RunRef, status: RunStatus, error: str | None) -> None:
     """Mark a run FINISHED or FAILED (with its error text) and audit it."""
     wanted = run_id(run)
-    who = resolve_actor(None)
+    who = w.actor(None)
 
     def work(connection: Connection) -> None:
         run_store.finish_run(

@@ -1,5 +1,7 @@
 """Stages and approvals: transition, promote (compare-and-swap), rollback, approve, and
-the history they leave. The rules themselves live in core/stages.py."""
+the history they leave. The rules themselves live in core/stages.py; each move into a
+stage checks the model's stored protection rule (`governance_ops.check_stage_entry`) in
+its own transaction."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from registry_project.core import stages
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import AuditAction, ModelVersion, Stage, StageTransition
 from registry_project.core.errors import (
     ConflictError,
@@ -17,7 +18,7 @@ from registry_project.core.errors import (
     ModelNotFoundError,
     PromotionConflictError,
 )
-from registry_project.core.ops import version_ops
+from registry_project.core.ops import governance_ops, version_ops
 from registry_project.core.ops.version_ops import VersionRef
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.policy import PromotionPolicy
@@ -53,13 +54,14 @@ def transition(
             else f"moving {target.ref} to {target_stage.value}"
         ),
     )
-    who = resolve_actor(actor)
+    who = w.actor(actor)
 
     def work(connection: Connection) -> None:
         version_store.lock_model(connection, target.model_name)
         current = version_store.fetch_by_id(connection, target.id)
         assert current is not None
         stages.check_transition(target.ref, current.stage, target_stage)
+        governance_ops.check_stage_entry(connection, current, target_stage)
         _apply_stage(
             connection, current, target_stage, who, why, AuditAction.TRANSITION, w.dagster_origin()
         )
@@ -134,7 +136,7 @@ def promote(
             else f"promoting {target.ref}"
         ),
     )
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     return _promote(w, target, who, why, expected_id, AuditAction.PROMOTE, policy)
 
 
@@ -168,10 +170,8 @@ def _promote(
                 f"now {now_in}. Nothing was changed; re-read production and decide again."
             )
         stages.check_promotion(target.ref, committed.stage)
-        if policy is not None and policy.require_approval:
-            stages.require_approval(
-                target.ref, committed.created_by, history_store.approvers(connection, committed.id)
-            )
+        # The model's stored protection rule, for promote, transition and rollback alike.
+        governance_ops.check_stage_entry(connection, committed, Stage.PRODUCTION, policy)
         if current_production is not None:
             _apply_stage(
                 connection,
@@ -201,7 +201,7 @@ def _promote(
 def rollback(w: Writer, name: str, *, actor: str | None, reason: str | None) -> ModelVersion:
     validate_name(name, "model name")
     why = validate_reason(reason, required=True, action="a rollback")
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     with w.read() as connection:
         if not version_store.model_exists(connection, name):
             raise ModelNotFoundError(f"no model named {name!r}")
@@ -221,7 +221,7 @@ def rollback(w: Writer, name: str, *, actor: str | None, reason: str | None) -> 
 def approve(
     w: Writer, version: VersionRef, *, actor: str | None, reason: str | None
 ) -> ModelVersion:
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     why = validate_reason(reason, action="an approval")
     target = version_ops.get(w, version)
     stages.check_approver(target.ref, target.created_by, who, target.stage)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -17,23 +17,16 @@ from sqlalchemy.engine import Connection
 from registry_project.core.entities import (
     MetricSteps,
     RunComparison,
-    RunStatus,
     TrainingRun,
 )
 from registry_project.core.errors import InvalidInputError, RunNotFoundError
-from registry_project.core.filters import (
-    Condition,
-    Filter,
-    FilterFields,
-    parse_filter,
-    parse_ordering,
-)
+from registry_project.core.filters import parse_filter, parse_ordering
 from registry_project.core.ops.run_ops import RunRef, run_id
 from registry_project.core.ops.writer import Writer
 from registry_project.core.store import run_search
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import step_metrics as step_store
-from registry_project.core.store.run_search import ATTRIBUTE_COLUMNS
+from registry_project.core.store.run_search import RUN_VOCABULARY
 from registry_project.core.validation import (
     MAX_STEP,
     canonical_json,
@@ -45,9 +38,6 @@ from registry_project.core.validation import (
     validate_tags,
 )
 
-RUN_FIELDS = FilterFields(
-    prefixes=("metrics", "params", "tags"), attributes=tuple(ATTRIBUTE_COLUMNS)
-)
 MAX_COMPARED_RUNS = 100
 _TIME_FIELDS = ("start_time", "end_time")
 
@@ -125,58 +115,22 @@ def list_runs(
 ) -> list[TrainingRun]:
     if experiment is not None:
         validate_name(experiment, "experiment name")
-    where = Filter(tuple(_typed(c) for c in parse_filter(filter, RUN_FIELDS).conditions))
-    ordering = parse_ordering(order_by, RUN_FIELDS)
-    if ordering.prefix in ("params", "tags"):
+    # No filter (None, or the blank text an empty command-line argument gives): every run.
+    blank = filter is None or (isinstance(filter, str) and not filter.strip())
+    where = None if blank else parse_filter(filter, RUN_VOCABULARY)
+    ordering = parse_ordering(order_by, RUN_VOCABULARY)
+    if ordering.namespace in ("params", "tags"):
         raise InvalidInputError(
             f"cannot order runs by {order_by!r}: order by a metric (-metrics.auc) or by "
             "start_time, end_time, name, experiment, status or created_by"
         )
-    if ordering.prefix == "metrics":
+    if ordering.namespace == "metrics":
         validate_metric_key(ordering.key)
     limit = validate_limit(limit)
     with w.read() as connection:
         return run_search.search_runs(
             connection, experiment=experiment, where=where, ordering=ordering, limit=limit
         )
-
-
-def _typed(condition: Condition) -> Condition:
-    """A condition whose value has the type its field holds, or a refusal that says so."""
-    field, value = condition.field, condition.value
-    if condition.prefix == "metrics":
-        validate_metric_key(condition.key)
-        if isinstance(value, str):
-            raise InvalidInputError(f"{field} is a number: compare it with one, not {value!r}")
-        return condition
-    if condition.prefix == "tags":
-        if not isinstance(value, str):
-            raise InvalidInputError(
-                f"tags are text: quote the value of {field}, e.g. {field} = '{value:g}'"
-            )
-        return condition
-    if condition.prefix == "params":
-        return condition
-    if condition.key == "status":
-        if not isinstance(value, str) or value.lower() not in {s.value for s in RunStatus}:
-            raise InvalidInputError(
-                f"status {value!r} is not a run status: use "
-                + ", ".join(f"'{s.value.upper()}'" for s in RunStatus)
-            )
-        return Condition(None, "status", condition.op, value.lower())
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{field} is text: quote the value, e.g. {field} = 'x'")
-    if condition.key in _TIME_FIELDS:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidInputError(
-                f"{field} {value!r} is not a time: write an ISO 8601 time such as "
-                "'2026-12-01T09:00:00+00:00'"
-            ) from None
-        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return Condition(None, condition.key, condition.op, aware)  # type: ignore[arg-type]
-    return condition
 
 
 def compare_runs(w: Writer, runs: Sequence[RunRef]) -> RunComparison:

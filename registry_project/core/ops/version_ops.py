@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from sqlalchemy.engine import Connection
 
 from registry_project.core import flavors
-from registry_project.core.config import resolve_actor
 from registry_project.core.entities import (
     AuditAction,
     Lineage,
@@ -33,6 +32,7 @@ from registry_project.core.errors import (
 )
 from registry_project.core.ops import dataset_ops
 from registry_project.core.ops.writer import Writer, now
+from registry_project.core.store import aliases as alias_store
 from registry_project.core.store import audit, overviews
 from registry_project.core.store import dataset_snapshots as dataset_store
 from registry_project.core.store import runs as run_store
@@ -48,7 +48,13 @@ from registry_project.core.validation import (
     validate_metrics,
     validate_name,
 )
-from registry_project.core.version_refs import ByAlias, ById, ByNumber, parse_reference
+from registry_project.core.version_refs import (
+    ByAlias,
+    ById,
+    ByNamedAlias,
+    ByNumber,
+    parse_reference,
+)
 
 VersionRef = ModelVersion | str
 
@@ -64,7 +70,7 @@ def log_metrics(
     clean = validate_metrics(metrics)
     if not clean:
         raise InvalidInputError("log_metrics needs at least one metric")
-    who = resolve_actor(actor)
+    who = w.actor(actor)
     target = get(w, version)
     dataset_id = dataset_ops.get(w, dataset).id if dataset is not None else None
 
@@ -112,20 +118,35 @@ def get(w: Writer, reference: VersionRef) -> ModelVersion:
         reference = reference.id
     parsed = parse_reference(reference)
     with w.read() as connection:
-        found = version_store.fetch_version(connection, parsed)
+        if isinstance(parsed, ByNamedAlias):
+            # An alias resolves to its version id, then the hot lookup by id.
+            version_id = alias_store.resolve(connection, parsed.model_name, parsed.alias)
+            found = (
+                None
+                if version_id is None
+                else version_store.fetch_version(connection, ById(version_id))
+            )
+        else:
+            found = version_store.fetch_version(connection, parsed)
         if found is None:
             raise _not_found(connection, parsed, reference)
         return found
 
 
 def _not_found(
-    connection: Connection, parsed: ById | ByNumber | ByAlias, reference: str
+    connection: Connection, parsed: ById | ByNumber | ByAlias | ByNamedAlias, reference: str
 ) -> NotFoundError:
     """Why a reference matched nothing: the model, or only the version, is missing."""
     model_name = getattr(parsed, "model_name", None)
     if model_name is not None and not version_store.model_exists(connection, model_name):
         return ModelNotFoundError(
             f"no model named {model_name!r}; list models with `registry models`"
+        )
+    if isinstance(parsed, ByNamedAlias):
+        return VersionNotFoundError(
+            f"model {parsed.model_name!r} has no alias {parsed.alias!r} (the stages are "
+            "experiment, staging, production, archived); set it with "
+            f"`registry alias set {parsed.model_name} {parsed.alias} REF`"
         )
     if isinstance(parsed, ByAlias):
         return VersionNotFoundError(

@@ -16,9 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from registry_project.core.blobs import BlobInfo, BlobStore
+from registry_project.core.config import resolve_actor
 from registry_project.core.errors import (
     ConflictError,
     IntegrityCheckError,
+    PermissionDeniedError,
     RegistryError,
     StorageError,
 )
@@ -53,6 +55,13 @@ def is_retriable(exc: sa.exc.DBAPIError) -> bool:
 
 def storage_error(exc: sa.exc.DBAPIError) -> RegistryError:
     detail = mask_credentials(str(exc.orig))
+    if getattr(exc.orig, "sqlstate", None) == "42501":  # insufficient_privilege
+        first = detail.splitlines()[0] if detail else "permission denied"
+        return PermissionDeniedError(
+            f"the database refused this for the connected role, nothing was written: "
+            f"{first}. Ask an administrator for the role this needs "
+            "(registry db roles: reader, writer, approver, admin)."
+        )
     if isinstance(exc, sa.exc.IntegrityError):
         return ConflictError(
             f"a concurrent change collided with this one and nothing was written "
@@ -74,6 +83,7 @@ class Writer:
         "default_asset_key",
         "default_dagster_run_id",
         "engine",
+        "identity",
         "stored_capture",
     )
 
@@ -92,10 +102,20 @@ class Writer:
         # Recorded on every write that does not name its own (see `ModelRegistry.bound`).
         self.default_dagster_run_id = dagster_run_id
         self.default_asset_key = asset_key
+        # PostgreSQL identity mode (store/roles.py): the connection's role, which every
+        # write records as its actor whatever the caller claims; None elsewhere.
+        self.identity: str | None = None
         # The last environment capture whose blobs a committed run row keeps (run_ops).
         self.stored_capture: (
             tuple[Any, str, tuple[tuple[str, str, int], ...], tuple[BlobInfo, ...]] | None
         ) = None
+
+    def actor(self, claimed: str | None) -> str:
+        """Who a write records: the database role in identity mode (the database checks
+        it), else the caller's `actor=`, REGISTRY_ACTOR or the OS user."""
+        if self.identity is not None:
+            return self.identity
+        return resolve_actor(claimed)
 
     def dagster_context(
         self, dagster_run_id: str | None, asset_key: str | None

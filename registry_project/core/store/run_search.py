@@ -1,22 +1,32 @@
-"""Listing runs: an experiment's runs filtered by a `core.filters.Filter` and ordered, in a
-fixed number of queries however many runs match (no query per run).
+"""Listing runs: an experiment's runs filtered by a parsed filter (`core/filters.py`, the
+language `search` uses for versions, with the run vocabulary below) and ordered, in a fixed
+number of queries however many runs match (no query per run).
 
-Metric, tag and attribute conditions become SQL (EXISTS on `run_metrics` / `run_tags`, so
-a run lacking the metric or tag matches none of its conditions); params live in the run's
-canonical JSON and are compared in Python (`params_match`), before the limit is applied.
+Metric and tag comparisons are EXISTS probes on `run_metrics` / `run_tags` (`!=` means "has
+none equal to", as in the version search); params are read out of the run's canonical JSON
+by the database (`filter_sql.param_comparison`); attributes are columns. Every value is a
+bound parameter.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from registry_project.core.entities import TrainingRun
-from registry_project.core.filters import Condition, Filter, Ordering, compare
+from registry_project.core.entities import RunStatus, TrainingRun
+from registry_project.core.filters import (
+    And,
+    Comparison,
+    FieldType,
+    Node,
+    Not,
+    Ordering,
+    Vocabulary,
+)
+from registry_project.core.store.filter_sql import compare, exists_matching, param_comparison
 from registry_project.core.store.rows import run_from_row
 from registry_project.core.store.schema import (
     run_environment_files,
@@ -26,7 +36,7 @@ from registry_project.core.store.schema import (
     runs,
 )
 
-# Attribute names of the filter language and order_by, and their columns.
+# Plain field names of the filter language and order_by, and their columns.
 ATTRIBUTE_COLUMNS: dict[str, sa.Column[Any]] = {
     "status": runs.c.status,
     "experiment": runs.c.experiment,
@@ -35,74 +45,70 @@ ATTRIBUTE_COLUMNS: dict[str, sa.Column[Any]] = {
     "start_time": runs.c.started_at,
     "end_time": runs.c.ended_at,
 }
+RUN_VOCABULARY = Vocabulary(
+    fields={
+        "status": FieldType.TEXT,
+        "experiment": FieldType.TEXT,
+        "name": FieldType.TEXT,
+        "created_by": FieldType.TEXT,
+        "start_time": FieldType.TIME,
+        "end_time": FieldType.TIME,
+    },
+    namespaces={"metrics": FieldType.NUMBER, "params": FieldType.ANY, "tags": FieldType.TEXT},
+    choices={"status": tuple(status.value for status in RunStatus)},
+)
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's bind limits
 
 
-def _compared(column: sa.ColumnElement[Any], op: str, value: object) -> sa.ColumnElement[bool]:
-    if op == "=":
-        return column == value
-    if op == "!=":
-        return column != value
-    if op == "<":
-        return column < value
-    if op == "<=":
-        return column <= value
-    if op == ">":
-        return column > value
-    return column >= value
-
-
-def _sql_condition(condition: Condition) -> sa.ColumnElement[bool] | None:
-    if condition.prefix == "metrics":
-        return sa.exists().where(
-            run_metrics.c.run_id == runs.c.id,
-            run_metrics.c.key == condition.key,
-            _compared(run_metrics.c.value, condition.op, condition.value),
+def _comparison(node: Comparison, dialect: str) -> sa.ColumnElement[bool]:
+    field = node.field
+    if field.key is None:
+        return compare(ATTRIBUTE_COLUMNS[field.name], node.op, node.values)
+    if field.name == "metrics":
+        m = run_metrics.c
+        return exists_matching(
+            lambda o, v: sa.exists().where(
+                m.run_id == runs.c.id, m.key == field.key, compare(m.value, o, v)
+            ),
+            node.op,
+            node.values,
         )
-    if condition.prefix == "tags":
-        return sa.exists().where(
-            run_tags.c.run_id == runs.c.id,
-            run_tags.c.key == condition.key,
-            _compared(run_tags.c.value, condition.op, condition.value),
+    if field.name == "tags":
+        t = run_tags.c
+        return exists_matching(
+            lambda o, v: sa.exists().where(
+                t.run_id == runs.c.id, t.key == field.key, compare(t.value, o, v)
+            ),
+            node.op,
+            node.values,
         )
-    if condition.prefix is None:
-        return _compared(ATTRIBUTE_COLUMNS[condition.key], condition.op, condition.value)
-    return None  # params: compared in Python
+    assert field.name == "params"
+    return param_comparison(node, dialect)
 
 
-def params_match(params: dict[str, Any], conditions: Iterable[Condition]) -> bool:
-    """Every params condition holds: numbers against numbers, text against text (a param
-    of another type, or missing, matches none of its conditions)."""
-    for condition in conditions:
-        if condition.key not in params:
-            return False
-        value = params[condition.key]
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            return False
-        if isinstance(value, str) != isinstance(condition.value, str):
-            return False
-        if not compare(value, condition.op, condition.value):
-            return False
-    return True
+def compile_run_filter(node: Node, dialect: str) -> sa.ColumnElement[bool]:
+    if isinstance(node, Comparison):
+        return _comparison(node, dialect)
+    if isinstance(node, Not):
+        return ~compile_run_filter(node.item, dialect)
+    parts = [compile_run_filter(item, dialect) for item in node.items]
+    return sa.and_(*parts) if isinstance(node, And) else sa.or_(*parts)
 
 
 def search_runs(
     connection: Connection,
     *,
     experiment: str | None,
-    where: Filter,
+    where: Node | None,
     ordering: Ordering,
     limit: int | None,
 ) -> list[TrainingRun]:
-    query = sa.select(runs.c.id, runs.c.params_json)
+    query = sa.select(runs.c.id)
     if experiment is not None:
         query = query.where(runs.c.experiment == experiment)
-    in_python = [c for c in where.conditions if c.prefix == "params"]
-    for condition in where.conditions:
-        clause = _sql_condition(condition)
-        if clause is not None:
-            query = query.where(clause)
-    if ordering.prefix == "metrics":
+    if where is not None:
+        query = query.where(compile_run_filter(where, connection.dialect.name))
+    if ordering.namespace == "metrics":
         chosen = run_metrics.alias("ordering_metric")
         query = query.outerjoin(
             chosen, sa.and_(chosen.c.run_id == runs.c.id, chosen.c.key == ordering.key)
@@ -114,15 +120,9 @@ def search_runs(
     query = query.order_by(
         key.is_(None), key.desc() if ordering.descending else key.asc(), runs.c.started_at.desc()
     ).order_by(runs.c.id)
-    if limit is not None and not in_python:
+    if limit is not None:
         query = query.limit(limit)
-    ids: list[str] = []
-    for run_id, params_json in connection.execute(query):
-        if in_python and not params_match(json.loads(params_json), in_python):
-            continue
-        ids.append(run_id)
-        if limit is not None and len(ids) >= limit:
-            break
+    ids = [run_id for (run_id,) in connection.execute(query)]
     return fetch_runs(connection, ids)
 
 

@@ -307,6 +307,74 @@ reproductions = sa.Table(
     sa.Index(None, "version_id", "at"),
 )
 
+# Added in migration 0005: governance. A model's protection rule (at most one row per
+# model; no row means "not protected"); every change is an audit event.
+protection_rules = sa.Table(
+    "protection_rules",
+    metadata,
+    sa.Column("model_name", sa.String(NAME_LENGTH), sa.ForeignKey("models.name"), primary_key=True),
+    sa.Column("require_approval", sa.Boolean, nullable=False),
+    sa.Column("min_approvals", sa.Integer, nullable=False),
+    sa.Column("protected_stages_json", sa.Text, nullable=False),
+    sa.Column("protected_aliases_json", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+    sa.Column("reason", sa.Text),
+)
+
+# Added in migration 0005: named pointers `model@alias` -> one version. The primary key
+# makes an alias name one version; compare-and-swap updates run under the model row lock.
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("model_name", sa.String(NAME_LENGTH), sa.ForeignKey("models.name"), primary_key=True),
+    sa.Column("alias", sa.String(NAME_LENGTH), primary_key=True),
+    _id("version_id", sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("set_at", UTCDateTime(), nullable=False),
+    sa.Column("set_by", sa.String(256), nullable=False),
+    sa.Index(None, "version_id"),
+)
+
+# Added in migration 0005: every change of an alias, oldest first (MLflow keeps none).
+alias_changes = sa.Table(
+    "alias_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("alias", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("from_version", sa.Integer),
+    sa.Column("to_version", sa.Integer),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index(None, "model_name", "alias", "id"),
+)
+
+# Added in migration 0005: labels on models and on versions, set after registration.
+# (key, value) indexes serve search's `tags.team = 'risk'`.
+model_tags = sa.Table(
+    "model_tags",
+    metadata,
+    sa.Column("model_name", sa.String(NAME_LENGTH), sa.ForeignKey("models.name"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("value", sa.String(1024), nullable=False),
+    sa.Column("set_at", UTCDateTime(), nullable=False),
+    sa.Column("set_by", sa.String(256), nullable=False),
+    sa.Index(None, "key", "value"),
+)
+
+version_tags = sa.Table(
+    "version_tags",
+    metadata,
+    _id("version_id", sa.ForeignKey("model_versions.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("model_name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("value", sa.String(1024), nullable=False),
+    sa.Column("set_at", UTCDateTime(), nullable=False),
+    sa.Column("set_by", sa.String(256), nullable=False),
+    sa.Index(None, "key", "value"),
+)
+
 audit_events = sa.Table(
     "audit_events",
     metadata,

@@ -1,0 +1,37 @@
+"""The model and version pages show protection rules, approvals (who, when, why),
+aliases and tags, escaped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from registry_project import ModelRegistry
+from registry_project.ui import create_app
+
+
+def test_model_and_version_pages_show_governance(tmp_path: Path) -> None:
+    with ModelRegistry.open(f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path / "a")) as reg:
+        reg.register_model("churn", [1], actor="alice")
+        reg.register_model("churn", [2], actor="alice")
+        reg.protect(
+            "churn", min_approvals=2, protected_aliases=["champion"], actor="admin", reason="SOX"
+        )
+        reg.approve("churn/2", actor="bob", reason="read the <b>evaluation</b>")
+        reg.set_alias("churn", "shadow", "churn/2", actor="ops")
+        reg.set_tag("churn/2", "team", "<risk>", actor="ops")
+        reg.set_tag("churn", "owner", "ml-platform", actor="ops")
+        with TestClient(create_app(reg, verify_max_age=0)) as client:
+            model = client.get("/models/churn").text
+            version = client.get("/models/churn/versions/2").text
+            plain = client.get("/models/churn/versions/1").text
+    governance = model[model.index('id="governance"') :]
+    assert "2 approvals by others than the registrant to enter production, @champion" in governance
+    assert "@shadow</code> &rarr; v2" in governance and "owner=ml-platform" in governance
+    approvals = version[version.index('id="approvals"') :]
+    assert approvals.startswith('id="approvals">bob')
+    assert "read the &lt;b&gt;evaluation&lt;/b&gt;" in approvals  # why, escaped
+    assert "churn@shadow" in version and "team=&lt;risk&gt;" in version
+    assert "<risk>" not in version
+    assert 'id="approvals"><span class="muted">nobody' in plain
