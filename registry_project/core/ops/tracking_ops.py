@@ -6,6 +6,7 @@ Run artifacts (files and models a run logs) are in `run_artifact_ops.py`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -34,6 +35,7 @@ from registry_project.core.store import runs as run_store
 from registry_project.core.store import step_metrics as step_store
 from registry_project.core.store.run_search import ATTRIBUTE_COLUMNS
 from registry_project.core.validation import (
+    MAX_STEP,
     canonical_json,
     validate_limit,
     validate_metric_key,
@@ -79,9 +81,13 @@ def log_points(w: Writer, run: RunRef, points: Sequence[Point]) -> None:
     for key in {p[0] for p in points}:
         validate_metric_key(key)
     for key, step, value, at in points:
-        validate_metric_value(key, value)
-        validate_step(step)
-        if not isinstance(at, datetime) or at.tzinfo is None:
+        # The common case inline (this runs once per point); anything else through the
+        # validators, which refuse it with their messages.
+        if not (type(value) is float and math.isfinite(value)):
+            validate_metric_value(key, value)
+        if not (type(step) is int and 0 <= step <= MAX_STEP):
+            validate_step(step)
+        if type(at) is not datetime or at.tzinfo is None:
             raise InvalidInputError(f"logged_at of {key!r} must be an aware datetime")
 
     def work(connection: Connection) -> None:

@@ -159,6 +159,7 @@ run_step_metrics = sa.Table(
     sa.Column("step", sa.BigInteger, primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("logged_at", UTCDateTime(), nullable=False),
+    sqlite_with_rowid=False,  # one B-tree insert per point on SQLite (migration 0004)
 )
 
 # Added in migration 0004: files a run logged (plots, tables, a model to register later),

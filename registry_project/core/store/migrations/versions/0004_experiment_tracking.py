@@ -51,6 +51,9 @@ def upgrade() -> None:
             ["run_id"], ["runs.id"], name=op.f("fk_run_step_metrics_run_id_runs")
         ),
         sa.PrimaryKeyConstraint("run_id", "key", "step", name=op.f("pk_run_step_metrics")),
+        # SQLite: the rows live in the primary key's own B-tree, one insert per point
+        # instead of two (the table and its key's index); a hot path (store/step_metrics).
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "run_artifacts",
