@@ -42,6 +42,7 @@ from registry_project.ui import formatting
 from registry_project.ui.charts import STAGE_COLORS
 from registry_project.ui.pages import Pages, Settings
 from registry_project.ui.query import PageError
+from registry_project.ui.run_pages import RunPages
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = logging.getLogger(__name__)
@@ -179,6 +180,8 @@ def create_app(
         ),
     )
 
+    runs = RunPages(registry, pages.render)
+
     def route(path: str, handler: Callable[[Request], Response], name: str) -> Route:
         return Route(path, _guarded(pages, handler), methods=["GET"], name=name)
 
@@ -219,6 +222,11 @@ def create_app(
             route("/versions/{version_id}", pages.version_by_id, "version_by_id"),
             route("/datasets", pages.datasets, "datasets"),
             route("/audit", pages.audit, "audit"),
+            route("/experiments", runs.experiments, "experiments"),
+            route("/experiments/{name}", runs.runs, "runs"),
+            route("/experiments/{name}/compare", runs.compare, "compare_runs"),
+            route("/runs/{run_id}", runs.run, "run"),
+            route("/runs/{run_id}/artifacts/{name:path}", runs.artifact, "run_artifact"),
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},
