@@ -8,6 +8,7 @@ per pixel column: each column keeps its first, lowest, highest and last point, s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,7 +80,15 @@ def thin(points: Sequence[tuple[int, float]], columns: int) -> list[tuple[int, f
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    return [low + (high - low) * i / (count - 1) for i in range(count)]
+    """Round values (1, 2 or 5 times a power of ten apart) inside [low, high], about
+    `count` of them."""
+    if high <= low:
+        return [low]
+    rough = (high - low) / (count - 1)
+    power = 10 ** math.floor(math.log10(rough))
+    step = max(m * power for m in (1, 2, 5) if m * power <= rough)
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
 def curve_chart(
@@ -121,7 +130,10 @@ def curve_chart(
             f'<text x="{left - 6}" y="{at}" dy="4" text-anchor="end" font-size="11" '
             f'fill="{_MUTED}">{escape(number(value))}</text>'
         )
-    for step in sorted({round(s) for s in _ticks(x_min, x_max)}):
+    # the last step is always labelled; a round tick too close to it is dropped
+    near_end = 0.08 * (x_max - x_min)
+    x_ticks = {round(t) for t in _ticks(x_min, x_max) if x_max - t > near_end or t == x_max}
+    for step in sorted(x_ticks | {x_min, x_max}):
         at = _fmt(x(step))
         parts.append(
             f'<text x="{at}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11" '
