@@ -70,7 +70,7 @@ def test_runs_lists_filters_orders_and_limits(tracked: Tracked) -> None:
     assert [r["name"] for r in limited] == ["other"]
     table = invoke(tracked, "runs", "churn")
     assert table.exit_code == 0
-    assert all(i[:8] in table.output for i in tracked.run_ids) and "trial-0" in table.output
+    assert all(i in table.output for i in tracked.run_ids) and "trial-0" in table.output
 
 
 def test_run_shows_params_tags_metrics_and_artifacts(tracked: Tracked) -> None:

@@ -59,18 +59,19 @@ def runs(
     if not found:
         console().print("no runs match" if filter_text or experiment else "no runs yet")
         return
-    table = Table("run", "experiment", "name", "status", "metrics", "started (UTC)", title="Runs")
+    table = Table("experiment", "name", "status", "metrics", "started (UTC)", title="Runs")
+    # The whole id, never folded: `registry run ID` and download-artifact take it.
+    table.add_column("run", no_wrap=True, min_width=36)
     for run in found:
         table.add_row(
-            run.id[:8],
             text(run.experiment),
             text(run.name),
             run.status.value,
             metrics_text(run.metrics),
             when(run.started_at, seconds=False),
+            run.id,
         )
     console().print(table)
-    console().print("`registry run ID` shows one (the first 8 characters are not enough there)")
 
 
 @click.command(short_help="One run: params, tags, latest metrics, artifacts.")
