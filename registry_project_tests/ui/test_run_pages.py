@@ -130,3 +130,11 @@ def test_unknown_or_malformed_runs_are_404(tracked) -> None:
     _, _, client = tracked
     assert client.get("/runs/00000000-0000-0000-0000-000000000000").status_code == 404
     assert client.get("/runs/not-a-run").status_code == 404
+
+
+def test_a_version_page_links_to_its_run_page(tracked) -> None:
+    reg, sweep, client = tracked
+    version = reg.register_model("sweep-model", run=sweep.run_ids[2], artifact="model")
+    page = client.get(f"/models/sweep-model/versions/{version.version}")
+    assert page.status_code == 200
+    assert f'<a href="/runs/{sweep.run_ids[2]}">' in page.text
