@@ -101,7 +101,7 @@ def curve_chart(
         return Markup(f'<p class="muted">No steps of {escape(metric)} were logged.</p>')
     left, top, right = 70, 16, 20
     legend_rows = 0 if len(drawn) == 1 else (len(drawn) + 2) // 3
-    bottom = 40 + 18 * legend_rows
+    bottom = 40 + (12 + 20 * legend_rows if legend_rows else 0)
     plot_w, plot_h = width - left - right, height - top - bottom
     steps = [p[0] for c in drawn for p in (c.points[0], c.points[-1])]
     values = [v for c in drawn for _, v in c.points]
@@ -157,7 +157,7 @@ def curve_chart(
         )
         if legend_rows:
             row, column = divmod(index, 3)
-            lx, ly = left + column * (plot_w / 3), top + plot_h + 52 + row * 18
+            lx, ly = left + column * (plot_w / 3), top + plot_h + 50 + row * 20
             text = (
                 f'<text x="{_fmt(lx + 16)}" y="{_fmt(ly + 4)}" font-size="12" '
                 f'fill="{_INK}">{label}</text>'

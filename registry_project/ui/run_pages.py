@@ -14,6 +14,7 @@ import io
 import os
 import tempfile
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +26,7 @@ from registry_project.core.entities import RunArtifact, TrainingRun
 from registry_project.core.errors import IntegrityCheckError, InvalidInputError, NotFoundError
 from registry_project.core.registry import ModelRegistry
 from registry_project.ui.curves import Curve, curve_chart
-from registry_project.ui.formatting import json_value
+from registry_project.ui.formatting import json_value, when
 from registry_project.ui.query import (
     BadRequest,
     PageError,
@@ -265,7 +266,7 @@ class RunPages:
             {
                 "key": row,
                 "differs": row in comparison.differing,
-                "cells": [comparison.value(row, label) for label in comparison.columns],
+                "cells": [_cell(comparison.value(row, label)) for label in comparison.columns],
             }
             for row in comparison.rows
         ]
@@ -284,6 +285,11 @@ class RunPages:
             charts=charts,
             undrawn=undrawn,
         )
+
+
+def _cell(value: Any) -> Any:
+    """A compared value as the other pages show it: times in UTC to the second."""
+    return when(value, seconds=True) if isinstance(value, datetime) else value
 
 
 class ArtifactDamaged(PageError):

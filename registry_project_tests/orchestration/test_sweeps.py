@@ -155,8 +155,12 @@ def test_a_sweep_of_six_configs_registers_the_best_which_the_sensor_promotes(
 
 
 def test_a_training_asset_tracks_its_run_under_its_key_with_step_metric_finals(
-    instance: dg.DagsterInstance, registry_resource: ModelRegistryResource, registry: ModelRegistry
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv(md.UI_URL_ENV, "http://registry.example:3001/")
     pipeline = sweep_pipeline(params={"max_iter": 300})
     assert materialize(instance, registry_resource, pipeline, ["customers", CANDIDATE]).success
     (run,) = registry.runs(EXPERIMENT)
@@ -167,6 +171,7 @@ def test_a_training_asset_tracks_its_run_under_its_key_with_step_metric_finals(
     final = recorded[f"{md.RUN_METRIC_PREFIX}loss"]
     assert isinstance(final, dg.FloatMetadataValue) and final.value == pytest.approx(0.2 + 1e-4)
     assert md.SWEEP_TRIALS not in recorded
+    assert recorded[md.RUN_PAGE].value == f"http://registry.example:3001/runs/{run.id}"
     # autolog is off: nothing but what the function logged
     assert registry.run_artifacts(run) == [] and "autolog" not in run.tags
     assert "logisticregression__C" not in run.params
