@@ -7,7 +7,6 @@ import atexit
 import os
 import time
 import traceback
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -36,10 +35,11 @@ FLUSH_POINTS = 10_000
 FLUSH_SECONDS = 2.0
 
 
-def _flush_at_exit(handle: weakref.ref[ActiveRun]) -> Callable[[], None]:
+def _flush_at_exit(run: ActiveRun) -> Callable[[], None]:
+    # A strong reference: a run whose handle was dropped without `end()` still has its
+    # buffered points written at exit. `end()` unregisters it, which releases the handle.
     def hook() -> None:
-        run = handle()
-        if run is not None and run._pid == os.getpid():
+        if run._pid == os.getpid():  # not in a forked child: the parent flushes its own
             run.flush()
 
     return hook
@@ -73,7 +73,7 @@ class ActiveRun:
         self._next_step: dict[str, int] = {}
         self._known_keys: set[str] = set()
         self._pid = os.getpid()
-        self._exit_hook = _flush_at_exit(weakref.ref(self))
+        self._exit_hook = _flush_at_exit(self)
         atexit.register(self._exit_hook)
 
     # --- metrics -----------------------------------------------------------------------

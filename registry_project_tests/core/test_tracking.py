@@ -286,7 +286,11 @@ for step in range(int(sys.argv[3])):
     run.log_metric("loss", 1.0 / (step + 1), step=step)
 if sys.argv[4] == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
-# "exit": the interpreter exits normally with the run never ended
+if sys.argv[4] == "drop":  # the handle dropped and collected, the run never ended
+    import gc
+    del run
+    gc.collect()
+# "exit" and "drop": the interpreter exits normally with the run never ended
 """
 
 
@@ -315,6 +319,9 @@ def test_a_killed_process_loses_at_most_the_unflushed_tail(
     assert [p.step for p in kept] == list(range(2 * active_run.FLUSH_POINTS))
 
 
-def test_buffered_points_survive_a_normal_exit(reg: ModelRegistry, tmp_path: Path) -> None:
-    run_id = _child(reg, tmp_path, 1_500, "exit")
+@pytest.mark.parametrize("how", ["exit", "drop"])
+def test_buffered_points_survive_a_normal_exit(
+    reg: ModelRegistry, tmp_path: Path, how: str
+) -> None:
+    run_id = _child(reg, tmp_path, 1_500, how)
     assert [p.step for p in reg.metric_history(run_id, "loss")] == list(range(1_500))
