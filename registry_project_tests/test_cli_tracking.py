@@ -83,6 +83,16 @@ def test_run_shows_params_tags_metrics_and_artifacts(tracked: Tracked) -> None:
     assert [a["name"] for a in shown["artifacts"]] == ["notes.txt"]
 
 
+def test_compare_runs_marks_the_rows_that_differ(tracked: Tracked) -> None:
+    result = invoke(tracked, "compare-runs", *tracked.run_ids[:2])
+    assert result.exit_code == 0, result.output
+    assert "param.C" in result.output and "metric.val_auc" in result.output
+    shown = json.loads(invoke(tracked, "compare-runs", *tracked.run_ids[:2], "--json").stdout)
+    assert shown["run_ids"] == tracked.run_ids[:2]
+    assert shown["rows"]["param.C"] == dict(zip(shown["columns"], [0.1, 1.0], strict=True))
+    assert set(shown["differs"]) == {"param.C", "metric.val_auc"}
+
+
 def test_download_artifact_is_verified(tracked: Tracked, tmp_path: Path) -> None:
     target = tmp_path / "notes.txt"
     result = invoke(
@@ -108,6 +118,7 @@ def test_download_artifact_is_verified(tracked: Tracked, tmp_path: Path) -> None
         ["runs", "churn", "--order-by", "-params.C"],
         ["runs", "not a name"],
         ["run", "nope"],
+        ["compare-runs", "nope"],
         ["run", "00000000-0000-0000-0000-000000000000"],
         ["download-artifact", "00000000-0000-0000-0000-000000000000", "x", "-o", "x"],
         ["download-artifact", "RUN", "../x", "-o", "x"],

@@ -1,6 +1,9 @@
-"""Experiment tracking: `runs [EXPERIMENT]`, `run ID`, `download-artifact RUN NAME -o FILE`."""
+"""Experiment tracking: `runs [EXPERIMENT]`, `run ID`, `compare-runs ID...`,
+`download-artifact RUN NAME -o FILE`."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import click
 from rich.table import Table
@@ -121,6 +124,54 @@ def run(state: CliState, run_id: str) -> None:
         out.print(f"  error       {clean(found.error.strip().splitlines()[-1])}")
 
 
+@click.command("compare-runs", short_help="Runs side by side, differences marked.")
+@click.argument("run_ids", metavar="ID...", nargs=-1, required=True)
+@json_option
+@pass_state
+@handles_errors
+def compare_runs(state: CliState, run_ids: tuple[str, ...]) -> None:
+    """Params, tags and latest metrics of runs side by side (each column is a run, named
+    by the start of its id); rows whose value differs are marked with *.
+
+    \b
+    Example:
+      registry compare-runs 0b6f3c1e-... 5d2a9f70-...
+    """
+    comparison = state.registry().compare_runs(list(run_ids))
+    if state.json:
+        emit_json(
+            {
+                "columns": list(comparison.columns),
+                "run_ids": list(comparison.run_ids),
+                "rows": {
+                    row: {label: comparison.value(row, label) for label in comparison.columns}
+                    for row in comparison.rows
+                },
+                "differs": list(comparison.differing),
+            }
+        )
+        return
+    table = Table("", "field", *comparison.columns, title="Runs compared")
+    for row in comparison.rows:
+        marked = row in comparison.differing
+        cells = [_cell(comparison.value(row, label)) for label in comparison.columns]
+        table.add_row(
+            "*" if marked else "", clean(row), *cells, style="bold yellow" if marked else None
+        )
+    console().print(table)
+    console().print("* differs between the runs")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return number(value)
+    if isinstance(value, datetime):
+        return when(value)
+    return clean(value)
+
+
 @click.command("download-artifact", short_help="Write a run's artifact to a file, verified.")
 @click.argument("run_id", metavar="RUN")
 @click.argument("name")
@@ -149,4 +200,4 @@ def download_artifact(state: CliState, run_id: str, name: str, output: str) -> N
 
 
 def register(group: RegistryGroup) -> None:
-    group.add_section("Experiment tracking", runs, run, download_artifact)
+    group.add_section("Experiment tracking", runs, run, compare_runs, download_artifact)

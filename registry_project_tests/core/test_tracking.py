@@ -325,3 +325,39 @@ def test_buffered_points_survive_a_normal_exit(
 ) -> None:
     run_id = _child(reg, tmp_path, 1_500, how)
     assert [p.step for p in reg.metric_history(run_id, "loss")] == list(range(1_500))
+
+
+def test_listing_runs_takes_the_same_queries_for_3_runs_as_for_30(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    import sqlalchemy as sa
+
+    reg = sqlite_registry
+
+    def statements_for_listing() -> int:
+        seen: list[str] = []
+
+        def count(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        sa.event.listen(reg.engine, "before_cursor_execute", count)
+        try:
+            listed = reg.runs("grid", filter="metrics.auc > 0", order_by="-metrics.auc")
+        finally:
+            sa.event.remove(reg.engine, "before_cursor_execute", count)
+        assert all(r.tags["i"] for r in listed)
+        return len(seen)
+
+    def add(count: int) -> None:
+        for i in range(count):
+            with reg.start_run(
+                "g", experiment="grid", tags={"i": str(i)}, capture_environment=False
+            ) as run:
+                run.log_metric("auc", 0.5 + i / 100)
+
+    add(3)
+    few = statements_for_listing()
+    assert few >= 5  # the listing, then metrics, tags, inputs and files of every run at once
+    add(27)
+    assert len(reg.runs("grid")) == 30
+    assert statements_for_listing() == few

@@ -22,12 +22,13 @@ from registry_project.core.entities import (
     AuditAction,
     ModelVersion,
     Registration,
+    RunStatus,
     Stage,
     frozen_mapping,
 )
 from registry_project.core.errors import IntegrityCheckError, InvalidInputError, RunNotFoundError
 from registry_project.core.external import StoredArtifact
-from registry_project.core.ops import run_ops
+from registry_project.core.ops import run_artifact_ops, run_ops
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.references import ById
 from registry_project.core.store import audit
@@ -293,9 +294,6 @@ def register_from_run(
 ) -> ModelVersion:
     """Register a model a finished run logged (`ActiveRun.log_model`) as the next version:
     "register the best trial" after a sweep. Its bytes are re-hashed first."""
-    from registry_project.core.entities import RunStatus
-    from registry_project.core.ops import run_artifact_ops
-
     validate_name(name, "model name")
     clean_metrics = validate_metrics(metrics)
     validate_description(description)

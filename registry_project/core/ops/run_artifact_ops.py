@@ -135,6 +135,7 @@ def log_model(
 ) -> RunArtifact:
     """A model serialised through its flavor, to register later with
     `register_model(name, run=..., artifact=name)`."""
+    # Imported here: registration imports this module (register_from_run).
     from registry_project.core.ops.registration import resolve_flavor
 
     clean = validate_artifact_name(name)

@@ -35,6 +35,14 @@ def _upserts(table: sa.Table, keys: list[str], updated: list[str]) -> dict[str, 
 # A point logged twice at the same step keeps the last value (a re-run loop, a retry).
 _POINTS = _upserts(run_step_metrics, ["run_id", "key", "step"], ["value", "logged_at"])
 _LATEST = _upserts(run_metrics, ["run_id", "key"], ["value", "logged_at"])
+_UNNEST_POINTS = sa.text(
+    f"INSERT INTO {run_step_metrics.name} (run_id, key, step, value, logged_at) "
+    "SELECT :run_id, u.key, u.step, u.value, u.logged_at FROM unnest("
+    "CAST(:keys AS text[]), CAST(:steps AS bigint[]), CAST(:values AS float8[]), "
+    "CAST(:ats AS timestamptz[])) AS u(key, step, value, logged_at) "
+    "ON CONFLICT (run_id, key, step) DO UPDATE "
+    "SET value = excluded.value, logged_at = excluded.logged_at"
+)
 
 
 def insert_points(
@@ -52,13 +60,27 @@ def insert_points(
     for key, step, value, at in points:
         by_step[(key, step)] = (value, at)
         latest[key] = (value, at)
-    _POINTS[dialect].execute_many(
-        connection,
-        [
-            {"run_id": run_id, "key": key, "step": step, "value": value, "logged_at": at}
-            for (key, step), (value, at) in by_step.items()
-        ],
-    )
+    if dialect == "postgresql":
+        # One statement for the whole batch: psycopg's executemany still sends one INSERT
+        # per row (pipelined), ten times slower than the server unnesting four arrays.
+        connection.execute(
+            _UNNEST_POINTS,
+            {
+                "run_id": run_id,
+                "keys": [key for key, _ in by_step],
+                "steps": [step for _, step in by_step],
+                "values": [value for value, _ in by_step.values()],
+                "ats": [at for _, at in by_step.values()],
+            },
+        )
+    else:
+        _POINTS[dialect].execute_many(
+            connection,
+            [
+                {"run_id": run_id, "key": key, "step": step, "value": value, "logged_at": at}
+                for (key, step), (value, at) in by_step.items()
+            ],
+        )
     _LATEST[dialect].execute_many(
         connection,
         [
