@@ -1,9 +1,9 @@
 """Refresh the README's pictures: `python -m registry_project_tests.docs_pictures`.
 
-`pytest` never writes into the repository: the two tests that take the pictures (the
-Dagster asset graph and the UI's comparison page) save their screenshots under their own
-temporary directory, and copy them to docs/ only when REGISTRY_UPDATE_DOCS=1, which this
-command sets before running just those two tests.
+`pytest` never writes into the repository: the tests that take the pictures (the
+Dagster asset graph, the UI's comparison page, a run page with its loss curve) save their
+screenshots under their own temporary directory, and copy them to docs/ only when
+REGISTRY_UPDATE_DOCS=1, which this command sets before running just those tests.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ PICTURE_TESTS = (
     "registry_project_tests/orchestration/test_dagster_services.py"
     "::test_webserver_serves_the_lineage_graph",
     "registry_project_tests/ui/test_browser.py::test_tick_two_versions_and_compare_them",
+    "registry_project_tests/ui/test_browser.py"
+    "::test_a_ten_thousand_step_loss_curve_is_drawn_on_the_run_page",
 )
 
 

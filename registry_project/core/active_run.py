@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from registry_project.core import autolog
+from registry_project.core.autolog import AutologRecord
 from registry_project.core.entities import RunArtifact, RunStatus, TrainingRun
 from registry_project.core.errors import InvalidMetricError
 from registry_project.core.validation import (
@@ -55,10 +57,16 @@ class ActiveRun:
     call. One ActiveRun is meant for one thread.
     """
 
-    def __init__(self, registry: ModelRegistry, run_id: str, name: str) -> None:
+    def __init__(
+        self, registry: ModelRegistry, run_id: str, name: str, *, autolog: bool = False
+    ) -> None:
         self._registry = registry
         self.id = run_id
         self.name = name
+        # start_run(autolog=True): register_model records a scikit-learn model it is given
+        # through autolog_estimator (core/autolog.py), once; off, nothing is recorded.
+        self.autolog = autolog
+        self.autologged = False
         self._ended = False
         self._buffer: list[tuple[str, int, float, datetime]] = []
         self._oldest = 0.0  # time.monotonic() of the oldest buffered point
@@ -112,7 +120,31 @@ class ActiveRun:
                 self._buffer = points + self._buffer  # kept for the next attempt
                 raise
 
-    # --- tags and artifacts ------------------------------------------------------------
+    # --- params, tags and artifacts ----------------------------------------------------
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Add params learnt during the run; a key the run has keeps its value (a different
+        value is refused: params are never rewritten)."""
+        self._registry.log_run_params(self.id, params)
+
+    def autolog_estimator(
+        self,
+        estimator: Any,
+        X_train: Any = None,
+        y_train: Any = None,
+        X_val: Any = None,
+        y_val: Any = None,
+    ) -> AutologRecord:
+        """Record a fitted scikit-learn estimator on this run: its params (pipelines
+        flattened as `step__param`), training and validation scores, feature importances
+        or coefficients with feature names (CSV, and a chart when matplotlib is
+        installed), the input signature, a confusion matrix or residual summary. See
+        core/autolog.py. Explicit: nothing in scikit-learn is patched."""
+        record = autolog.log_estimator(
+            self._registry, self.id, estimator, X_train, y_train, X_val, y_val
+        )
+        self.autologged = True
+        return record
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Add or replace tags of this run."""

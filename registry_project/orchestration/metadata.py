@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 
-from registry_project.core.entities import DatasetSnapshot, ModelVersion
+from registry_project.core.entities import DatasetSnapshot, ModelVersion, TrainingRun
 from registry_project.core.registry import ModelRegistry
 
 # Every metadata key a registry asset records. They are public: read them from your own
@@ -57,6 +57,12 @@ REPRODUCTION_DETAIL = "registry/reproduction_detail"
 REPRODUCED_DIGEST = "registry/reproduced_digest"
 ENVIRONMENT_DIFFERENCES = "registry/environment_differences"
 METRIC_DIFFERENCES = "registry/metric_differences"
+RUN_METRIC_PREFIX = "run_metric/"  # a run's metric, a step metric's final value
+EXPERIMENT = "registry/experiment"
+RUN_PAGE = "registry/run_page"
+SWEEP_TRIALS = "registry/sweep_trials"
+SWEEP_BEST_RUN = "registry/sweep_best_run"
+SWEEP = "sweep"
 
 METADATA_KEYS: dict[str, str] = {
     SNAPSHOT_ID: "dataset, scores: the registry snapshot's id",
@@ -87,6 +93,14 @@ METADATA_KEYS: dict[str, str] = {
     MODEL_CARD: "production: the production version's model card, as Markdown",
     SCORED_WITH: "scores: the production version used, as `name/version`",
     SOURCE_SNAPSHOT_ID: "scores: the snapshot that was scored",
+    f"{RUN_METRIC_PREFIX}<name>": "candidate: the training run's metrics, a step metric's "
+    "final value, one float each (Dagster plots it across materializations)",
+    EXPERIMENT: "candidate: the experiment its runs are in (default: the training asset key)",
+    RUN_PAGE: "candidate: the training run's page in the registry UI (its curves), a path "
+    "under `registry ui`, a link with REGISTRY_UI_URL",
+    SWEEP_TRIALS: "candidate (sweep): how many trials ran, each a run of the experiment",
+    SWEEP_BEST_RUN: "candidate (sweep): the best trial's run, registered as the candidate",
+    SWEEP: "candidate (sweep): markdown table, each trial's config, metric and run",
     REUSED: "candidate: true when nothing new was registered (an identical version existed)",
     REGISTRATION: "candidate: one line, the version registered or the identical one reused",
     AUDIT_HEAD_SEQ: "production, audit chain: sequence number of the audit chain's newest event",
@@ -142,6 +156,24 @@ def version_metadata(version: ModelVersion) -> dict[str, Any]:
         metadata[UI_LINK] = dg.MetadataValue.url(
             f"{ui.rstrip('/')}/models/{version.model_name}/versions/{version.version}"
         )
+    return metadata
+
+
+def run_metadata(run: TrainingRun) -> dict[str, Any]:
+    """A training run summarised for its materialization: the experiment, each metric's
+    final value as a float (a step metric's last point: Dagster plots it across
+    materializations) and the run's page in the registry UI, where its curves are."""
+    page = f"/runs/{run.id}"
+    ui = os.environ.get(UI_URL_ENV)
+    metadata: dict[str, Any] = {
+        f"{RUN_METRIC_PREFIX}{key}": dg.MetadataValue.float(value)
+        for key, value in sorted(run.metrics.items())
+    }
+    if run.experiment is not None:
+        metadata[EXPERIMENT] = dg.MetadataValue.text(run.experiment)
+    metadata[RUN_PAGE] = (
+        dg.MetadataValue.url(f"{ui.rstrip('/')}{page}") if ui else dg.MetadataValue.path(page)
+    )
     return metadata
 
 

@@ -23,6 +23,7 @@ from registry_project.orchestration.promotion import (
 from registry_project.orchestration.registry_sync import registry_sync_sensor
 from registry_project.orchestration.reproduction import registry_reproduce_job
 from registry_project.orchestration.scoring import registry_scoring
+from registry_project.orchestration.sweeps import SweepArg
 from registry_project.orchestration.training import TrainingResult, registry_training
 from registry_project.orchestration.translator import RegistryTranslator, identifier
 
@@ -153,6 +154,11 @@ def build_model_pipeline(
     owners: Sequence[str] | None = None,
     resource_key: str = "registry",
     reuse_identical: bool = True,
+    experiment: str | None = None,
+    autolog: bool = False,
+    sweep: SweepArg = None,
+    sweep_metric: str | None = None,
+    sweep_higher_is_better: bool = True,
 ) -> ModelPipeline:
     """candidate (training) -> evaluation (+ gates) -> production -> scores, with a promotion
     sensor, a retraining job and schedule, and retraining when the training data changes.
@@ -172,7 +178,10 @@ def build_model_pipeline(
     partitioned (each version records its `partition_key`); production stays per model.
     A training identical to an existing version (artifact digest, params, inputs)
     registers nothing new and names that version; `reuse_identical=False` registers every
-    training (see `registry_training`).
+    training (see `registry_training`). `experiment`, `autolog` and `sweep` (with
+    `sweep_metric`, `sweep_higher_is_better`) are `registry_training`'s: a sweep trains
+    every config as a run of the candidate's experiment and registers the best as the
+    candidate that evaluation and promotion judge.
 
     Sensors and schedules are STOPPED unless `sensor_status` / `schedule_status` say
     otherwise, as in Dagster.
@@ -204,6 +213,11 @@ def build_model_pipeline(
             params=params,
             partitions_def=partitions_def,
             reuse_identical=reuse_identical,
+            experiment=experiment,
+            autolog=autolog,
+            sweep=sweep,
+            sweep_metric=sweep_metric,
+            sweep_higher_is_better=sweep_higher_is_better,
             **common,
         )(train)
     if not isinstance(train, dg.AssetsDefinition):

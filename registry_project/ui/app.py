@@ -44,6 +44,7 @@ from registry_project.ui.charts import STAGE_COLORS
 from registry_project.ui.model_pages import ModelPages
 from registry_project.ui.pages import Pages, Settings
 from registry_project.ui.query import PageError
+from registry_project.ui.run_pages import RunPages
 from registry_project.ui.version_pages import VersionPages
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -182,6 +183,8 @@ def create_app(
     versions = VersionPages(registry, templates, settings)
     records = AuditPages(registry, templates, settings)
 
+    runs = RunPages(registry, pages.render)
+
     def route(path: str, handler: Callable[[Request], Response], name: str) -> Route:
         return Route(path, _guarded(pages, handler), methods=["GET"], name=name)
 
@@ -222,6 +225,11 @@ def create_app(
             route("/versions/{version_id}", versions.version_by_id, "version_by_id"),
             route("/datasets", records.datasets, "datasets"),
             route("/audit", records.audit, "audit"),
+            route("/experiments", runs.experiments, "experiments"),
+            route("/experiments/{name}", runs.runs, "runs"),
+            route("/experiments/{name}/compare", runs.compare, "compare_runs"),
+            route("/runs/{run_id}", runs.run, "run"),
+            route("/runs/{run_id}/artifacts/{name:path}", runs.artifact, "run_artifact"),
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},

@@ -99,7 +99,14 @@ def test_runs_without_versions_are_listed_filtered_ordered_and_limited(
         r.name for r in reg.runs("churn", filter="params.solver = 'lbfgs' and params.C < 1")
     ] == ["trial-0"]
     assert [r.name for r in reg.runs("churn", filter="status = 'failed'")] == ["trial-3"]
-    assert [r.name for r in reg.runs("churn", filter="tags.team != 'risk'")] == ["trial-2"]
+    # `!=` on a tag means "has none equal to", as in the version search: untagged runs too.
+    others = reg.runs("churn", filter="tags.team != 'risk'")
+    assert sorted(r.name for r in others) == ["trial-2", "trial-3"]
+    # The version search's language: `or`, `not`, `in`, parentheses.
+    either = reg.runs("churn", filter="metrics.val_auc > 0.86 or status = 'failed'")
+    assert sorted(r.name for r in either) == ["trial-1", "trial-3"]
+    listed = reg.runs("churn", filter="name in ('trial-0', 'trial-2') and not params.C > 1")
+    assert [r.name for r in listed] == ["trial-0"]  # trial-2 has C = 10
     # no run lacks the metric here, but none has this one: every condition on it is false
     assert reg.runs("churn", filter="metrics.missing < 1") == []
     run = reg.runs("churn", filter="name = 'trial-1'")[0]
@@ -113,11 +120,12 @@ def test_runs_without_versions_are_listed_filtered_ordered_and_limited(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"filter": "metrics.val_auc > 'high'"}, "is a number"),
-        ({"filter": "tags.team = 3"}, "quote the value"),
-        ({"filter": "status = 'DONE'"}, "not a run status"),
-        ({"filter": "start_time > 'yesterday'"}, "ISO 8601"),
-        ({"filter": "metrics.val_auc > 0.8 or status = 'FINISHED'"}, "'or'"),
+        ({"filter": "metrics.val_auc > 'high'"}, "compares with a number"),
+        ({"filter": "tags.team = 3"}, "compares with quoted text"),
+        ({"filter": "status = 'DONE'"}, "status is one of running, finished, failed"),
+        ({"filter": "start_time > 'yesterday'"}, "not a date or time"),
+        ({"filter": "metrics.val_auc > 0.8 or"}, "expected a field"),
+        ({"filter": "stage = 'production'"}, "unknown field 'stage'"),
         ({"order_by": "-params.C"}, "cannot order runs"),
         ({"order_by": "-colour"}, "'colour'"),
         ({"limit": 0}, "limit"),

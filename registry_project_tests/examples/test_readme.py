@@ -17,6 +17,8 @@ WALK_THROUGH = {
     "examples/breast_cancer/definitions.py",
     "registry_project_tests/examples/test_breast_cancer.py",
     "examples/tracking/sweep.py",
+    "examples/tracking/autolog.py",
+    "examples/tracking/dagster_sweep.py",
 }
 
 

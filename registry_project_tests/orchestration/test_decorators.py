@@ -251,9 +251,10 @@ def test_translator_renames_keys_and_groups_and_the_life_cycle_still_runs(
     for key in registry_keys:
         metadata = md.recorded_metadata(instance, key)
         assert metadata is not None, key
-        recorded |= {
-            f"{md.METRIC_PREFIX}<name>" if k.startswith(md.METRIC_PREFIX) else k for k in metadata
-        }
+        for k in metadata:
+            for prefix in (md.METRIC_PREFIX, md.RUN_METRIC_PREFIX):
+                k = f"{prefix}<name>" if k.startswith(prefix) else k
+            recorded.add(k)
     recorded.discard("path")  # the IO manager's (where it pickled the value), not ours
     assert recorded <= set(md.METADATA_KEYS), recorded - set(md.METADATA_KEYS)
     assert {md.VERSION_ID, md.SNAPSHOT_ID, md.GATES, md.STATUS, md.SCORED_WITH} <= recorded

@@ -1,8 +1,10 @@
-"""The real server in headless Chromium: tick two versions on the model page, compare."""
+"""The real server in headless Chromium: tick two versions on the model page, compare; a
+run page drawing a 10,000-step loss curve."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import threading
 import time
@@ -17,6 +19,7 @@ from registry_project.ui import create_app
 from registry_project_tests.browser import chromium, wait_for_text
 from registry_project_tests.docs_pictures import publish
 from registry_project_tests.ui.fill import Demo
+from registry_project_tests.ui.tracking_fill import CSV, EXPERIMENT, fill_sweep, tiny_png
 
 
 def free_port() -> int:
@@ -70,3 +73,46 @@ def test_tick_two_versions_and_compare_them(
         screenshot = tmp_path / "compare.png"
         assert driver.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
         publish(screenshot, "compare.png")  # only under `python -m ...docs_pictures`
+
+
+@pytest.mark.slow
+def test_a_ten_thousand_step_loss_curve_is_drawn_on_the_run_page(
+    demo_registry: ModelRegistry, tmp_path: Path
+) -> None:
+    """10,000 points logged in a loop, read back in order, drawn in Chromium."""
+    fill_sweep(demo_registry, steps=60)  # two more runs beside, to compare with
+    steps = 10_000
+    with demo_registry.start_run(
+        "long-training",
+        experiment=EXPERIMENT,
+        params={"lr": 0.01, "layers": 4},
+        tags={"team": "risk"},
+        capture_environment=False,
+    ) as run:
+        for step in range(steps):
+            loss = 2.0 * math.exp(-step / 1800) + 0.05 + 0.03 * math.sin(step / 40)
+            run.log_metrics({"loss": loss, "lr": 0.01 * 0.9995**step}, step=step)
+        run.log_metric("val_auc", 0.871)
+        run.log_artifact(tiny_png(96, 48), "curves/sample.png")
+        run.log_artifact(CSV, "feature_importances.csv")
+    history = demo_registry.metric_history(run, "loss")
+    assert [point.step for point in history] == list(range(steps))
+
+    with serve(demo_registry) as base, chromium() as driver:
+        from selenium.webdriver.common.by import By
+
+        driver.get(f"{base}/runs/{run.id}")
+        wait_for_text(driver, ["long-training", "Step metrics", "feature_importances.csv"])
+        curve = driver.find_element(By.CSS_SELECTOR, "#curve-loss polyline.run-curve")
+        assert curve.get_attribute("data-points") == str(steps)
+        box = curve.rect
+        assert box["width"] > 500 and box["height"] > 150  # spans the plot, drawn
+        drawn = len(curve.get_attribute("points").split())
+        assert 1000 < drawn <= 4 * 760  # thinned, not 10,000 SVG points
+        image = driver.find_element(By.CSS_SELECTOR, '.artifact img[alt="curves/sample.png"]')
+        assert driver.execute_script("return arguments[0].naturalWidth", image) == 96
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(height + 120, 2400))
+        screenshot = tmp_path / "run.png"
+        assert driver.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
+        publish(screenshot, "run.png")  # only under `python -m ...docs_pictures`

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from registry_project.core import flavors
+from registry_project.core import autolog, flavors
+from registry_project.core.active_run import ActiveRun
 from registry_project.core.entities import ModelVersion, Registration
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.external import StoredArtifact
@@ -94,6 +95,7 @@ class RegistrationCalls(FacadeBase):
                 dagster_run_id=dagster_run_id,
                 asset_key=asset_key,
             )
+        _autolog_if_asked(run, model)
         return registration.register(
             self._w,
             name,
@@ -138,6 +140,7 @@ class RegistrationCalls(FacadeBase):
             if done.reused:
                 print(f"nothing new: {done.version.ref} has these bytes, params and data")
         """
+        _autolog_if_asked(run, model)
         return registration.register(
             self._w,
             name,
@@ -187,3 +190,16 @@ class RegistrationCalls(FacadeBase):
             dagster_run_id=dagster_run_id,
             asset_key=asset_key,
         )
+
+
+def _autolog_if_asked(run: RunRef | None, model: object) -> None:
+    """A run started with `autolog=True` records the scikit-learn model registered against
+    it (no data here: params, importances or coefficients; the training asset or the user
+    calls `run.autolog_estimator` with data for scores and the rest), once."""
+    if (
+        isinstance(run, ActiveRun)
+        and run.autolog
+        and not run.autologged
+        and autolog.is_sklearn_estimator(model)
+    ):
+        run.autolog_estimator(model)

@@ -13,7 +13,7 @@ from registry_project.core.active_run import ActiveRun
 from registry_project.core.entities import RunStatus, TrainingRun
 from registry_project.core.external import StoredSoftware
 from registry_project.core.facade.base import FacadeBase
-from registry_project.core.ops import run_ops
+from registry_project.core.ops import run_ops, run_param_ops
 from registry_project.core.ops.run_ops import InputsArg, RunRef
 
 
@@ -33,6 +33,7 @@ class RunCalls(FacadeBase):
         capture_environment: bool = True,
         software: StoredSoftware | None = None,
         actor: str | None = None,
+        autolog: bool = False,
     ) -> ActiveRun:
         """Start a training run; use it as a context manager.
 
@@ -46,6 +47,12 @@ class RunCalls(FacadeBase):
         `experiment` groups runs (`reg.runs("churn")`); it defaults to the run's name.
         `tags` are text labels (`{"team": "risk"}`) that `runs(filter="tags.team = 'risk'")`
         finds. A run need not register anything: a sweep's trials are tracked runs.
+
+        `autolog=True` (opt-in): a scikit-learn model registered against this run is
+        recorded first (params, importances or coefficients, signature; core/autolog.py),
+        and `run.autolog_estimator(est, X_train, y_train, X_val, y_val)` records one with
+        its scores, confusion matrix or residuals. Nothing is patched; off, nothing is
+        logged.
 
         Example::
 
@@ -68,11 +75,19 @@ class RunCalls(FacadeBase):
             experiment=experiment,
             tags=tags,
         )
-        return ActiveRun(self, run.id, name)
+        return ActiveRun(self, run.id, name, autolog=autolog)
 
     def log_run_metrics(self, run: RunRef, metrics: Mapping[str, float]) -> None:
         """Training metrics of a run itself (a version's metrics go to register_model)."""
         run_ops.log_metrics(self._w, run, metrics)
+
+    def log_run_params(
+        self, run: RunRef, params: Mapping[str, Any], *, keep_existing: bool = False
+    ) -> None:
+        """Add params to a run after it started (`run.log_params` inside the block). A key
+        the run has keeps its value: a different value is refused, or with `keep_existing`
+        left out (autologging: the user's params win over the estimator's)."""
+        run_param_ops.log_params(self._w, run, params, keep_existing=keep_existing)
 
     def finish_run(
         self, run: RunRef, *, status: RunStatus = RunStatus.FINISHED, error: str | None = None
