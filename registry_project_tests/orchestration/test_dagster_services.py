@@ -172,7 +172,7 @@ def test_webserver_serves_the_lineage_graph(project_env: dict[str, str], tmp_pat
             assert (f"{model}/{label}_production", f"{model}/{label}_scores") in edges
         # The graph labels a node with its key's last part: no two may be the same.
         labels = [node["assetKey"]["path"][-1] for node in nodes]
-        assert len(labels) == len(set(labels)) == 10, sorted(labels)
+        assert len(labels) == len(set(labels)) == 11, sorted(labels)  # with registry/audit_chain
         kinds = {"/".join(n["assetKey"]["path"]): set(n["kinds"]) for n in nodes}
         assert "parquet" in kinds["customers"]
 

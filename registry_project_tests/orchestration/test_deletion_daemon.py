@@ -63,7 +63,7 @@ def test_deleted_training_data_is_retrained_away_under_the_daemon(
                         return None
                     return _latest(instance, SCORES)
 
-                _wait_for(first_production, 300, first_log)
+                _wait_for(first_production, 420, first_log)
             stale = registry.get_version("churn@production")
             [customers] = [
                 d.snapshot
@@ -102,7 +102,7 @@ def test_deleted_training_data_is_retrained_away_under_the_daemon(
                     history = _check_history(instance)
                     return serving if history and history[0][0] == "SUCCEEDED" else None
 
-                serving = _wait_for(replaced, 420, second_log)
+                serving = _wait_for(replaced, 600, second_log)  # 2 shared cores: generous
             history = _check_history(instance)
             failed = [text for status, text in history if status == "FAILED"]
             assert failed and "deleted by dpo for GDPR request 17" in failed[-1]
