@@ -78,7 +78,7 @@ class ProofCalls(FacadeBase):
         self,
         reference: VersionRef,
         *,
-        train: reproduction.TrainFunction,
+        train: reproduction.TrainSpec,
         evaluate: reproduction.EvaluateFunction | None = None,
         tolerance: float = reproduction.DEFAULT_TOLERANCE,
         repo: str | os.PathLike[str] | None = None,
@@ -88,7 +88,12 @@ class ProofCalls(FacadeBase):
         `train(inputs)` and record, audited, whether the artifact is bit-identical or its
         metrics on the recorded evaluation datasets (`evaluate(model, df)`) are within
         `tolerance`. Refused (`ReproductionRefusedError`) when the record cannot be rebuilt.
-        Example: `reg.reproduce("churn/7", train=lambda i: fit(i.datasets["train"], i.params))`."""
+
+        `train` is a module-level function or its name (`"pkg.training:fit"`). When the
+        working tree is not the recorded commit, the function is imported by that name in
+        a child process whose code is the recorded commit's (a temporary git worktree), so
+        the recorded code is the code that trains; a lambda is then refused.
+        Example: `reg.reproduce("churn/7", train="churn.training:fit")`."""
         return reproduction.reproduce(
             self,
             self._tx,
