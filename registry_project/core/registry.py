@@ -2,10 +2,11 @@
 
 This module holds how a registry is opened, closed and bound to a Dagster run; the calls
 themselves are in one part per concern under core/facade/ (`dataset_calls`, `run_calls`,
-`registration_calls`, `version_calls`, `stage_calls`, `governance_calls`, `search_calls`,
-`audit_calls`, `integrity_calls`, `proof_calls`), each holding its public signatures and
-docstrings, and each naming the module under core/ops/ that does the work (docs/ARCHITECTURE.md,
-"The rooms"); all of them share one `Writer` (the write recipe's transactions).
+`tracking_calls`, `registration_calls`, `version_calls`, `stage_calls`, `governance_calls`,
+`search_calls`, `audit_calls`, `integrity_calls`, `proof_calls`), each holding its public
+signatures and docstrings, and each naming the module under core/ops/ that does the work
+(docs/ARCHITECTURE.md, "The rooms"); all of them share one `Writer` (the write recipe's
+transactions).
 Every write validates its input first, writes bytes to the blob store second (a row never
 points at a blob that is not durable yet), and writes metadata plus its audit event in one
 database transaction last.
