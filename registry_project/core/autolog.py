@@ -13,7 +13,8 @@ What is recorded:
 - metrics: `training_score` and `validation_score`, the estimator's own `score` (accuracy
   for a classifier, R^2 for a regressor) when the data is given;
 - artifacts: `feature_importances.csv` or `coefficients.csv` (with feature names) and its
-  chart (`.png`, only when matplotlib is installed: it is not a dependency),
+  chart, as SVG always (`core/svg_chart.py`) and as `.png` too when matplotlib is
+  installed (it is not a dependency),
   `input_signature.json`, and `confusion_matrix.csv` (+ `.png`) for a classifier or
   `residuals.csv` (+ `.png`) for a regressor, on the validation data when given, else the
   training data;
@@ -33,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from registry_project.core import svg_chart
 from registry_project.core.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -215,6 +217,9 @@ def log_estimator(
         stem, header, rows = table
         store(f"{stem}.csv", _csv([header, *rows]))
         shown = rows[:CHART_FEATURES][::-1]
+        largest = [(str(r[0]), float(r[1])) for r in rows[:CHART_FEATURES]]
+        title = f"{header[1]} ({len(largest)} of {len(rows)} features)"
+        store(f"{stem}.svg", svg_chart.horizontal_bars(largest, title))
         chart(f"{stem}.png", lambda ax: _bars(ax, shown, header[1]))
     if X_train is not None:
         store("input_signature.json", json.dumps(signature_of(X_train), indent=2).encode())

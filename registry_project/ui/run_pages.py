@@ -44,8 +44,19 @@ MAX_CURVES = 24  # step metrics drawn on one page; more are listed, not drawn
 MAX_METRIC_COLUMNS = 12
 INLINE_TEXT_BYTES = 64 * 1024  # text and CSV artifacts this small are shown on the page
 INLINE_CSV_ROWS = 200
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
 TEXT_TYPES = ("text/", "application/json")
+# What the artifact route lets the browser show itself; anything else (HTML included) is a
+# download. An artifact is whatever a run logged, so the route also tells the browser never
+# to run it or guess its type: SVG and HTML may hold scripts, and they would run with the
+# registry UI's origin.
+INLINE_TYPES = (*IMAGE_TYPES, "text/plain", "text/csv", "application/json")
+ARTIFACT_HEADERS = {
+    "Content-Security-Policy": (
+        "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
 DEFAULT_ORDER = "-start_time"
 
 
@@ -236,14 +247,13 @@ class RunPages:
             path = self._download(run.id, name)
         except IntegrityCheckError as exc:
             raise ArtifactDamaged(str(exc)) from exc
-        inline = known[name].media_type in IMAGE_TYPES or known[name].media_type.startswith(
-            TEXT_TYPES
-        )
+        inline = known[name].media_type in INLINE_TYPES
         return FileResponse(
             path,
             media_type=known[name].media_type,
             filename=name.rsplit("/", 1)[-1],
             content_disposition_type="inline" if inline else "attachment",
+            headers=ARTIFACT_HEADERS,
             background=BackgroundTask(os.unlink, path),
         )
 

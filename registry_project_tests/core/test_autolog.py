@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
@@ -104,8 +105,15 @@ def test_random_forest_importances_with_feature_names(
     )
     names = {a.name for a in registry.run_artifacts(run.id)}
     assert "input_signature.json" in names and "confusion_matrix.csv" in names
-    # matplotlib is not a dependency: without it there is no chart, and nothing fails
+    # matplotlib is not a dependency: without it there is no PNG chart, and nothing fails
     assert ("feature_importances.png" in names) == autolog.charts_available()
+    # the SVG chart is always there: the largest importances, each feature named
+    chart = ElementTree.fromstring(_artifact_bytes(registry, run.id, "feature_importances.svg"))
+    drawn = [e.text for e in chart.iter("{http://www.w3.org/2000/svg}text")]
+    largest = max(importances, key=importances.get)
+    assert largest in drawn and len(chart.findall("{http://www.w3.org/2000/svg}rect")) == len(
+        importances
+    )
 
 
 def test_register_model_autologs_when_the_run_asks(sqlite_registry: ModelRegistry, cancer) -> None:
@@ -175,3 +183,26 @@ def test_log_params_never_rewrites_a_param(sqlite_registry: ModelRegistry) -> No
         with pytest.raises(InvalidParamsError, match="never rewritten"):
             run.log_params({"lr": 0.2, "depth": 4})
     assert dict(sqlite_registry.get_run(run.id).params) == {"lr": 0.1, "layers": 3}
+
+
+def _artifact_bytes(registry: ModelRegistry, run_id: str, name: str) -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as directory:
+        target = Path(directory) / name
+        registry.download_run_artifact(run_id, name, target)
+        return target.read_bytes()
+
+
+def test_the_svg_chart_escapes_labels_and_draws_negative_values_left_of_zero() -> None:
+    from registry_project.core.svg_chart import horizontal_bars
+
+    svg = ElementTree.fromstring(horizontal_bars([("<script>x</script>", -2.0), ("b&c", 1.0)], "t"))
+    texts = [e.text for e in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert "<script>x</script>" in texts and "b&c" in texts  # escaped in the file, parsed back
+    assert not list(svg.iter("{http://www.w3.org/2000/svg}script"))
+    negative, positive = svg.findall("{http://www.w3.org/2000/svg}rect")
+    zero = float(svg.find("{http://www.w3.org/2000/svg}line").get("x1"))
+    assert float(negative.get("x")) + float(negative.get("width")) == pytest.approx(zero, abs=0.1)
+    assert float(positive.get("x")) == pytest.approx(zero, abs=0.1)

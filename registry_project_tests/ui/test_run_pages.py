@@ -108,6 +108,32 @@ def test_artifact_downloads_are_byte_identical_and_damage_is_refused(tracked) ->
     assert client.get(f"/runs/{run_id}/artifacts/curves/confusion.png").content == sweep.png
 
 
+def test_an_artifact_never_runs_in_the_uis_origin(tracked) -> None:
+    """A run may log anything: HTML or SVG with a script is never run by the browser as a
+    page of the registry UI (HTML is a download; every artifact response forbids scripts
+    and type sniffing), while an SVG chart still shows inline."""
+    reg, sweep, client = tracked
+    run_id = sweep.run_ids[2]
+    script = b"<script>document.title = 'owned'</script>"
+    reg.log_run_artifact(run_id, b"<html><body>" + script + b"</body></html>", name="x.html")
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg">' + script + b"</svg>"
+    reg.log_run_artifact(run_id, svg, name="chart.svg")
+
+    html = client.get(f"/runs/{run_id}/artifacts/x.html")
+    assert html.status_code == 200 and html.headers["content-disposition"].startswith("attachment")
+    drawn = client.get(f"/runs/{run_id}/artifacts/chart.svg")
+    assert drawn.headers["content-type"].startswith("image/svg+xml")
+    assert drawn.headers["content-disposition"].startswith("inline")
+    for response in (html, drawn, client.get(f"/runs/{run_id}/artifacts/curves/confusion.png")):
+        policy = response.headers["content-security-policy"]
+        assert policy.startswith("sandbox;") and "script-src" not in policy
+        assert "default-src 'none'" in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+    page = client.get(f"/runs/{run_id}")
+    assert f'src="/runs/{run_id}/artifacts/chart.svg"' in page.text  # shown as an image
+    assert "<script>document.title" not in page.text
+
+
 def test_compare_overlays_the_selected_runs_curves(tracked) -> None:
     _, sweep, client = tracked
     chosen = sweep.run_ids[:2]
