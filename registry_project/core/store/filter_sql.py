@@ -16,8 +16,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from registry_project.core.filters import Comparison
+from registry_project.core.filters import And, Comparison, Node, Not
 from registry_project.core.store.schema import runs
+
+
+def compile_tree(
+    node: Node, comparison: Callable[[Comparison], sa.ColumnElement[bool]]
+) -> sa.ColumnElement[bool]:
+    """A parsed filter as one SQL condition: `and`, `or` and `not` as themselves, each
+    comparison through the search's own `comparison` (which knows its columns)."""
+    if isinstance(node, Comparison):
+        return comparison(node)
+    if isinstance(node, Not):
+        return ~compile_tree(node.item, comparison)
+    parts = [compile_tree(item, comparison) for item in node.items]
+    return sa.and_(*parts) if isinstance(node, And) else sa.or_(*parts)
 
 
 def compare(column: Any, op: str, values: tuple[Any, ...]) -> sa.ColumnElement[bool]:

@@ -18,15 +18,18 @@ from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import RunStatus, TrainingRun
 from registry_project.core.filters import (
-    And,
     Comparison,
     FieldType,
     Node,
-    Not,
     Ordering,
     Vocabulary,
 )
-from registry_project.core.store.filter_sql import compare, exists_matching, param_comparison
+from registry_project.core.store.filter_sql import (
+    compare,
+    compile_tree,
+    exists_matching,
+    param_comparison,
+)
 from registry_project.core.store.rows import run_from_row
 from registry_project.core.store.schema import (
     run_environment_files,
@@ -87,12 +90,7 @@ def _comparison(node: Comparison, dialect: str) -> sa.ColumnElement[bool]:
 
 
 def compile_run_filter(node: Node, dialect: str) -> sa.ColumnElement[bool]:
-    if isinstance(node, Comparison):
-        return _comparison(node, dialect)
-    if isinstance(node, Not):
-        return ~compile_run_filter(node.item, dialect)
-    parts = [compile_run_filter(item, dialect) for item in node.items]
-    return sa.and_(*parts) if isinstance(node, And) else sa.or_(*parts)
+    return compile_tree(node, lambda comparison: _comparison(comparison, dialect))
 
 
 def search_runs(

@@ -14,15 +14,18 @@ from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import ModelVersion, Stage
 from registry_project.core.filters import (
-    And,
     Comparison,
     FieldType,
     Node,
-    Not,
     Vocabulary,
 )
 from registry_project.core.store import versions as version_store
-from registry_project.core.store.filter_sql import compare, exists_matching, param_comparison
+from registry_project.core.store.filter_sql import (
+    compare,
+    compile_tree,
+    exists_matching,
+    param_comparison,
+)
 from registry_project.core.store.schema import (
     datasets,
     model_aliases,
@@ -120,12 +123,7 @@ def _comparison(node: Comparison, dialect: str) -> sa.ColumnElement[bool]:
 
 
 def compile_filter(node: Node, dialect: str) -> sa.ColumnElement[bool]:
-    if isinstance(node, Comparison):
-        return _comparison(node, dialect)
-    if isinstance(node, Not):
-        return ~compile_filter(node.item, dialect)
-    parts = [compile_filter(item, dialect) for item in node.items]
-    return sa.and_(*parts) if isinstance(node, And) else sa.or_(*parts)
+    return compile_tree(node, lambda comparison: _comparison(comparison, dialect))
 
 
 def search_versions(
