@@ -4,7 +4,6 @@ every record that cannot be rebuilt refused before anything runs."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,7 @@ from registry_project import ModelRegistry
 from registry_project.core import environment, errors
 from registry_project.core.entities import ReproductionOutcome
 from registry_project.core.reproduce import ReproductionInputs
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
+from registry_project_tests.gitrepo import git
 
 
 @pytest.fixture

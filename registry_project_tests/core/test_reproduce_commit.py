@@ -7,7 +7,6 @@ nothing."""
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from registry_project.cli import cli
 from registry_project.core import environment, errors
 from registry_project.core.entities import ReproductionOutcome
 from registry_project.core.reproduce import ReproductionInputs
+from registry_project_tests.gitrepo import git
 
 TRAINMOD = """
 from dataclasses import replace
@@ -44,16 +44,6 @@ def fit_other_c(inputs):
 def broken(inputs):
     raise RuntimeError("the training blew up")
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def frame(seed: int, rows: int) -> pd.DataFrame:

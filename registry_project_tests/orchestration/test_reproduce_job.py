@@ -17,20 +17,11 @@ from registry_project import ModelRegistry
 from registry_project.core import environment
 from registry_project.orchestration import ModelRegistryResource
 from registry_project.pipelines.churn import DATASETS, churn, churn_forest
+from registry_project_tests.gitrepo import git
 
 ROOT = Path(__file__).resolve().parents[2]
 CANDIDATE = dg.AssetKey(["churn", "churn_candidate"])
 TRAINING = ["customers", "customers_holdout", "churn/churn_candidate", "churn/churn_evaluation"]
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture
