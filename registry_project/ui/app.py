@@ -38,7 +38,7 @@ from registry_project.core.display import inert
 from registry_project.core.errors import InvalidInputError, NotFoundError, RegistryError
 from registry_project.core.registry import ModelRegistry
 from registry_project.core.secrets import mask_credentials
-from registry_project.ui import formatting
+from registry_project.ui import formatting, search_page
 from registry_project.ui.charts import STAGE_COLORS
 from registry_project.ui.pages import Pages, Settings
 from registry_project.ui.query import PageError
@@ -219,6 +219,7 @@ def create_app(
             route("/versions/{version_id}", pages.version_by_id, "version_by_id"),
             route("/datasets", pages.datasets, "datasets"),
             route("/audit", pages.audit, "audit"),
+            route("/search", functools.partial(search_page.search, pages), "search"),
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},
