@@ -113,14 +113,15 @@ def test_database_filled_at_the_first_migration_keeps_every_record_on_upgrade(
     engine = create_registry_engine(database_url)
     migrate.upgrade(engine, "0001")
     assert migrate.current_revision(engine) == "0001"
-    # The 0001-era registry: the same code paths, without the head-revision check.
+    # The 0001-era registry: the same code paths, without the head-revision check. (Only
+    # calls that touch 0001's tables: a promotion reads the protection rules of 0005, so
+    # the promotions follow the upgrade; core/test_migrations_with_data.py promotes at
+    # 0001 with the first release's own statements.)
     old = ModelRegistry(engine, open_blob_store(root), config=RegistryConfig(database_url, root))
     snap = old.snapshot_dataset("customers", pd.DataFrame({"a": [1, 2, 3]}))
     with old.start_run("train", params={"C": 1}, inputs=[snap]) as run:
         first = old.register_model("churn", {"w": 1}, run=run, metrics={"auc": 0.8})
     second = old.register_model("churn", {"w": 2}, metrics={"auc": 0.9})
-    old.promote(first, actor="alice", reason="baseline")
-    old.promote(second, actor="bob", reason="better")
     events_before = [(e.seq, e.hash) for e in old.audit_log()]
     old.close()
 
@@ -132,6 +133,8 @@ def test_database_filled_at_the_first_migration_keeps_every_record_on_upgrade(
 
     with ModelRegistry.open(database_url, root) as upgraded:
         assert [(e.seq, e.hash) for e in upgraded.audit_log()] == events_before
+        upgraded.promote(first, actor="alice", reason="baseline")
+        upgraded.promote(second, actor="bob", reason="better")
         assert {v.version: v.stage.value for v in upgraded.versions("churn")} == {
             1: "archived",
             2: "production",
