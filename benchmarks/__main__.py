@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import dagster_overhead, mlflow_side, ours
+from benchmarks import dagster_overhead, mlflow_side, ours, tracking
 from benchmarks.harness import Measurement, Report, machine_info
 
 
@@ -35,15 +36,17 @@ class Scale:
     # Seconds per round after which a query that takes seconds each (MLflow's search_runs
     # at 10,000+ runs) stops being repeated; each round keeps at least one sample.
     slow_query_budget_s: float = 60.0
+    # W7: steps x keys metric points logged into one run.
+    metric_points: tuple[int, int] = (1_000, 100)
 
 
 SCALES = {
-    "tiny": Scale((20,), (50,), 50, 50, 8, 2),
-    "small": Scale((300,), (2_000,), 300, 2_000, 256, 3),
+    "tiny": Scale((20,), (50,), 50, 50, 8, 2, metric_points=(20, 10)),
+    "small": Scale((300,), (2_000,), 300, 2_000, 256, 3, metric_points=(200, 100)),
     "medium": Scale((1_000,), (10_000,), 300, 10_000, 1024, 2),
     "full": Scale((1_000, 10_000), (10_000, 100_000), 1_000, 10_000, 1024, 3),
 }
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7")
 
 
 def _fresh(base: Path, name: str) -> Path:
@@ -82,6 +85,38 @@ def run(
         large_artifact(scale, workdir, report)
     if "W6" in workloads:
         dagster_share(scale, workdir, report)
+    if "W7" in workloads:
+        step_metrics(scale, systems, workdir, report)
+
+
+def step_metrics(scale: Scale, systems: list[str], workdir: Path, report: Report) -> None:
+    """W7 (benchmarks/tracking.py): points per second, each round a fresh store, rounds
+    alternating; the first round and the mean go to the notes beside the median."""
+    steps, keys = scale.metric_points
+    points = steps * keys
+    print(f"W7 step metrics ({steps} steps x {keys} keys)", flush=True)
+    sides = {
+        "registry_project": lambda d: tracking.ours(d, steps, keys),
+        "mlflow": lambda d: tracking.mlflow(d, steps, keys, per_step=False),
+        "mlflow per step": lambda d: tracking.mlflow(d, steps, keys, per_step=True),
+    }
+    chosen = [s for s in sides if s == "registry_project" or "mlflow" in systems]
+    samples: dict[str, list[float]] = {s: [] for s in chosen}
+    for round_ in range(scale.rounds):
+        order = chosen if round_ % 2 == 0 else list(reversed(chosen))
+        for system in order:
+            directory = _fresh(workdir, f"w7-{system.replace(' ', '-')}-{round_}")
+            samples[system].append(points / sides[system](directory))
+    for system in chosen:
+        values = samples[system]
+        report.add(
+            Measurement("W7 step metrics", f"{points:,} points", system, "points/s", tuple(values))
+        )
+        report.notes.append(
+            f"W7 {system}: first round {values[0]:,.0f} points/s, mean "
+            f"{sum(values) / len(values):,.0f}, median {statistics.median(values):,.0f} "
+            f"over {len(values)} rounds"
+        )
 
 
 def registrations(scale: Scale, systems: list[str], workdir: Path, report: Report) -> None:
@@ -251,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workloads",
         default=",".join(WORKLOADS),
-        help="Comma-separated subset of W1..W6 to run (default: all).",
+        help="Comma-separated subset of W1..W7 to run (default: all).",
     )
     parser.add_argument(
         "--workdir", type=Path, help="Where stores are created (default: a temp dir)."

@@ -184,6 +184,7 @@ def test_every_audit_action_is_one_the_core_writes(
     reg.reference_dataset("events", uri="s3://lake/events.parquet", version_id="v1")
     with reg.start_run("train", inputs=[snap]) as run:
         first = reg.register_model("m", 1, run=run, actor="carol")
+        run.log_artifact(b"a,b\n", name="table.csv")
     second = reg.register_model("m", 2, actor="carol")
     reg.log_metrics(first, {"auc": 0.5}, dataset=snap)
     reg.transition(second, S, actor="ci")

@@ -18,6 +18,7 @@ from registry_project.cli import (
     reproduce,
     search,
     stages,
+    tracking,
     ui_command,
 )
 from registry_project.cli.app import RegistryGroup, cli
@@ -26,6 +27,7 @@ from registry_project.cli.app import RegistryGroup, cli
 for module in (
     inspect,
     search,
+    tracking,
     stages,
     governance,
     data,

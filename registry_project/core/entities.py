@@ -50,6 +50,7 @@ class AuditAction(enum.StrEnum):
     DELETE_DATASET = "delete_dataset"
     START_RUN = "start_run"
     END_RUN = "end_run"
+    LOG_RUN_ARTIFACT = "log_run_artifact"
     GC = "gc"
     EXPORT_EVIDENCE = "export_evidence"
     SET_CARD_TEXT = "set_card_text"
@@ -166,6 +167,10 @@ class TrainingRun:
     error: str | None = None
     dagster_run_id: str | None = None
     asset_key: str | None = None
+    # Migration 0004: the experiment the run is grouped under (default: its name) and its
+    # tags. None only on a record built before the run was stored.
+    experiment: str | None = None
+    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True)
@@ -432,6 +437,86 @@ class Comparison:
         import pandas as pd  # imported on use: see core/datasets.py
 
         frame = pd.DataFrame({label: dict(column) for label, column in self.cells.items()})
+        return frame.reindex(list(self.rows))
+
+
+@dataclass(frozen=True)
+class MetricStep:
+    """One point of a run's step metric (`ModelRegistry.metric_history(run, key)`)."""
+
+    step: int
+    value: float
+    logged_at: datetime
+
+
+@dataclass(frozen=True)
+class MetricSteps:
+    """A run's step metric in step order: a sequence of `MetricStep`, and a DataFrame."""
+
+    run_id: str
+    key: str
+    steps: tuple[MetricStep, ...]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Any:
+        return iter(self.steps)
+
+    def __getitem__(self, index: int) -> MetricStep:
+        return self.steps[index]
+
+    def to_frame(self) -> Any:
+        """Columns `step`, `value`, `logged_at`, one row per point in step order."""
+        import pandas as pd  # imported on use: see core/datasets.py
+
+        return pd.DataFrame(
+            {
+                "step": [p.step for p in self.steps],
+                "value": [p.value for p in self.steps],
+                "logged_at": [p.logged_at for p in self.steps],
+            }
+        )
+
+
+@dataclass(frozen=True)
+class RunArtifact:
+    """A file a run logged, stored content-addressed (`ActiveRun.log_artifact`). A model
+    logged with `ActiveRun.log_model` has its flavor and class, so that
+    `register_model(name, run=..., artifact=...)` can register it later."""
+
+    run_id: str
+    name: str
+    digest: str
+    size_bytes: int
+    media_type: str
+    logged_at: datetime
+    logged_by: str
+    flavor: str | None = None
+    python_class: str | None = None
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """Runs side by side (`ModelRegistry.compare_runs`): rows `experiment`, `status`, ...,
+    `param.<name>`, `tag.<name>`, `metric.<name>` (latest values); one column per run,
+    labelled by the first 8 characters of its id."""
+
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    run_ids: tuple[str, ...]
+    cells: Mapping[str, Mapping[str, Any]]
+    # params, tags and metrics whose value is not the same in every run
+    differing: tuple[str, ...]
+
+    def value(self, row: str, label: str) -> Any:
+        return self.cells[label].get(row)
+
+    def to_frame(self) -> Any:
+        """Rows as index, one column per run (what `ModelRegistry.compare_runs` shows)."""
+        import pandas as pd  # imported on use: see core/datasets.py
+
+        frame = pd.DataFrame({label: dict(self.cells[label]) for label in self.columns})
         return frame.reindex(list(self.rows))
 
 

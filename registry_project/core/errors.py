@@ -69,6 +69,10 @@ class RunNotFoundError(NotFoundError):
     pass
 
 
+class ArtifactNotFoundError(NotFoundError):
+    """A run has no artifact of that name (see `ModelRegistry.run_artifacts`)."""
+
+
 class BlobNotFoundError(NotFoundError):
     """A blob the metadata points at is missing from the blob store."""
 

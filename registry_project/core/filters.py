@@ -1,5 +1,8 @@
-"""The filter language of `reg.search(...)` / `registry search` (and any other listing that
-takes a `filter=`): parsing text into a typed tree, checked against a vocabulary.
+"""The filter language of `reg.search(...)` / `registry search` and of `reg.runs(filter=)`:
+parsing text into a typed tree checked against a vocabulary (`parse_tree`), or, for run
+search, into a conjunction of conditions (`parse_filter`, `FilterFields`, `Condition`,
+`Filter`) with its `order_by` (`parse_ordering`). One grammar, one tokenizer, one set of
+error messages for both.
 
     metrics.auc > 0.9 and tags.team = 'risk' and created_at > '2026-11-01'
     (stage = 'production' or alias = 'champion') and not creator = 'bot'
@@ -14,7 +17,11 @@ Grammar (keywords are case-insensitive)::
     comparison := FIELD OP VALUE | FIELD "in" "(" VALUE ("," VALUE)* ")" | FIELD "like" STRING
     FIELD      := NAME | NAME "." KEY          (metrics.auc, tags.team, params.C)
     OP         := "=" | "==" | "!=" | "<" | "<=" | ">" | ">="
-    VALUE      := 'text' | "text" | NUMBER | true | false   (a quote inside is doubled)
+    VALUE      := 'text' | "text" | NUMBER | true | false
+                  (a quote inside is doubled, or escaped with a backslash: 'it''s', 'it\'s')
+
+Run search (`parse_filter`) takes comparisons joined by `and` only (no `or`, `not`,
+parentheses, `in`, `like`, booleans), as its store compiles them.
 
 Nothing here builds SQL: the result is a tree of frozen dataclasses whose values are
 Python values already converted (numbers, aware datetimes, stages); the store compiles it
@@ -27,11 +34,11 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from registry_project.core.errors import FilterError
+from registry_project.core.errors import FilterError, InvalidInputError
 
 MAX_FILTER_LENGTH = 4000
 MAX_DEPTH = 32  # nesting of parentheses and `not`
@@ -121,8 +128,9 @@ class _Token:
 
 
 _KEYWORDS = {"and", "or", "not", "in", "like", "true", "false"}
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_][A-Za-z0-9_.\-/]*)?")
-_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# A trailing dot is part of the name (`metrics.`), so the error names the whole field.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_.\-/]*)?")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 
 
@@ -135,7 +143,7 @@ def _error(text: str, position: int, message: str) -> FilterError:
     shown = _printable(text[start : position + 40])
     pointer = f"{shown}\n{' ' * (position - start)}^"
     return FilterError(
-        f"invalid filter at position {position + 1} ({at}): {message}",
+        f"invalid filter at character {position + 1} ({at}): {message}",
         position=position,
         pointer=pointer,
     )
@@ -168,7 +176,7 @@ def _tokens(text: str) -> list[_Token]:
             i += len(operator)
             continue
         number = _NUMBER.match(text, i)
-        if number is not None and (ch.isdigit() or ch in "-."):
+        if number is not None and (ch.isdigit() or ch in "-+."):
             end = number.end()
             if end < len(text) and (text[end].isalnum() or text[end] in "_."):
                 raise _error(text, i, f"{text[i : end + 1]!r} is not a number")
@@ -190,6 +198,10 @@ def _tokens(text: str) -> list[_Token]:
 def _string(text: str, start: int) -> tuple[str, int]:
     quote, i, parts = text[start], start + 1, []
     while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):  # a backslash escapes the next character
+            parts.append(text[i + 1])
+            i += 2
+            continue
         if text[i] == quote:
             if i + 1 < len(text) and text[i + 1] == quote:  # a doubled quote is one quote
                 parts.append(quote)
@@ -205,9 +217,11 @@ def _string(text: str, start: int) -> tuple[str, int]:
 
 
 class _Parser:
-    def __init__(self, text: str, vocabulary: Vocabulary) -> None:
+    def __init__(self, text: str, vocabulary: Vocabulary, *, conjunction: bool = False) -> None:
         self.text = text
         self.vocabulary = vocabulary
+        # Run search: comparisons joined by `and` only.
+        self.conjunction = conjunction
         self.tokens = _tokens(text)
         self.at = 0
         self.comparisons = 0
@@ -238,6 +252,7 @@ class _Parser:
     def or_(self, depth: int) -> Node:
         items = [self.and_(depth)]
         while self.token.kind == "or":
+            self.refuse_here("'or'")
             self.at += 1
             items.append(self.and_(depth))
         return items[0] if len(items) == 1 else Or(tuple(items))
@@ -253,9 +268,11 @@ class _Parser:
         if depth >= MAX_DEPTH:
             raise self.fail(f"nested more than {MAX_DEPTH} levels deep")
         if self.token.kind == "not":
+            self.refuse_here("'not'")
             self.at += 1
             return Not(self.unary(depth + 1))
         if self.token.kind == "(":
+            self.refuse_here("parentheses")
             self.at += 1
             node = self.or_(depth + 1)
             self.take(")", "')' to close the parenthesis")
@@ -268,10 +285,9 @@ class _Parser:
             raise self.fail(f"more than {MAX_COMPARISONS} comparisons in one filter")
         field = self.field()
         token = self.token
-        if token.kind == "in":
-            op = "in"
-        elif token.kind == "like":
-            op = "like"
+        if token.kind in ("in", "like"):
+            self.refuse_here(f"{token.kind!r}")
+            op = token.kind
         elif token.kind == "op":
             op = token.text
         else:
@@ -300,8 +316,18 @@ class _Parser:
             return Comparison(field, op, tuple(values))
         return Comparison(field, op, (self.value(field, like=op == "like"),))
 
+    def refuse_here(self, what: str) -> None:
+        if self.conjunction:
+            raise self.fail(
+                f"{what} is not part of this filter, found {self.token.text!r}: join "
+                "comparisons with 'and' (there is no 'or', 'not', 'in' or 'like' here)"
+            )
+
     def field(self) -> Field:
         token = self.token
+        previous = self.tokens[self.at - 1] if self.at else None
+        if token.kind == "end" and previous is not None and previous.kind in ("and", "or"):
+            raise self.fail(f"the filter ends with {previous.text!r}: add a condition after it")
         if token.kind != "name":
             found = "the end of the filter" if token.kind == "end" else repr(token.text)
             raise self.fail(f"expected a field ({self.vocabulary.names()}), found {found}")
@@ -329,7 +355,7 @@ class _Parser:
             )
         self.at += 1
         if token.kind in ("true", "false"):
-            if field.type is not FieldType.ANY:
+            if field.type is not FieldType.ANY or self.conjunction:
                 raise self.fail(f"{field.label} is not true or false", token)
             return token.kind == "true"
         if like and token.kind != "string":
@@ -372,8 +398,14 @@ def _time(parser: _Parser, token: _Token) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def parse_filter(text: object, vocabulary: Vocabulary) -> Node:
+def parse_tree(text: object, vocabulary: Vocabulary) -> Node:
     """Parse `text` against `vocabulary`; a `FilterError` naming the position otherwise."""
+    _check_text(text)
+    assert isinstance(text, str)
+    return _Parser(text, vocabulary).parse()
+
+
+def _check_text(text: object) -> None:
     if not isinstance(text, str):
         raise FilterError(
             f'a filter is text such as "metrics.auc > 0.9", got {type(text).__name__}', position=0
@@ -385,7 +417,6 @@ def parse_filter(text: object, vocabulary: Vocabulary) -> Node:
         )
     if "\x00" in text:
         raise _error(text, text.index("\x00"), "a NUL character cannot be part of a filter")
-    return _Parser(text, vocabulary).parse()
 
 
 def fields_of(node: Node) -> list[Field]:
@@ -395,3 +426,118 @@ def fields_of(node: Node) -> list[Field]:
     if isinstance(node, Not):
         return fields_of(node.item)
     return [field for item in node.items for field in fields_of(item)]
+
+
+# --- run search: a conjunction of conditions and its order_by ---------------------------
+
+
+@dataclass(frozen=True)
+class FilterFields:
+    """What a run search can filter and order on: `prefixes` take a key (`metrics.auc`),
+    `attributes` are bare names (`status`). Values are numbers or text, as written."""
+
+    prefixes: Collection[str]
+    attributes: Collection[str]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One comparison. `prefix` is None for an attribute (then `key` is its name)."""
+
+    prefix: str | None
+    key: str
+    op: str
+    value: float | str
+
+    @property
+    def field(self) -> str:
+        return self.key if self.prefix is None else f"{self.prefix}.{self.key}"
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Conditions that must all hold (`and`); empty matches everything."""
+
+    conditions: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """`order_by` parsed: a field (`prefix` None for an attribute) and its direction."""
+
+    prefix: str | None
+    key: str
+    descending: bool
+
+
+def _vocabulary(fields: FilterFields) -> Vocabulary:
+    return Vocabulary(
+        fields={name: FieldType.ANY for name in fields.attributes},
+        namespaces={name: FieldType.ANY for name in fields.prefixes},
+    )
+
+
+def parse_filter(text: object, fields: FilterFields) -> Filter:
+    """`text` as a `Filter` of conditions joined by `and`; None or blank is the empty
+    filter. The same grammar and messages as `parse_tree`, without `or`, `not`,
+    parentheses, `in`, `like` and booleans."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return Filter()
+    _check_text(text)
+    assert isinstance(text, str)
+    node = _Parser(text, _vocabulary(fields), conjunction=True).parse()
+    comparisons = node.items if isinstance(node, And) else (node,)
+    conditions = []
+    for item in comparisons:
+        assert isinstance(item, Comparison)  # the conjunction parser builds nothing else
+        value = item.values[0]
+        assert isinstance(value, float | str) and not isinstance(value, bool)
+        field = item.field
+        if field.key is None:  # an attribute: `status`
+            conditions.append(Condition(None, field.name, item.op, value))
+        else:
+            conditions.append(Condition(field.name, field.key, item.op, value))
+    return Filter(tuple(conditions))
+
+
+def parse_ordering(order_by: object, fields: FilterFields) -> Ordering:
+    """`-metrics.auc` (descending), `metrics.auc` or `start_time` as an `Ordering`."""
+    if not isinstance(order_by, str) or not order_by.strip():
+        raise InvalidInputError(
+            f"order_by must be a field such as '-start_time' or '-metrics.auc', got {order_by!r}"
+        )
+    text = order_by.strip()
+    descending = text.startswith("-")
+    word = text.lstrip("-+")
+    if not _NAME.fullmatch(word):
+        raise InvalidInputError(
+            f"order_by {order_by!r} is not a field: write e.g. '-start_time' or '-metrics.auc'"
+        )
+    prefix, dot, key = word.partition(".")
+    choices = ", ".join(
+        [*(f"{p}.<key>" for p in sorted(fields.prefixes)), *sorted(fields.attributes)]
+    )
+    if dot:
+        if prefix not in fields.prefixes or not key:
+            raise InvalidInputError(f"unknown field {word!r} in order_by: use {choices}")
+        return Ordering(prefix, key, descending)
+    if word not in fields.attributes:
+        raise InvalidInputError(f"unknown field {word!r} in order_by: use {choices}")
+    return Ordering(None, word, descending)
+
+
+def compare(left: float | str, op: str, right: float | str) -> bool:
+    """`left op right` for values of the same kind (the store's Python-side filters)."""
+    if op == "=":
+        return left == right
+    if op == "!=":
+        return left != right
+    if isinstance(left, str) != isinstance(right, str):
+        return False
+    if op == "<":
+        return left < right  # type: ignore[operator]
+    if op == "<=":
+        return left <= right  # type: ignore[operator]
+    if op == ">":
+        return left > right  # type: ignore[operator]
+    return left >= right  # type: ignore[operator]

@@ -28,6 +28,7 @@ from registry_project.core.facade.registration_calls import RegistrationCalls
 from registry_project.core.facade.run_calls import RunCalls
 from registry_project.core.facade.search_calls import SearchCalls
 from registry_project.core.facade.stage_calls import StageCalls
+from registry_project.core.facade.tracking_calls import TrackingCalls
 from registry_project.core.facade.version_calls import VersionCalls
 from registry_project.core.ops.dataset_ops import DatasetRef
 from registry_project.core.ops.integrity_ops import GC_GRACE_PERIOD
@@ -48,6 +49,7 @@ __all__ = ["GC_GRACE_PERIOD", "DatasetRef", "InputsArg", "ModelRegistry", "RunRe
 class ModelRegistry(
     DatasetCalls,
     RunCalls,
+    TrackingCalls,
     RegistrationCalls,
     VersionCalls,
     StageCalls,

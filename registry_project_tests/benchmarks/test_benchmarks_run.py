@@ -34,9 +34,15 @@ def test_tiny_benchmark_runs_every_workload_against_mlflow(tmp_path: Path) -> No
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     workloads = {row["workload"] for row in results["rows"]}
-    assert {w.split()[0] for w in workloads} == {"W1", "W2", "W3", "W4", "W5", "W6"}
+    assert {w.split()[0] for w in workloads} == {"W1", "W2", "W3", "W4", "W5", "W6", "W7"}
     compared = {row["workload"]: row for row in results["rows"] if row.get("baseline") == "mlflow"}
-    assert set(compared) == {"W1 registration", "W2 production lookup", "W3 best by metric"}
+    assert set(compared) == {
+        "W1 registration",
+        "W2 production lookup",
+        "W3 best by metric",
+        "W7 step metrics",
+    }
+    assert compared["W7 step metrics"]["mlflow per step"] > 0
     assert all(row["ratio"] > 0 for row in compared.values())
     assert "| W1 registration |" in (tmp_path / "results.md").read_text()
     assert list((tmp_path / "not" / "yet" / "there").iterdir()) == []  # stores cleaned up

@@ -46,6 +46,14 @@ def unchanged(rows: Rows) -> Rows:
 ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
     "0002": unchanged,  # indexes on audit_events (actor, seq) and (action, seq) only
     "0003": lambda rows: {**rows, "model_card_texts": [], "reproductions": []},  # new tables
+    # every run's experiment backfilled with its name; three new tables
+    "0004": lambda rows: {
+        **rows,
+        "runs": [{**run, "experiment": run["name"]} for run in rows["runs"]],
+        "run_tags": [],
+        "run_step_metrics": [],
+        "run_artifacts": [],
+    },
     "0005": lambda rows: {  # governance: new tables, nothing existing changes
         **rows,
         "protection_rules": [],

@@ -113,14 +113,14 @@ def test_database_filled_at_the_first_migration_keeps_every_record_on_upgrade(
     engine = create_registry_engine(database_url)
     migrate.upgrade(engine, "0001")
     assert migrate.current_revision(engine) == "0001"
-    # The 0001-era registry: the same code paths, without the head-revision check. (Only
-    # calls that touch 0001's tables: a promotion reads the protection rules of 0005, so
-    # the promotions follow the upgrade; core/test_migrations_with_data.py promotes at
-    # 0001 with the first release's own statements.)
+    # The 0001-era registry: the same code paths, without the head-revision check, and only
+    # calls that touch 0001's tables as they were: no run (today's runs have columns 0001
+    # lacks, migration 0004) and no promotion (it reads the protection rules of 0005), so
+    # the promotions follow the upgrade. test_migrations_with_data.py writes runs and
+    # promotions at 0001 with the first release's own statements (fill_0001).
     old = ModelRegistry(engine, open_blob_store(root), config=RegistryConfig(database_url, root))
     snap = old.snapshot_dataset("customers", pd.DataFrame({"a": [1, 2, 3]}))
-    with old.start_run("train", params={"C": 1}, inputs=[snap]) as run:
-        first = old.register_model("churn", {"w": 1}, run=run, metrics={"auc": 0.8})
+    first = old.register_model("churn", {"w": 1}, metrics={"auc": 0.8})
     second = old.register_model("churn", {"w": 2}, metrics={"auc": 0.9})
     events_before = [(e.seq, e.hash) for e in old.audit_log()]
     old.close()
@@ -139,7 +139,7 @@ def test_database_filled_at_the_first_migration_keeps_every_record_on_upgrade(
             1: "archived",
             2: "production",
         }
-        assert upgraded.lineage("churn/1").datasets[0].snapshot.id == snap.id
+        assert upgraded.load_dataset(snap.id)["a"].tolist() == [1, 2, 3]
         assert upgraded.load_model("churn@production") == {"w": 2}
         assert upgraded.verify().ok
         assert {e.action for e in upgraded.audit_log(actor="bob")} == {

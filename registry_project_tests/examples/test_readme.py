@@ -16,6 +16,7 @@ WALK_THROUGH = {
     "examples/breast_cancer/model.py",
     "examples/breast_cancer/definitions.py",
     "registry_project_tests/examples/test_breast_cancer.py",
+    "examples/tracking/sweep.py",
 }
 
 

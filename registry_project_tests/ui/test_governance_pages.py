@@ -56,7 +56,7 @@ def test_the_search_page(tmp_path: Path) -> None:
     assert re.findall(r'data-ref="([^"]+)"', found.text) == ["fraud/1", "churn/2"]
     assert re.findall(r'data-ref="([^"]+)"', tagged.text) == ["churn/2"]
     assert len(re.findall(r'data-ref="', every.text)) == 3
-    assert bad.status_code == 400 and "invalid filter at position 15" in bad.text
+    assert bad.status_code == 400 and "invalid filter at character 15" in bad.text
     assert "<script>" not in bad.text and "&lt;script&gt;" in bad.text
     assert "\n" + " " * 14 + "^\n" in bad.text  # the caret under the position
     assert bad_order.status_code == 400 and "order_by" in bad_order.text

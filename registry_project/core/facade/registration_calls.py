@@ -11,10 +11,14 @@ from typing import Any
 
 from registry_project.core import flavors
 from registry_project.core.entities import ModelVersion, Registration
+from registry_project.core.errors import InvalidInputError
 from registry_project.core.external import StoredArtifact
 from registry_project.core.facade.base import FacadeBase
 from registry_project.core.ops import registration
 from registry_project.core.ops.run_ops import RunRef
+
+# `register_model`'s model when none is given: None can be a model (pickle flavor).
+_NO_MODEL: Any = object()
 
 
 class RegistrationCalls(FacadeBase):
@@ -23,9 +27,10 @@ class RegistrationCalls(FacadeBase):
     def register_model(
         self,
         name: str,
-        model: object,
+        model: object = _NO_MODEL,
         *,
         run: RunRef | None = None,
+        artifact: str | None = None,
         metrics: Mapping[str, float] | None = None,
         flavor: str | flavors.Flavor | None = None,
         signature: Any = None,
@@ -48,12 +53,47 @@ class RegistrationCalls(FacadeBase):
         Dagster training asset turns it on, so retraining on unchanged data adds no
         byte-identical versions.
 
+        With `artifact=` instead of a model, registers the model a finished run logged
+        under that name (`run.log_model(clf, name="model")`), re-hashed first: register
+        the best trial of a sweep after the fact. `run=` is then required; `flavor`,
+        `signature` and `reuse_identical` do not apply (the logged model has its flavor).
+
         Example::
 
             mv = reg.register_model("churn", clf, run=run, metrics={"auc": 0.91},
                                     signature=X_train.head())
             mv.version, mv.id, mv.artifact_digest
+            best = reg.runs("churn", order_by="-metrics.val_auc", limit=1)[0]
+            mv = reg.register_model("churn", run=best.id, artifact="model")
         """
+        if artifact is not None or model is _NO_MODEL:
+            if artifact is None:
+                raise InvalidInputError(
+                    "register_model needs a model, or run= and artifact= naming the model a "
+                    "finished run logged (register_model('churn', run=run_id, artifact='model'))"
+                )
+            if model is not _NO_MODEL:
+                raise InvalidInputError(
+                    "pass either a model or artifact= (a model the run logged), not both"
+                )
+            if run is None:
+                raise InvalidInputError("artifact= names a run's model: pass run= as well")
+            if flavor is not None or signature is not None or reuse_identical:
+                raise InvalidInputError(
+                    "flavor, signature and reuse_identical do not apply to artifact=: the "
+                    "run's logged model already has its flavor"
+                )
+            return registration.register_from_run(
+                self._w,
+                name,
+                run=run,
+                artifact=artifact,
+                metrics=metrics,
+                description=description,
+                actor=actor,
+                dagster_run_id=dagster_run_id,
+                asset_key=asset_key,
+            )
         return registration.register(
             self._w,
             name,

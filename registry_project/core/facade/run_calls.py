@@ -24,7 +24,9 @@ class RunCalls(FacadeBase):
         self,
         name: str,
         *,
+        experiment: str | None = None,
         params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
         inputs: InputsArg = None,
         dagster_run_id: str | None = None,
         asset_key: str | None = None,
@@ -41,10 +43,17 @@ class RunCalls(FacadeBase):
         `software` brings them from where the run really executed (an external training
         process that stored its environment files as blobs; see `core.external`).
 
+        `experiment` groups runs (`reg.runs("churn")`); it defaults to the run's name.
+        `tags` are text labels (`{"team": "risk"}`) that `runs(filter="tags.team = 'risk'")`
+        finds. A run need not register anything: a sweep's trials are tracked runs.
+
         Example::
 
             with reg.start_run("churn-training", params={"C": 1.0}, inputs=[snap]) as run:
                 mv = reg.register_model("churn", model, run=run, metrics={"auc": 0.91})
+            with reg.start_run("trial-3", experiment="churn", params={"C": 0.1}) as run:
+                for step, loss in enumerate(losses):
+                    run.log_metric("loss", loss, step=step)
         """
         run = run_ops.start(
             self._w,
@@ -56,6 +65,8 @@ class RunCalls(FacadeBase):
             capture_environment=capture_environment,
             actor=actor,
             software=software,
+            experiment=experiment,
+            tags=tags,
         )
         return ActiveRun(self, run.id, name)
 

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
+from registry_project.core.active_run import ActiveRun
 from registry_project.core.entities import (
     Comparison,
     Lineage,
     MetricRecord,
+    MetricSteps,
     Model,
     ModelSummary,
     ModelVersion,
     Stage,
+    TrainingRun,
 )
+from registry_project.core.errors import InvalidInputError
 from registry_project.core.facade.base import FacadeBase
-from registry_project.core.ops import comparison, version_ops
+from registry_project.core.ops import comparison, tracking_ops, version_ops
 from registry_project.core.ops.dataset_ops import DatasetRef
+from registry_project.core.ops.run_ops import RunRef
 from registry_project.core.ops.version_ops import VersionRef
 
 if TYPE_CHECKING:
@@ -44,9 +49,33 @@ class VersionCalls(FacadeBase):
         The newest value of each metric is what ordering and promotion read."""
         return version_ops.log_metrics(self._w, version, metrics, dataset=dataset, actor=actor)
 
-    def metric_history(self, version: VersionRef) -> list[MetricRecord]:
-        """Every metric logged on a version, by dataset (None = training)."""
-        return version_ops.metric_history(self._w, version)
+    @overload
+    def metric_history(self, target: VersionRef) -> list[MetricRecord]: ...
+    @overload
+    def metric_history(self, target: RunRef, key: str) -> MetricSteps: ...
+
+    def metric_history(
+        self, target: VersionRef | RunRef, key: str | None = None
+    ) -> list[MetricRecord] | MetricSteps:
+        """One name, two histories, told apart by `key`:
+
+        - `metric_history(version)`: every metric logged on a version, by dataset (None =
+          training), as `MetricRecord`s;
+        - `metric_history(run, "loss")`: every point of a run's step metric in step order
+          (`MetricSteps`: a sequence of `MetricStep(step, value, logged_at)`, and
+          `.to_frame()`). `run` is the ActiveRun, the TrainingRun or its id.
+
+        Example::
+
+            curve = reg.metric_history(run, "loss").to_frame()  # columns step, value, logged_at
+        """
+        if key is not None:
+            return tracking_ops.metric_history(self._w, target, key)  # type: ignore[arg-type]
+        if isinstance(target, ActiveRun | TrainingRun):
+            raise InvalidInputError(
+                "metric_history of a run needs the metric's name: metric_history(run, 'loss')"
+            )
+        return version_ops.metric_history(self._w, target)
 
     def get_version(self, reference: VersionRef) -> ModelVersion:
         """A version by ModelVersion, UUID, `name/7`, `name@production` or `name@latest`."""

@@ -21,12 +21,13 @@ from registry_project.core.entities import (
     AuditAction,
     ModelVersion,
     Registration,
+    RunStatus,
     Stage,
     frozen_mapping,
 )
 from registry_project.core.errors import IntegrityCheckError, InvalidInputError, RunNotFoundError
 from registry_project.core.external import StoredArtifact
-from registry_project.core.ops import run_ops
+from registry_project.core.ops import run_artifact_ops, run_ops
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.references import ById
 from registry_project.core.store import audit
@@ -276,3 +277,50 @@ def resolve_flavor(w: Writer, model: object, flavor: str | flavors.Flavor | None
         chosen.name, pickle_based=chosen.pickle_based, allow_pickle=w.allow_pickle
     )
     return chosen
+
+
+def register_from_run(
+    w: Writer,
+    name: str,
+    *,
+    run: run_ops.RunRef,
+    artifact: str,
+    metrics: Mapping[str, float] | None,
+    description: str | None,
+    actor: str | None,
+    dagster_run_id: str | None,
+    asset_key: str | None,
+) -> ModelVersion:
+    """Register a model a finished run logged (`ActiveRun.log_model`) as the next version:
+    "register the best trial" after a sweep. Its bytes are re-hashed first."""
+    validate_name(name, "model name")
+    clean_metrics = validate_metrics(metrics)
+    validate_description(description)
+    dagster_run_id, asset_key = w.dagster_context(dagster_run_id, asset_key)
+    found = run_artifact_ops.get_artifact(w, run, artifact)
+    status = run_ops.get(w, found.run_id).status
+    if status is not RunStatus.FINISHED:
+        raise InvalidInputError(
+            f"run {found.run_id} is {status.value}: only a finished run's model is registered "
+            "from it (leave the start_run block first, or pass the model itself)"
+        )
+    if found.flavor is None or found.python_class is None:
+        raise InvalidInputError(
+            f"artifact {artifact!r} of run {found.run_id} is a file ({found.media_type}), not "
+            "a model: log the model with run.log_model(model, name=...) to register it later"
+        )
+    resolve_flavor(w, None, found.flavor)  # known, and pickle allowed if pickled
+    w.require_blobs(
+        [found.digest], "the run's model artifact", sizes={found.digest: found.size_bytes}
+    )
+    return _record_version(
+        w,
+        name,
+        StoredArtifact(found.digest, found.size_bytes, found.flavor, found.python_class, None),
+        run_id=found.run_id,
+        metrics=clean_metrics,
+        description=description,
+        actor=w.actor(actor),
+        dagster_run_id=dagster_run_id,
+        asset_key=asset_key,
+    ).version

@@ -39,6 +39,7 @@ from registry_project.core.validation import (
     validate_metrics,
     validate_name,
     validate_params,
+    validate_tags,
 )
 
 InputsArg = (
@@ -72,9 +73,13 @@ def start(
     capture_environment: bool,
     actor: str | None,
     software: StoredSoftware | None = None,
+    experiment: str | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> TrainingRun:
     """The new run as written (the facade wraps it in an ActiveRun)."""
     validate_name(name, "run name")
+    experiment = validate_name(name if experiment is None else experiment, "experiment name")
+    clean_tags = validate_tags(tags)
     params_json = validate_params(params)
     who = w.actor(actor)
     dagster_run_id, asset_key = w.dagster_context(dagster_run_id, asset_key)
@@ -93,6 +98,8 @@ def start(
         environment=None,
         dagster_run_id=dagster_run_id,
         asset_key=asset_key,
+        experiment=experiment,
+        tags=frozen_mapping(clean_tags),
     )
     stored: tuple[BlobInfo, ...] = ()
     captured: environment.CapturedEnvironment | None = None
@@ -136,6 +143,7 @@ def start(
                 subject_id=run.id,
                 after={
                     "name": name,
+                    **({"experiment": experiment} if experiment != name else {}),
                     "inputs": [f"{role}:{d}" for d, role in pairs],
                     "code_commit": run.code.commit,
                     "dagster_run_id": dagster_run_id,

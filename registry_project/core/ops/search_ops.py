@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from registry_project.core.entities import ModelVersion
 from registry_project.core.errors import InvalidInputError
-from registry_project.core.filters import parse_filter
+from registry_project.core.filters import parse_tree
 from registry_project.core.ops.writer import Writer
 from registry_project.core.store import search as search_store
 from registry_project.core.validation import parse_order_by, validate_limit
@@ -18,7 +18,7 @@ def search(
 ) -> list[ModelVersion]:
     # No filter (None, or blank text as an empty command-line argument gives): every version.
     blank = filter is None or (isinstance(filter, str) and not filter.strip())
-    node = None if blank else parse_filter(filter, search_store.VERSION_VOCABULARY)
+    node = None if blank else parse_tree(filter, search_store.VERSION_VOCABULARY)
     if order_by in ("name", "-name", "+name"):
         field, is_metric, descending = "name", False, order_by.startswith("-")
     else:

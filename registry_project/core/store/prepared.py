@@ -38,6 +38,7 @@ from sqlalchemy.sql.base import Executable
 from registry_project.core.errors import ConfigurationError
 
 Processor = Callable[[Any], Any] | None
+_UNSET = object()
 
 SWITCH_VARIABLE = "REGISTRY_PREPARED_STATEMENTS"
 # An engine execution option (set by engine.py from the switch): False runs every
@@ -85,6 +86,31 @@ class _Compiled:
     binds: tuple[tuple[str, str, Any, Processor], ...]
     # A SELECT's columns, in the order of the driver's rows: (key, type).
     columns: tuple[tuple[str, sa.types.TypeEngine[Any]], ...]
+
+    def driver_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """`driver_parameters` of many rows, column by column: a value that is the same
+        object as the row before's is processed once (a batch of step metrics shares one
+        timestamp per logged step, and its conversion is most of the batch's Python)."""
+        columns = []
+        for key, _, default, process in self.binds:
+            values = [row.get(key, default) for row in rows]
+            if process is not None:
+                previous: Any = _UNSET
+                converted: Any = None
+                out = []
+                for value in values:
+                    if value is None:
+                        out.append(None)
+                        continue
+                    if value is not previous:
+                        previous, converted = value, process(value)
+                    out.append(converted)
+                values = out
+            columns.append(values)
+        if self.positional:
+            return list(zip(*columns, strict=True))
+        keys = [driver_key for _, driver_key, _, _ in self.binds]
+        return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def driver_parameters(self, parameters: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = []
@@ -159,7 +185,7 @@ class PreparedStatement:
             _ordinary(connection, self._statement, [dict(row) for row in rows])
             return
         compiled = self._compile(connection.dialect, tuple(rows[0]))
-        driver_rows = [compiled.driver_parameters(row) for row in rows]
+        driver_rows = compiled.driver_rows(rows)
         cursor = connection.connection.cursor()
         try:
             run_on_driver(connection.dialect, cursor.executemany, compiled.sql, driver_rows)

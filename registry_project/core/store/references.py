@@ -11,6 +11,7 @@ from registry_project.core.entities import DatasetKind
 from registry_project.core.store.schema import (
     datasets,
     model_versions,
+    run_artifacts,
     run_environment_files,
     runs,
 )
@@ -32,6 +33,8 @@ def _queries() -> list[tuple[sa.Select[tuple[str]], sa.ColumnElement[str]]]:
             runs.c.packages_digest,
         ),
         (sa.select(run_environment_files.c.digest), run_environment_files.c.digest),
+        # Migration 0004: files runs logged (plots, tables, models to register later).
+        (sa.select(run_artifacts.c.digest), run_artifacts.c.digest),
     ]
 
 

@@ -118,6 +118,7 @@ def run_values(run: TrainingRun, params_json: str) -> dict[str, Any]:
         "created_by": run.created_by,
         "dagster_run_id": run.dagster_run_id,
         "asset_key": run.asset_key,
+        "experiment": run.experiment or run.name,
     }
     environment = run.environment
     if environment is not None:
@@ -172,6 +173,7 @@ def run_from_row(
     metrics: Mapping[str, float],
     inputs: Sequence[tuple[str, str]],
     files: Sequence[tuple[str, str, int]],
+    tags: Mapping[str, str] | None = None,
 ) -> TrainingRun:
     m = row._mapping
     environment = None
@@ -203,6 +205,8 @@ def run_from_row(
         error=m["error"],
         dagster_run_id=m["dagster_run_id"],
         asset_key=m["asset_key"],
+        experiment=m["experiment"] or m["name"],
+        tags=frozen_mapping(tags),
     )
 
 

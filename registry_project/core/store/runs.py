@@ -17,6 +17,7 @@ from registry_project.core.store.schema import (
     run_environment_files,
     run_inputs,
     run_metrics,
+    run_tags,
     runs,
 )
 
@@ -32,6 +33,10 @@ def insert_run(connection: Connection, run: TrainingRun, *, params_json: str) ->
             for item in run.inputs
         ],
     )
+    _INSERT_TAGS.execute_many(
+        connection,
+        [{"run_id": run.id, "key": key, "value": value} for key, value in run.tags.items()],
+    )
     files = run.environment.files if run.environment is not None else ()
     _INSERT_FILES.execute_many(
         connection,
@@ -46,6 +51,7 @@ def insert_run(connection: Connection, run: TrainingRun, *, params_json: str) ->
 _INSERT_RUN = PreparedStatement(runs.insert())
 _INSERT_INPUTS = PreparedStatement(run_inputs.insert())
 _INSERT_FILES = PreparedStatement(run_environment_files.insert())
+_INSERT_TAGS = PreparedStatement(run_tags.insert())
 
 
 def finish_run(
@@ -117,7 +123,12 @@ def fetch_run(connection: Connection, run_id: str) -> TrainingRun | None:
             .order_by(run_environment_files.c.path)
         )
     ]
-    return run_from_row(row, metrics=metrics, inputs=inputs, files=files)
+    tags = dict(
+        connection.execute(
+            sa.select(run_tags.c.key, run_tags.c.value).where(run_tags.c.run_id == run_id)
+        ).all()
+    )
+    return run_from_row(row, metrics=metrics, inputs=inputs, files=files, tags=tags)
 
 
 _RUN_SUMMARY = PreparedStatement(
@@ -157,3 +168,23 @@ def run_summary(connection: Connection, run_id: str) -> tuple[str | None, bool] 
         return None
     [(dagster_run_id, uses_deleted_data)] = rows
     return dagster_run_id, bool(uses_deleted_data)
+
+
+_RUN_EXISTS = PreparedStatement(sa.select(runs.c.id).where(runs.c.id == sa.bindparam("run_id")))
+
+
+def run_exists(connection: Connection, run_id: str) -> bool:
+    return bool(_RUN_EXISTS.execute(connection, {"run_id": run_id}))
+
+
+def upsert_run_tags(connection: Connection, run_id: str, tags: Mapping[str, str]) -> None:
+    """Add or replace tags of a run (migration 0004)."""
+    if not tags:
+        return
+    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(run_tags)
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": insert.excluded.value}
+        ),
+        [{"run_id": run_id, "key": key, "value": value} for key, value in tags.items()],
+    )

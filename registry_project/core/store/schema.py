@@ -123,8 +123,12 @@ runs = sa.Table(
     sa.Column("platform", sa.String(256)),
     sa.Column("packages_digest", sa.String(DIGEST_LENGTH)),
     sa.Column("package_count", sa.Integer, nullable=False, server_default="0"),
+    # Added in migration 0004: the experiment a run belongs to (default: its name);
+    # nullable only because SQLite cannot add a NOT NULL column, never written NULL.
+    sa.Column("experiment", sa.String(NAME_LENGTH)),
     sa.Index(None, "name", "started_at"),
     sa.Index(None, "dagster_run_id"),
+    sa.Index(None, "experiment", "started_at"),
 )
 
 run_metrics = sa.Table(
@@ -134,6 +138,46 @@ run_metrics = sa.Table(
     sa.Column("key", sa.String(256), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("logged_at", UTCDateTime(), nullable=False),
+)
+
+# Added in migration 0004: a run's tags (free text, e.g. team = risk).
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    _id("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# Added in migration 0004: every point of a run's step metrics (a loss curve); the latest
+# value of each key is also in run_metrics, which is what listings and filters read.
+run_step_metrics = sa.Table(
+    "run_step_metrics",
+    metadata,
+    _id("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("step", sa.BigInteger, primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("logged_at", UTCDateTime(), nullable=False),
+    sqlite_with_rowid=False,  # one B-tree insert per point on SQLite (migration 0004)
+)
+
+# Added in migration 0004: files a run logged (plots, tables, a model to register later),
+# content-addressed in the blob store like models; flavor and python_class only for a
+# model logged through ActiveRun.log_model.
+run_artifacts = sa.Table(
+    "run_artifacts",
+    metadata,
+    _id("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("digest", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.String(256), nullable=False),
+    sa.Column("flavor", sa.String(64)),
+    sa.Column("python_class", sa.String(512)),
+    sa.Column("logged_at", UTCDateTime(), nullable=False),
+    sa.Column("logged_by", sa.String(256), nullable=False),
+    sa.Index(None, "digest"),
 )
 
 run_inputs = sa.Table(
