@@ -28,6 +28,7 @@ for module in (
     inspect,
     tracking,
     search,
+    tracking,
     stages,
     governance,
     data,

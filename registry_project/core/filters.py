@@ -135,7 +135,7 @@ def _error(text: str, position: int, message: str) -> FilterError:
     shown = _printable(text[start : position + 40])
     pointer = f"{shown}\n{' ' * (position - start)}^"
     return FilterError(
-        f"invalid filter at position {position + 1} ({at}): {message}",
+        f"invalid filter at character {position + 1} ({at}): {message}",
         position=position,
         pointer=pointer,
     )

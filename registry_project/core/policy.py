@@ -54,6 +54,9 @@ class PromotionPolicy:
     higher_is_better: bool = True
     min_delta: float = 0.0
     guards: tuple[GuardMetric, ...] = ()
+    # Not a rule of its own: a pipeline that declares it has its production asset store it
+    # as the model's protection rule (`reg.protect`, audited), which every path obeys; the
+    # approval check itself is `core/stages.check_approvals`.
     require_approval: bool = False
 
     def __post_init__(self) -> None:

@@ -38,7 +38,7 @@ from registry_project.core.display import inert
 from registry_project.core.errors import InvalidInputError, NotFoundError, RegistryError
 from registry_project.core.registry import ModelRegistry
 from registry_project.core.secrets import mask_credentials
-from registry_project.ui import formatting
+from registry_project.ui import formatting, search_page
 from registry_project.ui.audit_pages import AuditPages
 from registry_project.ui.charts import STAGE_COLORS
 from registry_project.ui.model_pages import ModelPages
@@ -230,6 +230,7 @@ def create_app(
             route("/experiments/{name}/compare", runs.compare, "compare_runs"),
             route("/runs/{run_id}", runs.run, "run"),
             route("/runs/{run_id}/artifacts/{name:path}", runs.artifact, "run_artifact"),
+            route("/search", functools.partial(search_page.search, pages), "search"),
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},

@@ -113,15 +113,15 @@ def test_database_filled_at_the_first_migration_keeps_every_record_on_upgrade(
     engine = create_registry_engine(database_url)
     migrate.upgrade(engine, "0001")
     assert migrate.current_revision(engine) == "0001"
-    # The 0001-era registry: the same code paths, without the head-revision check. No run:
-    # today's runs have columns 0001 lacks (migration 0004); runs written at 0001 are
-    # covered row by row by test_migrations_with_data.py (fill_0001 writes them).
+    # The 0001-era registry: the same code paths, without the head-revision check, and only
+    # calls that touch 0001's tables as they were: no run (today's runs have columns 0001
+    # lacks, migration 0004) and no promotion (it reads the protection rules of 0005), so
+    # the promotions follow the upgrade. test_migrations_with_data.py writes runs and
+    # promotions at 0001 with the first release's own statements (fill_0001).
     old = ModelRegistry(engine, open_blob_store(root), config=RegistryConfig(database_url, root))
     snap = old.snapshot_dataset("customers", pd.DataFrame({"a": [1, 2, 3]}))
     first = old.register_model("churn", {"w": 1}, metrics={"auc": 0.8})
     second = old.register_model("churn", {"w": 2}, metrics={"auc": 0.9})
-    old.promote(first, actor="alice", reason="baseline")
-    old.promote(second, actor="bob", reason="better")
     events_before = [(e.seq, e.hash) for e in old.audit_log()]
     old.close()
 
@@ -133,6 +133,8 @@ def test_database_filled_at_the_first_migration_keeps_every_record_on_upgrade(
 
     with ModelRegistry.open(database_url, root) as upgraded:
         assert [(e.seq, e.hash) for e in upgraded.audit_log()] == events_before
+        upgraded.promote(first, actor="alice", reason="baseline")
+        upgraded.promote(second, actor="bob", reason="better")
         assert {v.version: v.stage.value for v in upgraded.versions("churn")} == {
             1: "archived",
             2: "production",

@@ -266,7 +266,7 @@ def test_malformed_and_hostile_filters_are_refused_at_their_position(
     with pytest.raises(errors.FilterError) as refused:
         filled.reg.search(text)
     message = str(refused.value)
-    assert f"invalid filter at position {position} " in message, message
+    assert f"invalid filter at character {position} " in message, message
     assert refused.value.position == position - 1
     assert words in message, message
     assert "\n" not in message  # one line, as every CLI error
@@ -310,7 +310,7 @@ def test_fuzzed_filters_either_run_or_are_refused_cleanly(filled: Filled) -> Non
         except errors.FilterError as exc:
             refused += 1
             assert 0 <= exc.position <= len(candidate), (candidate, exc.position)
-            assert str(exc).startswith(f"invalid filter at position {exc.position + 1} ")
+            assert str(exc).startswith(f"invalid filter at character {exc.position + 1} ")
         else:
             ran += 1
             assert all(v.ref for v in found)

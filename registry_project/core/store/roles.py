@@ -52,6 +52,7 @@ ACTOR_COLUMNS: dict[str, str] = {
     "alias_changes": "actor",
     "model_tags": "set_by",
     "version_tags": "set_by",
+    "run_artifacts": "logged_by",
     "audit_events": "actor",
 }
 _CHANGED_ROWS_CARRY_THEIR_ACTOR = {

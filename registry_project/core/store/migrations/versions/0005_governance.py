@@ -3,7 +3,7 @@
 Five new tables; no existing row changes.
 
 Revision ID: 0005
-Revises: 0003 (the experiment-tracking migration 0004 is chained in between at merge)
+Revises: 0004
 Create Date: 2026-12-02
 """
 
