@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from registry_project import ModelRegistry
 from registry_project.core.entities import AuditAction, RetentionSubject, Stage
