@@ -376,6 +376,7 @@ class Pages:
             card_text=self.registry.model_card_text(name),
             card=self.registry.model_card(version),
             reproduction=self.registry.latest_reproduction(version),
+            retention=self.registry.version_retention(version),
         )
 
     def version_by_id(self, request: Request) -> Response:
@@ -394,11 +395,14 @@ class Pages:
         name = query_value(request, "name")
         snapshots = self.registry.datasets(name)
         now = datetime.now(UTC)
+        # One plan for the page: each live snapshot's verdict under its name's policy.
+        verdicts = {item.subject_id: item for item in self.registry.retention_plan()}
         rows = [
             {
                 "snapshot": snap,
                 "dependents": self.registry.dependents(snap),
                 "expired": snap.expires_at is not None and snap.expires_at <= now,
+                "retention": verdicts.get(snap.id),
             }
             for snap in snapshots
         ]
