@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from registry_project.orchestration import ModelRegistryResource
+from registry_project.orchestration import ModelRegistryResource, registry_retention_schedule
 from registry_project.pipelines.churn import DATASETS, PIPELINES
 
 # Each pipeline's own automation sensor retrains its model; this one snapshots the demo's
@@ -28,6 +28,11 @@ defs = dg.Definitions(
     # Each pipeline's promotion, registry-sync and automation sensors (RUNNING: the demo
     # opts in), and the demo's own data sensor.
     sensors=[data_sensor, *(sensor for p in PIPELINES for sensor in p.sensors)],
-    schedules=[schedule for p in PIPELINES for schedule in p.schedules],
+    # The retention sweep, RUNNING like the demo's other schedules (the library default is
+    # STOPPED): it deletes only what a stored policy (`registry retention set`) says is due.
+    schedules=[
+        *(schedule for p in PIPELINES for schedule in p.schedules),
+        registry_retention_schedule(default_status=dg.DefaultScheduleStatus.RUNNING),
+    ],
     resources={"registry": ModelRegistryResource()},
 )

@@ -127,3 +127,11 @@ def test_a_stale_production_model_shows_stale_in_dagster(
     assert _freshness(instance, promoted_at + timedelta(minutes=5)) is FreshnessState.PASS
     assert _freshness(instance, promoted_at + timedelta(minutes=40)) is FreshnessState.WARN
     assert _freshness(instance, promoted_at + timedelta(hours=2)) is FreshnessState.FAIL
+
+
+def test_the_demo_opts_in_to_the_retention_schedule() -> None:
+    from registry_project.definitions import defs
+
+    schedule = defs.resolve_schedule_def("registry_retention_schedule")
+    assert schedule.default_status is dg.DefaultScheduleStatus.RUNNING  # the library's: STOPPED
+    assert defs.resolve_job_def(schedule.job_name).name == "registry_retention"
