@@ -53,6 +53,9 @@ def test_retention_set_show_apply(where: tuple[str, str]) -> None:
     assert due == {"churn/1"} | {i["label"] for i in listing["items"] if i["kind"] == "dataset"}
     assert "due" in run(where, "retention", "show").output
 
+    listed = run(where, "datasets", "customers")
+    assert listed.exit_code == 0 and "due" in listed.output  # the retention column
+
     version_shown = run(where, "show", "churn/1")
     assert "due for deletion" in version_shown.output and "data retention" in version_shown.output
     assert "kept: one of the newest 1 versions" in run(where, "show", "churn/2").output
