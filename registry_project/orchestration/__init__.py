@@ -19,6 +19,7 @@ from registry_project.orchestration.promotion import (
 from registry_project.orchestration.registry_sync import registry_sync_sensor
 from registry_project.orchestration.resource import ModelRegistryResource
 from registry_project.orchestration.retention import (
+    registry_data_age_check,
     registry_retention_job,
     registry_retention_schedule,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "TrainingResult",
     "build_model_pipeline",
     "evaluate_on_changed_candidate",
+    "registry_data_age_check",
     "registry_dataset",
     "registry_evaluation",
     "registry_pipes_training",

@@ -8,6 +8,7 @@ core's (core/ops/retention_ops.py); this module only schedules it and reports it
 
 # No `from __future__ import annotations`: Dagster reads the real type hints of the op's
 # `config` parameter (as in promotion.py).
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -23,6 +24,7 @@ DELETED_BY = "registry/retention_deleted"
 RULE = "registry/retention_rule"
 WHY = "registry/retention_why"
 DEPENDENTS = "registry/retention_dependents"
+DATA_AGE_CHECK = "trained_on_recent_data"
 
 
 class RetentionConfig(dg.Config):
@@ -111,3 +113,60 @@ def registry_retention_schedule(
         cron_schedule=cron_schedule,
         default_status=default_status,
     )
+
+
+def registry_data_age_check(
+    *,
+    model_name: str,
+    production: dg.AssetsDefinition,
+    max_age: timedelta,
+    resource_key: str = "registry",
+) -> dg.AssetChecksDefinition:
+    """A check on the production asset (a warning, not blocking): fails while the
+    production version was trained on data snapshotted longer than `max_age` ago, the
+    other half of staleness that the asset's freshness policy (its last promotion) cannot
+    see. Pass the translator's `settings.production_max_age` to use one accepted age."""
+
+    @dg.asset_check(
+        asset=production,
+        name=DATA_AGE_CHECK,
+        required_resource_keys={resource_key},
+        description=f"The production {model_name} version was trained on data at most "
+        f"{max_age} old.",
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        try:
+            registry = getattr(context.resources, resource_key).get_registry()
+            version = registry.production_version(model_name)
+            if version is None:
+                return dg.AssetCheckResult(passed=True, description="no production version")
+            trained = [
+                d.snapshot for d in registry.lineage(version).datasets if d.relation == "trained"
+            ]
+        except RegistryError as exc:
+            raise as_failure(exc) from exc
+        if not trained:
+            return dg.AssetCheckResult(
+                passed=True, description=f"{version.ref} records no training data"
+            )
+        newest = max(snapshot.created_at for snapshot in trained)
+        age = datetime.now(UTC) - newest
+        metadata = {
+            "registry/version_id": version.id,
+            "registry/training_data_at": dg.MetadataValue.timestamp(newest),
+        }
+        if age <= max_age:
+            return dg.AssetCheckResult(
+                passed=True,
+                description=f"{version.ref} was trained on data from {newest:%Y-%m-%d %H:%M} UTC",
+                metadata=metadata,
+            )
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{version.ref} was trained on data from {newest:%Y-%m-%d %H:%M} UTC, "
+            f"{age.days} days old (more than {max_age}): retrain it on recent data.",
+            metadata=metadata,
+        )
+
+    return _check

@@ -24,6 +24,7 @@ from registry_project.orchestration import (
     ModelRegistryResource,
     RegistryAssetProps,
     RegistryTranslator,
+    registry_data_age_check,
     registry_dataset,
     registry_retention_schedule,
 )
@@ -135,3 +136,33 @@ def test_the_demo_opts_in_to_the_retention_schedule() -> None:
     schedule = defs.resolve_schedule_def("registry_retention_schedule")
     assert schedule.default_status is dg.DefaultScheduleStatus.RUNNING  # the library's: STOPPED
     assert defs.resolve_job_def(schedule.job_name).name == "registry_retention"
+
+
+def test_the_data_age_check_warns_when_production_was_trained_on_old_data(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
+) -> None:
+    snapshot = registry.snapshot_dataset("customers", pd.DataFrame({"a": [1, 2]}))
+    with registry.start_run("training", inputs=[snapshot]) as run:
+        version = registry.register_model("churn", {"w": 1}, run=run)
+    registry.promote(version, actor="alice", reason="first")
+    check = registry_data_age_check(
+        model_name="churn", production=freshness_defs.production, max_age=timedelta(days=30)
+    )
+
+    def evaluate() -> dg.AssetCheckEvaluation:
+        result = dg.materialize(
+            [freshness_defs.production, check],
+            instance=instance,
+            resources={"registry": registry_resource},
+        )
+        (evaluation,) = result.get_asset_check_evaluations()
+        return evaluation
+
+    fresh = evaluate()
+    assert fresh.passed and "churn/1 was trained on data from" in (fresh.description or "")
+    backdate_snapshot(registry, snapshot.id)  # the training data is now 100 days old
+    stale = evaluate()
+    assert not stale.passed and stale.severity is dg.AssetCheckSeverity.WARN
+    assert "100 days old" in (stale.description or "")
