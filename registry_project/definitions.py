@@ -12,6 +12,7 @@ from registry_project.orchestration import (
     ModelRegistryResource,
     audit_chain_asset,
     registry_audit_anchor_sensor,
+    registry_retention_schedule,
 )
 from registry_project.pipelines.churn import DATASETS, PIPELINES
 
@@ -36,6 +37,11 @@ defs = dg.Definitions(
     # Each pipeline's promotion, registry-sync and automation sensors (RUNNING: the demo
     # opts in), the demo's own data sensor and the audit anchor.
     sensors=[data_sensor, anchor_sensor, *(sensor for p in PIPELINES for sensor in p.sensors)],
-    schedules=[schedule for p in PIPELINES for schedule in p.schedules],
+    # The retention sweep, RUNNING like the demo's other schedules (the library default is
+    # STOPPED): it deletes only what a stored policy (`registry retention set`) says is due.
+    schedules=[
+        *(schedule for p in PIPELINES for schedule in p.schedules),
+        registry_retention_schedule(default_status=dg.DefaultScheduleStatus.RUNNING),
+    ],
     resources={"registry": ModelRegistryResource()},
 )

@@ -123,6 +123,8 @@ def test_read_commands_json_shapes(demo: Demo) -> None:
         "aliases",
         "tags",
         "model_tags",
+        "retention",
+        "dataset_retention",
     }
     assert shown["lineage"]["transitions"][-1]["reason"] == HOSTILE_REASON
 

@@ -23,6 +23,7 @@ from registry_project.orchestration.promotion import is_approved
 from registry_project.ui.audit_pages import AUDIT_ACTIONS
 from registry_project.ui.charts import STAGE_COLORS
 from registry_project.ui.model_pages import STAGES as UI_STAGES
+from registry_project_tests.core.test_retention import backdate_version
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 E, S, P, A = Stage.EXPERIMENT, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED
@@ -202,6 +203,10 @@ def test_every_audit_action_is_one_the_core_writes(
     reg.remove_alias("m", "champion", actor="ci")
     reg.set_tag(first, "team", "risk", actor="carol")
     reg.remove_tag(first, "team", actor="carol")
+    old = reg.register_model("m", 4, actor="carol")
+    backdate_version(reg, old.id)
+    reg.set_retention(model="m", keep_days=1, actor="owner", reason="cost")
+    assert [item.label for item in reg.apply_retention(actor="sweeper").done] == [old.ref]
     written = {event.action for event in reg.audit_log()}
     assert written == {action.value for action in AuditAction}
     assert all(type(event.action) is str for event in reg.audit_log())

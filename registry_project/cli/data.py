@@ -25,7 +25,7 @@ from registry_project.cli.output import (
     text,
     when,
 )
-from registry_project.core.entities import DatasetKind, DatasetSnapshot, Dependent
+from registry_project.core.entities import DatasetKind, DatasetSnapshot, Dependent, RetentionItem
 from registry_project.core.errors import DatasetInUseError
 
 
@@ -33,6 +33,15 @@ def _status(snap: DatasetSnapshot) -> Text:
     if not snap.deleted:
         return Text("live")
     return text(f"deleted {when(snap.deleted_at, seconds=False)} by {snap.deleted_by}", "red")
+
+
+def _verdict(item: RetentionItem | None) -> Text:
+    """A snapshot's retention in a word or two (`registry retention show` says why)."""
+    if item is None:
+        return Text("-")
+    if item.due:
+        return text("due", "red")
+    return Text(f"until {when(item.expires_at, seconds=False)}" if item.expires_at else "kept")
 
 
 @click.command(short_help="Dataset snapshots and references, tombstones included.")
@@ -62,7 +71,13 @@ def datasets(state: CliState, name: str | None) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("created (UTC)", no_wrap=True)
     table.add_column("status")
+    # A retention column only when a policy governs a listed snapshot (one plan for all).
+    verdicts = {item.subject_id: item for item in state.registry().retention_plan()}
+    with_retention = any(snap.id in verdicts for snap in found)
+    if with_retention:
+        table.add_column("retention")
     for snap in found:
+        verdict = verdicts.get(snap.id)
         table.add_row(
             text(snap.name),
             snap.id,
@@ -71,6 +86,7 @@ def datasets(state: CliState, name: str | None) -> None:
             text(short_digest(snap.digest or snap.version_id or snap.etag, 12)),
             when(snap.created_at, seconds=False),
             _status(snap),
+            *([_verdict(verdict)] if with_retention else []),
         )
     console().print(table)
 

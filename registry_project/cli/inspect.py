@@ -36,6 +36,7 @@ from registry_project.cli.output import (
     to_jsonable,
     when,
 )
+from registry_project.cli.retention import item_text
 from registry_project.core.entities import ModelSummary, ModelVersion
 from registry_project.core.validation import MAX_LIMIT
 
@@ -171,6 +172,12 @@ def show(state: CliState, ref: str) -> None:
     aliases = registry.version_aliases(found.version)
     version_tags = registry.tags(found.version)
     model_tags = registry.tags(name)
+    kept = registry.version_retention(found.version)
+    data_kept = {
+        d.snapshot.id: registry.dataset_retention(d.snapshot)
+        for d in found.datasets
+        if not d.snapshot.deleted
+    }
     if state.json:
         emit_json(
             {
@@ -181,6 +188,8 @@ def show(state: CliState, ref: str) -> None:
                 "aliases": aliases,
                 "tags": {t.key: t.value for t in version_tags},
                 "model_tags": {t.key: t.value for t in model_tags},
+                "retention": kept,
+                "dataset_retention": data_kept,
             }
         )
         return
@@ -211,6 +220,10 @@ def show(state: CliState, ref: str) -> None:
     rows.append(("tags", text(", ".join(f"{t.key}={t.value}" for t in version_tags) or "-")))
     rows.append(("model tags", text(", ".join(f"{t.key}={t.value}" for t in model_tags) or "-")))
     rows.append(("reproduced", reproduction_text(registry.latest_reproduction(mv))))
+    rows.append(("retention", text(item_text(kept) if kept else "no policy: kept")))
+    for snapshot_id, item in data_kept.items():
+        if item is not None:
+            rows.append(("data retention", text(f"{snapshot_id}: {item_text(item)}")))
     if mv.trained_on_deleted_data:
         rows.append(("warning", Text("trained or evaluated on data that was deleted", "red")))
     for key, value in rows:

@@ -124,6 +124,10 @@ class DatasetDeletedError(RegistryError):
     """The dataset's bytes were deleted; only its tombstone remains."""
 
 
+class ArtifactRetiredError(RegistryError):
+    """A version's artifact bytes were retired by a retention policy; its record remains."""
+
+
 class ReproductionRefusedError(RegistryError):
     """A version's record cannot be rebuilt as it was: deleted input data, a reference
     whose bytes the registry does not hold, no code commit, a dirty or unknown commit."""

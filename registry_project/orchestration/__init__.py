@@ -1,7 +1,7 @@
 """The Dagster layer: a registry resource, asset decorators, a translator, quality gates,
-the promotion sensor, the registry-sync sensor (changes made outside Dagster) and the
-retraining schedule. It maps Dagster concepts onto core calls and holds no registry logic
-of its own."""
+the promotion sensor, the registry-sync sensor (changes made outside Dagster), the
+retraining and retention schedules. It maps Dagster concepts onto core calls and holds
+no registry logic of its own."""
 
 from registry_project.orchestration.anchors import (
     audit_chain_asset,
@@ -23,6 +23,11 @@ from registry_project.orchestration.promotion import (
 )
 from registry_project.orchestration.registry_sync import registry_sync_sensor
 from registry_project.orchestration.resource import ModelRegistryResource
+from registry_project.orchestration.retention import (
+    registry_data_age_check,
+    registry_retention_job,
+    registry_retention_schedule,
+)
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.training import TrainingResult, registry_training
 from registry_project.orchestration.translator import (
@@ -48,11 +53,14 @@ __all__ = [
     "dagster_anchors",
     "evaluate_on_changed_candidate",
     "registry_audit_anchor_sensor",
+    "registry_data_age_check",
     "registry_dataset",
     "registry_evaluation",
     "registry_pipes_training",
     "registry_production_asset",
     "registry_promotion_sensor",
+    "registry_retention_job",
+    "registry_retention_schedule",
     "registry_scoring",
     "registry_sync_sensor",
     "registry_training",

@@ -80,6 +80,7 @@ def registry_production_asset(
         key=chosen.get_asset_key(props),
         deps=[evaluation_key],
         required_resource_keys={resource_key},
+        freshness_policy=chosen.get_freshness_policy(props),
         **asset_options(
             chosen,
             props,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 import dagster as dg
@@ -61,11 +62,17 @@ class RegistryTranslatorSettings:
             condition sensor for them.
         record_non_registry_inputs: an input that is not a registry snapshot (any other asset
             of your project) is recorded in the run's lineage as a pinned reference.
+        production_max_age: the freshness policy of each `<model>/production` asset: a
+            production model not promoted (or re-recorded) for longer shows as stale in the
+            Dagster UI (None: no freshness policy).
+        production_warn_age: warn before that (None: no warning).
     """
 
     enable_asset_checks: bool = True
     enable_automatic_retraining: bool = True
     record_non_registry_inputs: bool = True
+    production_max_age: timedelta | None = timedelta(days=30)
+    production_warn_age: timedelta | None = None
 
 
 def _eager_on_changed_data_versions(label: str) -> dg.AutomationCondition:
@@ -173,3 +180,14 @@ class RegistryTranslator:
         if props.role == "evaluation":
             return evaluate_on_changed_candidate()
         return None
+
+    def get_freshness_policy(self, props: RegistryAssetProps) -> dg.FreshnessPolicy | None:
+        """The `<model>/production` asset's freshness policy: stale once its last
+        materialization (a promotion, a rollback, a change recorded by the sync sensor) is
+        older than `settings.production_max_age`; other assets have none."""
+        if props.role != "production" or self.settings.production_max_age is None:
+            return None
+        return dg.FreshnessPolicy.time_window(
+            fail_window=self.settings.production_max_age,
+            warn_window=self.settings.production_warn_age,
+        )

@@ -44,11 +44,14 @@ class AuditPages(Pages):
         name = query_value(request, "name")
         snapshots = self.registry.datasets(name)
         now = datetime.now(UTC)
+        # One plan for the page: each live snapshot's verdict under its name's policy.
+        verdicts = {item.subject_id: item for item in self.registry.retention_plan()}
         rows = [
             {
                 "snapshot": snap,
                 "dependents": self.registry.dependents(snap),
                 "expired": snap.expires_at is not None and snap.expires_at <= now,
+                "retention": verdicts.get(snap.id),
             }
             for snap in snapshots
         ]

@@ -82,6 +82,7 @@ class VersionPages(Pages):
             card_text=self.registry.model_card_text(name),
             card=self.registry.model_card(version),
             reproduction=self.registry.latest_reproduction(version),
+            retention=self.registry.version_retention(version),
         )
 
     def version_by_id(self, request: Request) -> Response:

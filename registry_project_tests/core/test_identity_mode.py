@@ -197,3 +197,19 @@ def test_model_card_text_is_written_as_the_role(team: Team) -> None:
         alice.register_model("churn", [1])
         alice.set_model_card_text("churn", intended_use="ranking", actor="someone else")
         assert alice.model_card_text("churn").updated_by == f"{team.prefix}_alice"
+
+
+def test_retention_policies_are_an_admins_and_sweeps_record_the_role(team: Team) -> None:
+    with team.open("alice") as alice:
+        alice.register_model("churn", [1])
+        with pytest.raises(errors.PermissionDeniedError, match="refused this for the connected"):
+            alice.set_retention(model="churn", keep_days=30, reason="tidy")
+        assert alice.retention_policies() == []
+    with team.open("root") as root:
+        policy = root.set_retention(model="churn", keep_days=30, actor="someone", reason="tidy")
+        assert policy.updated_by == f"{team.prefix}_root"
+    with team.open("alice") as alice:  # a writer may run the sweep the admin's rule defines
+        report = alice.apply_retention(dry_run=False, actor="sweeper")
+        assert report.done == ()
+        event = alice.audit_log(action="set_retention")[-1]
+        assert event.actor == f"{team.prefix}_root"

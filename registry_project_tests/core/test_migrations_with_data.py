@@ -62,6 +62,11 @@ ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
         "model_tags": [],
         "version_tags": [],
     },
+    "0006": lambda rows: {  # retention: new tables, nothing existing changes
+        **rows,
+        "retention_policies": [],
+        "artifact_retirements": [],
+    },
 }
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +110,22 @@ def _log_metrics(registry: ModelRegistry, job: dict[str, Any]) -> str:
     return registry.log_metrics(job["version"], {"auc": 0.9}, dataset=job["dataset"]).id
 
 
+def _serve(registry: ModelRegistry, job: dict[str, Any]) -> str:
+    time.sleep(job.get("delay", 0))
+    if job["how"] == "promote":
+        return registry.promote(job["version"], actor="alice", reason="race").id
+    return registry.set_alias(job["model"], "champion", job["version"], actor="alice").version_id
+
+
+def _retention(registry: ModelRegistry, job: dict[str, Any]) -> int:
+    registry.set_retention(model=job["model"], keep_days=1, keep_last=1, reason="race")
+    return len(registry.apply_retention(actor="sweeper").done)
+
+
 ACTIONS: dict[str, Callable[[ModelRegistry, dict[str, Any]], Any]] = {
     "register": _register,
+    "serve": _serve,
+    "retention": _retention,
     "gc": _gc,
     "delete_dataset": _delete_dataset,
     "snapshot": _snapshot,
@@ -351,6 +365,53 @@ def test_deletion_and_metrics_evaluated_on_the_dataset_are_ordered(where_local: 
                 assert snapshot.deleted and not evaluated
             else:
                 assert not snapshot.deleted and evaluated
+
+
+# --- 3c. the retention sweep against a promotion or an alias of the version it retires ---
+
+RETENTION_TRIALS = 6
+
+
+def test_a_version_served_while_the_sweep_runs_keeps_its_bytes(where_local: Where) -> None:
+    # Each trial: an old experiment version that a fresh policy makes due, and a process
+    # promoting it (even trials) or pointing an alias at it (odd ones) as the sweep runs,
+    # both held at the gate, the server released after a varying head start. Whichever
+    # commits first, a served version keeps its bytes and a retired one is never served.
+    from registry_project.core.store.schema import model_versions
+
+    jobs = []
+    with where_local.open() as registry:
+        for trial in range(RETENTION_TRIALS):
+            model = f"churn-{trial}"
+            old = registry.register_model(model, {"trial": trial, "v": 1})
+            registry.register_model(model, {"trial": trial, "v": 2})  # the newest: kept
+            with registry.engine.begin() as connection:
+                connection.execute(
+                    model_versions.update()
+                    .where(model_versions.c.id == old.id)
+                    .values(created_at=datetime.now(UTC) - timedelta(days=100))
+                )
+            how = "promote" if trial % 2 == 0 else "alias"
+            jobs.append({"model": model, "version": old.id, "how": how, "delay": trial * 0.01})
+    outcomes = _race(
+        where_local,
+        ("retention", [{"model": job["model"]} for job in jobs]),
+        ("serve", jobs),
+        gated=True,
+    )
+
+    assert all(status == "ok" for status, _ in outcomes["retention"]), outcomes
+    with where_local.open() as registry:
+        for (status, detail), job in zip(outcomes["serve"], jobs, strict=True):
+            retired = registry.retirement(job["version"])
+            version = registry.get_version(job["version"])
+            served = version.stage.value == "production" or registry.version_aliases(version)
+            if status == "ok":  # served first: the sweep's re-check kept it
+                assert served and retired is None, f"{version.ref} served but retired"
+                assert registry.load_model(version)["v"] == 1
+            else:  # retired first: serving it was refused, nothing changed
+                assert "ArtifactRetiredError" in detail, detail
+                assert retired is not None and not served
         assert registry.verify().ok
 
 

@@ -14,6 +14,7 @@ from `registry_project.core.entities`:
 - `comparisons`: versions and runs side by side
 - `audit_records`: audit events, verify and gc reports, card texts, reproductions
 - `governance_records`: protection rules, aliases, tags
+- `retention_records`: retention policies, retired artifacts, a sweep's plan and report
 """
 
 from registry_project.core.entities.audit_records import (
@@ -40,6 +41,12 @@ from registry_project.core.entities.governance_records import (
     ModelAlias,
     ProtectionRule,
     Tag,
+)
+from registry_project.core.entities.retention_records import (
+    ArtifactRetirement,
+    RetentionItem,
+    RetentionPolicy,
+    RetentionReport,
 )
 from registry_project.core.entities.run_records import (
     CodeVersion,
@@ -68,6 +75,7 @@ from registry_project.core.entities.vocabulary import (
     DatasetKind,
     InputRole,
     ReproductionOutcome,
+    RetentionSubject,
     RunStatus,
     Stage,
     frozen_mapping,
@@ -76,6 +84,7 @@ from registry_project.core.entities.vocabulary import (
 __all__ = [
     "AliasChange",
     "Approval",
+    "ArtifactRetirement",
     "AuditAction",
     "AuditEvent",
     "CodeVersion",
@@ -104,6 +113,10 @@ __all__ = [
     "Registration",
     "Reproduction",
     "ReproductionOutcome",
+    "RetentionItem",
+    "RetentionPolicy",
+    "RetentionReport",
+    "RetentionSubject",
     "RunArtifact",
     "RunComparison",
     "RunInput",

@@ -57,6 +57,9 @@ class AuditAction(enum.StrEnum):
     REMOVE_ALIAS = "remove_alias"
     SET_TAG = "set_tag"
     REMOVE_TAG = "remove_tag"
+    # Retention (migration 0006): a policy set, an artifact's bytes retired by one.
+    SET_RETENTION = "set_retention"
+    RETIRE_ARTIFACT = "retire_artifact"
 
     @property
     def archiving_previous(self) -> AuditAction:
@@ -94,3 +97,11 @@ class ReproductionOutcome(enum.StrEnum):
     WITHIN_TOLERANCE = "within_tolerance"  # other bytes, metrics within the tolerance
     DIFFERENT = "different"  # metrics outside the tolerance
     REFUSED = "refused"  # the record cannot be rebuilt (deleted data, unknown commit, ...)
+
+
+class RetentionSubject(enum.StrEnum):
+    """What a retention policy governs: the snapshots of a dataset name, or the artifact
+    bytes of a model's versions."""
+
+    DATASET = "dataset"
+    MODEL = "model"

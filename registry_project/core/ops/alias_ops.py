@@ -98,6 +98,7 @@ def set_alias(
         committed = version_store.fetch_by_id(connection, target.id)
         assert committed is not None
         governance_ops.check_alias_entry(connection, committed, alias)
+        version_ops.refuse_retired(connection, committed, f"point {name}@{alias} at")
         alias_store.put_alias(
             connection, name, alias, target.id, actor=who, at=at, exists=current is not None
         )

@@ -61,6 +61,8 @@ def transition(
         current = version_store.fetch_by_id(connection, target.id)
         assert current is not None
         stages.check_transition(target.ref, current.stage, target_stage)
+        if target_stage is Stage.STAGING:  # a version without bytes cannot be served
+            version_ops.refuse_retired(connection, current, "move to staging")
         governance_ops.check_stage_entry(connection, current, target_stage)
         _apply_stage(
             connection, current, target_stage, who, why, AuditAction.TRANSITION, w.dagster_origin()
@@ -170,6 +172,9 @@ def _promote(
                 f"now {now_in}. Nothing was changed; re-read production and decide again."
             )
         stages.check_promotion(target.ref, committed.stage)
+        # Under the model lock the retention sweep also takes: a version it retired
+        # cannot be promoted, one promoted first is never retired (retention_ops).
+        version_ops.refuse_retired(connection, committed, "promote")
         # The model's stored protection rule, for promote, transition and rollback alike.
         governance_ops.check_stage_entry(connection, committed, Stage.PRODUCTION, policy)
         if current_production is not None:
@@ -227,6 +232,9 @@ def approve(
     stages.check_approver(target.ref, target.created_by, who, target.stage)
 
     def work(connection: Connection) -> None:
+        # The model lock orders an approval against the retention sweep, which never
+        # retires an approved version (retention_ops re-checks under the same lock).
+        version_store.lock_model(connection, target.model_name)
         if history_store.insert_approval(connection, target.id, who, why, now()):
             audit.append_event(
                 connection,

@@ -25,6 +25,7 @@ from registry_project.core.entities import (
     Stage,
 )
 from registry_project.core.errors import (
+    ArtifactRetiredError,
     InvalidInputError,
     ModelNotFoundError,
     NotFoundError,
@@ -35,6 +36,7 @@ from registry_project.core.ops.writer import Writer, now
 from registry_project.core.store import aliases as alias_store
 from registry_project.core.store import audit, overviews
 from registry_project.core.store import dataset_snapshots as dataset_store
+from registry_project.core.store import retention as retention_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import stage_history as history_store
 from registry_project.core.store import version_metrics as metric_store
@@ -188,8 +190,26 @@ def summaries(w: Writer) -> list[ModelSummary]:
         return overviews.model_summaries(connection)
 
 
+def refuse_retired(connection: Connection, version: ModelVersion, doing: str) -> None:
+    """Raise `ArtifactRetiredError` if a retention policy retired `version`'s artifact."""
+    retired = retention_store.fetch_retirement(connection, version.id)
+    if retired is not None:
+        raise ArtifactRetiredError(
+            f"cannot {doing} {version.ref}: its artifact was retired by retention policy "
+            f"({retired.rule}) on {retired.retired_at:%Y-%m-%d %H:%M} UTC by "
+            f"{retired.retired_by} ({retired.reason}). Its record (metrics, lineage, "
+            "history) remains; register the model again to have an artifact to use."
+        )
+
+
+def _require_artifact(w: Writer, version: ModelVersion, doing: str) -> None:
+    with w.read() as connection:
+        refuse_retired(connection, version, doing)
+
+
 def load(w: Writer, reference: VersionRef) -> object:
     target = get(w, reference)
+    _require_artifact(w, target, "load")
     chosen = flavors.get_flavor(target.flavor)
     refuse_pickle_load(
         target.ref, chosen.name, pickle_based=chosen.pickle_based, allow_pickle=w.allow_pickle
@@ -205,6 +225,7 @@ def export(
     on_bytes: Callable[[int], None] | None,
 ) -> ModelVersion:
     target = get(w, reference)
+    _require_artifact(w, target, "export")
     try:
         w.blobs.download_verified(target.artifact_digest, destination, on_bytes)
     except OSError as exc:

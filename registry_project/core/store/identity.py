@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from registry_project.core.store.retention import not_retired
 from registry_project.core.store.schema import datasets, model_versions, run_inputs, runs
 
 NO_PARAMS = "{}"  # a version registered without a run trained with no params and no inputs
@@ -63,6 +64,8 @@ def find_identical_version_id(
             .where(
                 model_versions.c.artifact_digest == artifact_digest,
                 model_versions.c.model_name == model_name,
+                # A retired artifact's version is no longer reusable: its bytes are gone.
+                not_retired(model_versions.c.id),
             )
             .order_by(model_versions.c.version)
         )

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import DatasetKind
+from registry_project.core.store.retention import not_retired
 from registry_project.core.store.schema import (
     datasets,
     model_versions,
@@ -19,7 +20,12 @@ from registry_project.core.store.schema import (
 
 def _queries() -> list[tuple[sa.Select[tuple[str]], sa.ColumnElement[str]]]:
     return [
-        (sa.select(model_versions.c.artifact_digest), model_versions.c.artifact_digest),
+        # A version whose artifact a retention policy retired keeps its digest (its
+        # record) but no longer its bytes: neither kept by gc nor checked by verify.
+        (
+            sa.select(model_versions.c.artifact_digest).where(not_retired(model_versions.c.id)),
+            model_versions.c.artifact_digest,
+        ),
         (
             sa.select(datasets.c.digest).where(
                 datasets.c.kind == DatasetKind.SNAPSHOT.value,

@@ -53,6 +53,8 @@ ACTOR_COLUMNS: dict[str, str] = {
     "model_tags": "set_by",
     "version_tags": "set_by",
     "run_artifacts": "logged_by",
+    "retention_policies": "updated_by",
+    "artifact_retirements": "retired_by",
     "audit_events": "actor",
 }
 _CHANGED_ROWS_CARRY_THEIR_ACTOR = {
@@ -62,8 +64,16 @@ _CHANGED_ROWS_CARRY_THEIR_ACTOR = {
     "model_aliases",
     "model_tags",
     "version_tags",
+    "retention_policies",
 }
-_NO_WRITER_RIGHTS = {"approvals", "protection_rules", "alembic_version", "audit_events"}
+# Rules (protection, retention) are an admin's to change, like approvals an approver's.
+_NO_WRITER_RIGHTS = {
+    "approvals",
+    "protection_rules",
+    "retention_policies",
+    "alembic_version",
+    "audit_events",
+}
 
 
 def role_names(prefix: str) -> dict[str, str]:
@@ -129,6 +139,7 @@ def install(connection: Connection, prefix: str) -> dict[str, str]:
     run(f"GRANT INSERT ON audit_events TO {_q(roles['writer'])}")  # append-only
     run(f"GRANT INSERT ON approvals TO {_q(roles['approver'])}")
     run(f"GRANT INSERT, UPDATE, DELETE ON protection_rules TO {_q(roles['admin'])}")
+    run(f"GRANT INSERT, UPDATE, DELETE ON retention_policies TO {_q(roles['admin'])}")
     _install_functions(connection, roles["approver"])
     for table, column in ACTOR_COLUMNS.items():
         if table not in tables:

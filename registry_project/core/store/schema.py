@@ -375,6 +375,36 @@ version_tags = sa.Table(
     sa.Index(None, "key", "value"),
 )
 
+# Added in migration 0006: retention. One policy per dataset name or model (no row: kept
+# for ever); every change is an audit event.
+retention_policies = sa.Table(
+    "retention_policies",
+    metadata,
+    sa.Column("subject_type", sa.String(16), primary_key=True),
+    sa.Column("subject_name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("keep_days", sa.Integer),
+    sa.Column("keep_last", sa.Integer, nullable=False),
+    sa.Column("rollback_days", sa.Integer),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+    sa.Column("reason", sa.Text),
+)
+
+# Added in migration 0006: the tombstone of a version's artifact bytes retired by a
+# policy. The version row keeps its digest (its record); gc and verify skip it.
+artifact_retirements = sa.Table(
+    "artifact_retirements",
+    metadata,
+    _id("version_id", sa.ForeignKey("model_versions.id"), primary_key=True),
+    sa.Column("model_name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("retired_at", UTCDateTime(), nullable=False),
+    sa.Column("retired_by", sa.String(256), nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Index(None, "digest"),
+)
+
 audit_events = sa.Table(
     "audit_events",
     metadata,
