@@ -137,8 +137,9 @@ class ActiveRun:
     ) -> AutologRecord:
         """Record a fitted scikit-learn estimator on this run: its params (pipelines
         flattened as `step__param`), training and validation scores, feature importances
-        or coefficients with feature names (CSV, and a chart when matplotlib is
-        installed), the input signature, a confusion matrix or residual summary. See
+        or coefficients with feature names (CSV, and a chart: SVG always, PNG too when
+        matplotlib is installed), the input signature, a confusion matrix or residual
+        summary. See
         core/autolog.py. Explicit: nothing in scikit-learn is patched."""
         record = autolog.log_estimator(
             self._registry, self.id, estimator, X_train, y_train, X_val, y_val
