@@ -60,6 +60,8 @@ class AuditAction(enum.StrEnum):
     REMOVE_ALIAS = "remove_alias"
     SET_TAG = "set_tag"
     REMOVE_TAG = "remove_tag"
+    # Interoperability (migration 0007): one event per item imported from MLflow.
+    IMPORT = "import"
 
     @property
     def archiving_previous(self) -> AuditAction:

@@ -54,6 +54,7 @@ ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
         "model_tags": [],
         "version_tags": [],
     },
+    "0007": lambda rows: {**rows, "imported_items": []},  # import provenance: a new table
 }
 
 
