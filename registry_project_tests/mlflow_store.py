@@ -59,7 +59,9 @@ def _log_version(client, model: str, C: float, seed: int, datasets: int = 1):
         mlflow.set_tag("team", "risk")
         for i in range(datasets):
             dataset = mlflow.data.from_pandas(
-                X, source=f"s3://data/{model}/features-{seed}-{i}.parquet", name=f"{model}-features"
+                features(seed + 100 * i)[0],
+                source=f"s3://data/{model}/features-{seed}-{i}.parquet",
+                name=f"{model}-features",
             )
             mlflow.log_input(dataset, context="training" if i == 0 else "validation")
         fitted = LogisticRegression(C=C, max_iter=500).fit(X, y)
@@ -111,4 +113,5 @@ def build_store(base: Path) -> MlflowStore:
     download = client.get_model_version_download_uri("fraud", broken.version)
     shutil.rmtree(download.removeprefix("file://"))
     mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)  # the import must use only the URIs it is given
     return MlflowStore(uri, artifacts, f"fraud/{broken.version}")

@@ -133,7 +133,7 @@ class MlflowSource:
         # credentials (they change; the registry does not).
         self.source_id = mask_credentials(self.registry_uri.rstrip("/"))
         try:
-            self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+            self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=self.registry_uri)
         except Exception as exc:  # MLflow raises many types for a bad URI
             raise self._unreachable(exc) from exc
 

@@ -475,6 +475,14 @@ def _import_run(connection: Connection, source: MlflowSource, run: Any, who: str
     entity, params_json = mapping.training_run(run, _unique(inputs))
     metrics, _ = mapping.finite_metrics(run)
     run_store.insert_run(connection, entity, params_json=params_json)
+    if entity.ended_at is not None:  # a new run's row has no end; MLflow's ended
+        run_store.finish_run(
+            connection,
+            entity.id,
+            status=entity.status.value,
+            ended_at=entity.ended_at,
+            error=entity.error,
+        )
     run_store.upsert_run_metrics(
         connection, entity.id, metrics, entity.ended_at or entity.started_at
     )
