@@ -115,3 +115,14 @@ def build_store(base: Path) -> MlflowStore:
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)  # the import must use only the URIs it is given
     return MlflowStore(uri, artifacts, f"fraud/{broken.version}")
+
+
+class ThresholdModel:
+    """A plain Python model (no scikit-learn): registered with the pickle flavor."""
+
+    def __init__(self, column: str, threshold: float) -> None:
+        self.column = column
+        self.threshold = threshold
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return (frame[self.column] > self.threshold).astype(int).to_numpy()
