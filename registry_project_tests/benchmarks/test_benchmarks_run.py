@@ -40,3 +40,16 @@ def test_tiny_benchmark_runs_every_workload_against_mlflow(tmp_path: Path) -> No
     assert all(row["ratio"] > 0 for row in compared.values())
     assert "| W1 registration |" in (tmp_path / "results.md").read_text()
     assert list((tmp_path / "not" / "yet" / "there").iterdir()) == []  # stores cleaned up
+
+
+def test_mlflow_import_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.mlflow_import", "--versions", "5", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["versions"] == 5 and result["versions_per_second"] > 0
