@@ -201,6 +201,9 @@ def test_every_audit_action_is_one_the_core_writes(
     reg.remove_alias("m", "champion", actor="ci")
     reg.set_tag(first, "team", "risk", actor="carol")
     reg.remove_tag(first, "team", actor="carol")
+    from registry_project_tests.mlflow_store import build_store
+
+    reg.import_mlflow(build_store(tmp_path / "mlflow").tracking_uri, models=["fraud"])
     written = {event.action for event in reg.audit_log()}
     assert written == {action.value for action in AuditAction}
     assert all(type(event.action) is str for event in reg.audit_log())

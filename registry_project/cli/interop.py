@@ -22,7 +22,12 @@ from registry_project.core.mlflow_import import ImportReport
 
 @click.group(name="import", short_help="Move another registry in (MLflow).")
 def import_group() -> None:
-    """Import models from another registry, keeping their history."""
+    """Import models from another registry, keeping their history.
+
+    \b
+    Example:
+      registry import mlflow --tracking-uri sqlite:///mlflow.db
+    """
 
 
 @import_group.command(name="mlflow", short_help="Import MLflow's registered models.")
