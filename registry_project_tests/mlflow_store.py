@@ -80,12 +80,14 @@ def _log_version(client, model: str, C: float, seed: int, datasets: int = 1):
     )
 
 
-def build_store(base: Path) -> MlflowStore:
+def build_store(base: Path, uri: str | None = None) -> MlflowStore:
+    """The store under `base` (artifacts, and the SQLite file unless `uri` names another
+    backend database, e.g. PostgreSQL)."""
     import mlflow
     from mlflow import MlflowClient
 
     base.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{base / 'mlflow.db'}"
+    uri = uri or f"sqlite:///{base / 'mlflow.db'}"
     artifacts = base / "mlartifacts"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from registry_project import ModelRegistry, Stage
 from registry_project.core import model_dirs
 from registry_project.core.entities import DatasetKind, InputRole, RunStatus
 from registry_project.core.errors import ImportSourceError, MissingExtraError
+from registry_project_tests.backends import postgres_base_url
 from registry_project_tests.conftest import open_registry
 from registry_project_tests.core.fill_0001 import reflect
 from registry_project_tests.mlflow_store import MlflowStore, build_store
@@ -141,6 +144,43 @@ def _check_version(target: ModelRegistry, client, mine, theirs) -> None:
     assert stored == {name: path.read_bytes() for name, path in model_dirs.files_of(directory)}
     assert mine.flavor == "mlflow"
     assert [c.name for c in mine.signature] == ["tenure_months", "monthly_charges", "support_calls"]
+
+
+@pytest.fixture
+def mlflow_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for MLflow's own backend store."""
+    base = postgres_base_url()
+    name = f"mlflow_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_import_from_an_mlflow_store_on_postgresql(
+    target: ModelRegistry, mlflow_database: str, tmp_path: Path
+):
+    store = build_store(tmp_path / "mlflow-pg", mlflow_database)
+    client = _client(store)
+    report = target.import_mlflow(store.tracking_uri)
+    assert [f.mlflow_id for f in report.failed] == [store.missing]
+    assert sorted(v.version for v in target.versions("churn")) == [1, 2, 3, 5]
+    for alias, number in client.get_registered_model("churn").aliases.items():
+        assert target.get_version(f"churn@{alias}").version == int(number)
+    assert target.get_version("churn@production").version == 2
+    assert target.import_mlflow(store.tracking_uri).imported == ()
+
+
+def test_the_source_is_recorded_without_credentials():
+    from registry_project.core.mlflow_source import MlflowSource
+
+    source = MlflowSource("https://alice:s3cret@mlflow.example.com/")  # nothing is contacted
+    assert "s3cret" not in source.source_id and "mlflow.example.com" in source.source_id
 
 
 def test_imported_model_loads_and_predicts(sqlite_registry: ModelRegistry, mlflow_store):
