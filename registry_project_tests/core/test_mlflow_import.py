@@ -323,3 +323,22 @@ def test_read_members_round_trip(tmp_path: Path):
         "MLmodel": b"flavors: {}\n",
         "sub/x.bin": b"\x00\x01",
     }
+
+
+def test_a_protected_model_is_not_entered_by_the_import(
+    sqlite_registry: ModelRegistry, mlflow_store: MlflowStore
+):
+    from sklearn.dummy import DummyClassifier
+
+    reg = sqlite_registry
+    reg.register_model("churn", DummyClassifier(), actor="carol")  # the model exists here
+    reg.protect("churn", protected_aliases=["champion"], actor="admin", reason="four eyes")
+    report = reg.import_mlflow(mlflow_store.tracking_uri, models=["churn"])
+    failed = {f.mlflow_id: f.reason for f in report.failed}
+    # churn/2 is Production and champion in MLflow: refused whole, nothing of it written
+    assert set(failed) == {"churn/2"} and "approv" in failed["churn/2"]
+    assert reg.production_version("churn") is None
+    assert [a.alias for a in reg.aliases("churn")] == ["challenger"]
+    imported = {i.mlflow_id: i.ref for i in report.imported if i.kind == "version"}
+    assert imported == {"churn/1": "churn/2", "churn/3": "churn/3", "churn/5": "churn/5"}
+    assert reg.verify().ok
