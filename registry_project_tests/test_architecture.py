@@ -74,6 +74,26 @@ def test_imports_only_run_down_the_layers(path: Path) -> None:
             assert room not in NOT_IN_STORE, f"the store must not import {name}"
 
 
+# Optional extras the core uses only inside the functions that need them, so that importing
+# the core (a serving process, the CLI) never needs them installed.
+LAZY_IN_CORE = {"mlflow"}
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_optional_extras_are_imported_only_when_used(path: Path) -> None:
+    if _layer(path) != "core":
+        return
+    tree = ast.parse(path.read_text())
+    top_level = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    for node in top_level:
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+        for name in names:
+            assert (name or "").split(".")[0] not in LAZY_IN_CORE, (
+                f"{path.name} imports {name} at import time; import it inside the function "
+                "that needs it (the `mlflow` extra is optional)"
+            )
+
+
 def _sections(text: str) -> dict[str, str]:
     """Each "### heading" of the document -> its body."""
     parts = re.split(r"^### (.+)$", text, flags=re.MULTILINE)

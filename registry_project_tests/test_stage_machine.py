@@ -207,6 +207,9 @@ def test_every_audit_action_is_one_the_core_writes(
     backdate_version(reg, old.id)
     reg.set_retention(model="m", keep_days=1, actor="owner", reason="cost")
     assert [item.label for item in reg.apply_retention(actor="sweeper").done] == [old.ref]
+    from registry_project_tests.mlflow_store import build_store
+
+    reg.import_mlflow(build_store(tmp_path / "mlflow").tracking_uri, models=["fraud"])
     written = {event.action for event in reg.audit_log()}
     assert written == {action.value for action in AuditAction}
     assert all(type(event.action) is str for event in reg.audit_log())

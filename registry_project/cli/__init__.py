@@ -15,6 +15,7 @@ from registry_project.cli import (
     governance,
     inspect,
     integrity,
+    interop,
     reproduce,
     retention,
     search,
@@ -37,6 +38,7 @@ for module in (
     integrity,
     evidence,
     reproduce,
+    interop,
     db,
     ui_command,
 ):

@@ -166,3 +166,14 @@ class RegistryNotFoundError(ConfigurationError):
     def __init__(self, message: str, location: str) -> None:
         super().__init__(message)
         self.location = location  # the database URL that was looked at, password masked
+
+
+# --- interoperability (migration from and export to MLflow) ------------------------------
+
+
+class MissingExtraError(ConfigurationError):
+    """An optional dependency (an extra such as `mlflow`) is not installed."""
+
+
+class ImportSourceError(RegistryError):
+    """The registry being imported from (MLflow) cannot be read, or one of its items."""

@@ -155,13 +155,59 @@ class JoblibFlavor(Flavor):
             raise _cannot_load(self.name, exc) from exc
 
 
+class MlflowDirectoryFlavor(Flavor):
+    """An MLflow model directory (MLmodel and what it names), packed by `model_dirs.pack`.
+
+    What `import_mlflow` stores: the directory as MLflow wrote it, byte for byte. Saving
+    takes the directory's path; loading unpacks it into a temporary directory and returns
+    `mlflow.pyfunc.load_model` of it (MLflow's client needed, imported only here). Loading
+    runs whatever code the flavor names (pickles, cloudpickled Python models).
+    """
+
+    name = "mlflow"
+    pickle_based = True
+
+    def can_handle(self, obj: object) -> bool:
+        return False  # never inferred: registered only by the import, with a directory
+
+    def save(self, obj: object, fileobj: BinaryIO) -> None:
+        from pathlib import Path
+
+        from registry_project.core import model_dirs
+
+        if not isinstance(obj, (str, Path)) or not Path(obj, "MLmodel").is_file():
+            raise FlavorError(f"the mlflow flavor saves an MLflow model directory, not {obj!r}")
+        model_dirs.pack(Path(obj), fileobj)
+
+    def load(self, fileobj: BinaryIO) -> object:
+        import shutil
+        import tempfile
+        import weakref
+        from pathlib import Path
+
+        from registry_project.core import model_dirs
+        from registry_project.core.mlflow_source import require_mlflow
+
+        mlflow = require_mlflow()
+        directory = Path(tempfile.mkdtemp(prefix="registry-mlflow-"))
+        model_dirs.unpack(fileobj, directory)
+        try:
+            model = mlflow.pyfunc.load_model(str(directory))
+        except Exception as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise _cannot_load(self.name, exc) from exc
+        # Some flavors read their files lazily: the directory lives as long as the model.
+        weakref.finalize(model, shutil.rmtree, directory, True)
+        return model
+
+
 def _is_sklearn_module(module: str | None) -> bool:
     return module is not None and (module == "sklearn" or module.startswith("sklearn."))
 
 
 # Inference order: flavors registered by users, most recent first, then the built-ins
 # (joblib before the catch-all pickle). Replacing a flavor moves it to the front.
-_BUILTINS: tuple[Flavor, ...] = (JoblibFlavor(), PickleFlavor())
+_BUILTINS: tuple[Flavor, ...] = (JoblibFlavor(), MlflowDirectoryFlavor(), PickleFlavor())
 _flavors: list[Flavor] = list(_BUILTINS)
 _lock = threading.Lock()
 

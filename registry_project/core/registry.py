@@ -3,10 +3,10 @@
 This module holds how a registry is opened, closed and bound to a Dagster run; the calls
 themselves are in one part per concern under core/facade/ (`dataset_calls`, `run_calls`,
 `tracking_calls`, `registration_calls`, `version_calls`, `stage_calls`, `governance_calls`,
-`retention_calls`, `search_calls`, `audit_calls`, `integrity_calls`, `proof_calls`), each
-holding its public signatures and docstrings, and each naming the module under core/ops/
-that does the work (docs/ARCHITECTURE.md, "The rooms"); all of them share one `Writer`
-(the write recipe's transactions).
+`retention_calls`, `search_calls`, `audit_calls`, `integrity_calls`, `proof_calls`,
+`interop_calls`), each holding its public signatures and docstrings, and each naming the
+module under core/ops/ that does the work (docs/ARCHITECTURE.md, "The rooms"); all of them
+share one `Writer` (the write recipe's transactions).
 Every write validates its input first, writes bytes to the blob store second (a row never
 points at a blob that is not durable yet), and writes metadata plus its audit event in one
 database transaction last.
@@ -24,6 +24,7 @@ from registry_project.core.facade.audit_calls import AuditCalls
 from registry_project.core.facade.dataset_calls import DatasetCalls
 from registry_project.core.facade.governance_calls import GovernanceCalls
 from registry_project.core.facade.integrity_calls import IntegrityCalls
+from registry_project.core.facade.interop_calls import InteropCalls
 from registry_project.core.facade.proof_calls import ProofCalls
 from registry_project.core.facade.registration_calls import RegistrationCalls
 from registry_project.core.facade.retention_calls import RetentionCalls
@@ -61,6 +62,7 @@ class ModelRegistry(
     AuditCalls,
     IntegrityCalls,
     ProofCalls,
+    InteropCalls,
 ):
     """A model registry over a SQL database (metadata) and a blob store (bytes).
 

@@ -70,3 +70,16 @@ def test_before_after_compares_two_commits_and_counts_their_statements(tmp_path:
     table = (tmp_path / "results.md").read_text()
     assert "| W1 registration | N=20 | ms each |" in table
     assert "| W2 production lookup |" in table and "| SQL statements |" in table
+
+
+def test_mlflow_import_benchmark_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.mlflow_import", "--versions", "5", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["versions"] == 5 and result["versions_per_second"] > 0

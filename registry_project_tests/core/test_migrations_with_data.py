@@ -67,6 +67,7 @@ ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
         "retention_policies": [],
         "artifact_retirements": [],
     },
+    "0007": lambda rows: {**rows, "imported_items": []},  # import provenance: a new table
 }
 
 

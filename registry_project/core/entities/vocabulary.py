@@ -60,6 +60,8 @@ class AuditAction(enum.StrEnum):
     # Retention (migration 0006): a policy set, an artifact's bytes retired by one.
     SET_RETENTION = "set_retention"
     RETIRE_ARTIFACT = "retire_artifact"
+    # Interoperability (migration 0007): one event per item imported from MLflow.
+    IMPORT = "import"
 
     @property
     def archiving_previous(self) -> AuditAction:

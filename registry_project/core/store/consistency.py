@@ -28,8 +28,11 @@ _VERSION_ACTIONS = (
     "rollback",
     "rollback:archive_previous",
     "transition",
+    "import",  # a version imported from MLflow: its number, digest and imported stage
 )
-_DATASET_ACTIONS = ("snapshot_dataset", "reference_dataset", "delete_dataset")
+_DATASET_ACTIONS = ("snapshot_dataset", "reference_dataset", "delete_dataset", "import")
+# Actions that create the row they describe.
+_CREATING = ("register_model", "snapshot_dataset", "reference_dataset", "import")
 
 
 @dataclass
@@ -92,17 +95,17 @@ def _replay(
         except ValueError:
             after = {}
         state = recorded.setdefault(row.subject_id, _Recorded())
-        state.created = state.created or row.action in ("register_model", *_DATASET_ACTIONS[:2])
+        state.created = state.created or row.action in _CREATING
         state.fields.update(read(row, after if isinstance(after, dict) else {}))
     return recorded
 
 
 def _version_fields(row: Any, after: dict[str, Any]) -> dict[str, Any]:
-    if row.action == "register_model":
+    if row.action in ("register_model", "import"):
         return {
             "model_name": row.model_name,
             "version": after.get("version"),
-            "stage": Stage.EXPERIMENT.value,
+            "stage": after.get("stage", Stage.EXPERIMENT.value),
             "artifact_digest": after.get("digest"),
         }
     return {"stage": after["stage"]} if "stage" in after else {}

@@ -55,6 +55,7 @@ ACTOR_COLUMNS: dict[str, str] = {
     "run_artifacts": "logged_by",
     "retention_policies": "updated_by",
     "artifact_retirements": "retired_by",
+    "imported_items": "imported_by",
     "audit_events": "actor",
 }
 _CHANGED_ROWS_CARRY_THEIR_ACTOR = {

@@ -405,6 +405,22 @@ artifact_retirements = sa.Table(
     sa.Index(None, "digest"),
 )
 
+# Import provenance (migration 0007): which item of another registry (MLflow) became which
+# record here. The primary key makes an import idempotent: a second import of the same item
+# finds its row, and a concurrent one conflicts instead of duplicating it.
+imported_items = sa.Table(
+    "imported_items",
+    metadata,
+    sa.Column("source", sa.String(1024), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("external_id", sa.String(1024), primary_key=True),
+    sa.Column("local_id", sa.String(1024), nullable=False),
+    sa.Column("details_json", sa.Text, nullable=False),
+    sa.Column("imported_at", UTCDateTime(), nullable=False),
+    sa.Column("imported_by", sa.String(256), nullable=False),
+    sa.Index(None, "kind", "local_id"),
+)
+
 audit_events = sa.Table(
     "audit_events",
     metadata,
