@@ -10,6 +10,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from registry_project.core.entities import (
@@ -24,9 +25,15 @@ from registry_project.core.entities import (
     TrainingRun,
     frozen_mapping,
 )
-from registry_project.core.errors import RegistryError
+from registry_project.core.errors import InvalidInputError, RegistryError
 from registry_project.core.mlflow_source import MlflowDataset, MlflowRun, MlflowVersion
-from registry_project.core.validation import validate_params, validate_reference_uri
+from registry_project.core.validation import (
+    MAX_STEP,
+    MAX_TAGS,
+    validate_params,
+    validate_reference_uri,
+    validate_tags,
+)
 from registry_project.core.version_refs import validate_alias
 
 IMPORT_ACTOR_FALLBACK = "mlflow"  # the creator when MLflow recorded none
@@ -124,6 +131,31 @@ def usable_aliases(version: MlflowVersion) -> tuple[list[str], list[str]]:
         except RegistryError as exc:
             notes.append(f"alias {alias!r} not imported: {exc}")
     return kept, notes
+
+
+def metric_points(run: MlflowRun) -> list[tuple[str, int, float, datetime]]:
+    """Every finite value of every metric's history as step-metric points, in order; a
+    negative step (MLflow allows it) cannot be a step here and is left out."""
+    return [
+        (key, step, value, at)
+        for key, points in sorted(run.metric_history.items())
+        for step, value, at in points
+        if math.isfinite(value) and 0 <= step <= MAX_STEP
+    ]
+
+
+def run_tags(run: MlflowRun) -> dict[str, str]:
+    """The run's own tags: MLflow's system tags (`mlflow.*`: source, user, git) are mapped
+    to the run's fields instead, and tags this registry cannot hold are left out."""
+    kept: dict[str, str] = {}
+    for key, value in sorted(run.tags.items()):
+        if key.startswith("mlflow.") or len(kept) >= MAX_TAGS:
+            continue
+        try:
+            kept.update(validate_tags({key: value}))
+        except InvalidInputError:
+            continue
+    return kept
 
 
 def finite_metrics(run: MlflowRun) -> tuple[dict[str, float], list[str]]:

@@ -62,6 +62,10 @@ class MlflowRun:
     metric_steps: Mapping[str, int]  # how many values each key's history holds
     tags: Mapping[str, str]
     datasets: tuple[MlflowDataset, ...]
+    # Each key's every logged value: (step, value, when), in MLflow's order (step, then time)
+    metric_history: Mapping[str, tuple[tuple[int, float, datetime], ...]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True)
@@ -205,9 +209,16 @@ class MlflowSource:
         """A version's source run; ImportSourceError when MLflow cannot read it."""
         try:
             run = self._client.get_run(run_id)
-            steps = {
-                key: len(self._client.get_metric_history(run_id, key)) for key in run.data.metrics
+            history = {
+                key: tuple(
+                    sorted(
+                        (int(m.step), float(m.value), _time(m.timestamp) or datetime.now(UTC))
+                        for m in self._client.get_metric_history(run_id, key)
+                    )
+                )
+                for key in run.data.metrics
             }
+            steps = {key: len(points) for key, points in history.items()}
         except Exception as exc:
             raise ImportSourceError(f"cannot read MLflow run {run_id}: {exc}") from exc
         inputs = run.inputs.dataset_inputs if run.inputs is not None else []
@@ -234,6 +245,7 @@ class MlflowSource:
             metric_steps=steps,
             tags=tags,
             datasets=tuple(datasets),
+            metric_history=history,
         )
 
     def download(self, version: MlflowVersion, destination: Path) -> MlflowModelDir:

@@ -125,6 +125,17 @@ def _check_version(target: ModelRegistry, client, mine, theirs) -> None:
     imported_run = target.get_run(mine.run_id)
     assert dict(imported_run.metrics) == run.data.metrics
     assert dict(imported_run.params) == run.data.params
+    # every metric's full history, by step, as step metrics (a loss curve stays a curve)
+    for key in run.data.metrics:
+        theirs_history = sorted(
+            (m.step, m.value) for m in client.get_metric_history(run.info.run_id, key)
+        )
+        mine_history = [(s.step, s.value) for s in target.metric_history(mine.run_id, key)]
+        assert mine_history == theirs_history, key
+    assert len(target.metric_history(mine.run_id, "loss")) == 4  # the store logs 4 steps
+    # the run's own tags (MLflow's system tags become the run's fields instead)
+    own = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+    assert dict(imported_run.tags) == own
     assert imported_run.status is RunStatus.FINISHED and run.info.status == "FINISHED"
     assert int(imported_run.started_at.timestamp() * 1000) == run.info.start_time
     assert int(imported_run.ended_at.timestamp() * 1000) == run.info.end_time

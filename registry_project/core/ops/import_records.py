@@ -20,6 +20,7 @@ from registry_project.core.store import dataset_snapshots as dataset_store
 from registry_project.core.store import imports as import_store
 from registry_project.core.store import runs as run_store
 from registry_project.core.store import stage_history as history_store
+from registry_project.core.store import step_metrics as step_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
 
@@ -114,9 +115,15 @@ def import_run(connection: Connection, source: MlflowSource, run: Any, who: str,
             ended_at=entity.ended_at,
             error=entity.error,
         )
+    # Every logged value (a loss curve stays a curve), then MLflow's latest values, which
+    # are what the run's metrics say (the history's last point by step and time).
+    step_store.insert_points(connection, entity.id, mapping.metric_points(run))
     run_store.upsert_run_metrics(
         connection, entity.id, metrics, entity.ended_at or entity.started_at
     )
+    user_tags = mapping.run_tags(run)
+    if user_tags:
+        run_store.upsert_run_tags(connection, entity.id, user_tags)
     details = {
         "mlflow_run_id": run.run_id,
         "mlflow_experiment_id": run.experiment_id,
