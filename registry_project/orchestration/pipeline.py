@@ -22,6 +22,7 @@ from registry_project.orchestration.promotion import (
 )
 from registry_project.orchestration.registry_sync import registry_sync_sensor
 from registry_project.orchestration.reproduction import registry_reproduce_job
+from registry_project.orchestration.retention import registry_data_age_check
 from registry_project.orchestration.scoring import registry_scoring
 from registry_project.orchestration.sweeps import SweepArg
 from registry_project.orchestration.training import TrainingResult, registry_training
@@ -79,6 +80,10 @@ class ModelPipeline:
     reproduce_job: dg.JobDefinition | None = None
     # Requests `retraining_job` once production was trained on deleted data (deletion.py).
     deleted_data_sensor: dg.SensorDefinition | None = None
+    # Warns while production was trained on data older than the translator's accepted age
+    # (retention.py): the half of staleness the freshness policy (its promotion time)
+    # cannot see. None when `production_max_age` is None.
+    data_age_check: dg.AssetChecksDefinition | None = None
 
     @property
     def assets(self) -> tuple[dg.AssetsDefinition, ...]:
@@ -87,7 +92,8 @@ class ModelPipeline:
 
     @property
     def asset_checks(self) -> tuple[dg.AssetChecksDefinition, ...]:
-        return (self.deleted_data_check,) if self.deleted_data_check is not None else ()
+        checks = (self.deleted_data_check, self.data_age_check)
+        return tuple(check for check in checks if check is not None)
 
     @property
     def jobs(self) -> tuple[Any, ...]:
@@ -321,6 +327,21 @@ def build_model_pipeline(
             default_status=sensor_status or dg.DefaultSensorStatus.STOPPED,
             resource_key=resource_key,
         ),
+        data_age_check=_data_age_check(model_name, production, chosen, resource_key),
+    )
+
+
+def _data_age_check(
+    model_name: str,
+    production: dg.AssetsDefinition,
+    translator: RegistryTranslator,
+    resource_key: str,
+) -> dg.AssetChecksDefinition | None:
+    max_age = translator.settings.production_max_age
+    if max_age is None:
+        return None
+    return registry_data_age_check(
+        model_name=model_name, production=production, max_age=max_age, resource_key=resource_key
     )
 
 

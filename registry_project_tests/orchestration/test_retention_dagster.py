@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -166,3 +167,31 @@ def test_the_data_age_check_warns_when_production_was_trained_on_old_data(
     stale = evaluate()
     assert not stale.passed and stale.severity is dg.AssetCheckSeverity.WARN
     assert "100 days old" in (stale.description or "")
+
+
+def test_every_pipeline_has_the_data_age_check_unless_no_age_is_accepted() -> None:
+    from registry_project.core.policy import PromotionPolicy
+    from registry_project.orchestration import RegistryTranslatorSettings, build_model_pipeline
+    from registry_project.orchestration.retention import DATA_AGE_CHECK
+    from registry_project.pipelines.churn import PIPELINES
+    from registry_project_tests.orchestration.test_decorators import auc_of, customer_split, fit
+
+    for pipeline in PIPELINES:  # the demo's, with the default accepted age
+        assert pipeline.data_age_check in pipeline.asset_checks
+        spec = next(iter(pipeline.data_age_check.check_specs))
+        assert spec.name == DATA_AGE_CHECK and spec.asset_key == pipeline.production.key
+        assert not spec.blocking  # a warning: staleness does not stop promotions
+
+    def build(settings: RegistryTranslatorSettings) -> Any:
+        return build_model_pipeline(
+            model_name="aged",
+            datasets={"train": customer_split},
+            holdout=customer_split,
+            train=lambda train: fit(train, 1.0),
+            evaluate=auc_of,
+            policy=PromotionPolicy("accuracy"),
+            translator=RegistryTranslator(settings),
+        )
+
+    unlimited = build(RegistryTranslatorSettings(production_max_age=None))
+    assert unlimited.data_age_check is None and len(unlimited.asset_checks) == 1
