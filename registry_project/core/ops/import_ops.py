@@ -26,7 +26,6 @@ from registry_project.core import flavors, model_dirs
 from registry_project.core import mlflow_import as mapping
 from registry_project.core.blobs import BlobInfo
 from registry_project.core.entities import (
-    AuditAction,
     ModelVersion,
     Stage,
     frozen_mapping,
@@ -46,13 +45,11 @@ from registry_project.core.mlflow_source import (
 from registry_project.core.ops import import_records as records
 from registry_project.core.ops import tag_ops
 from registry_project.core.ops.writer import Writer, now
-from registry_project.core.store import audit
 from registry_project.core.store import imports as import_store
 from registry_project.core.store import stage_history as history_store
 from registry_project.core.store import tags as tag_store
 from registry_project.core.store import version_metrics as metric_store
 from registry_project.core.store import versions as version_store
-from registry_project.core.store.audit import EventDraft
 from registry_project.core.validation import validate_description, validate_name
 
 # Called as (done, total, what) after each version: the CLI draws its progress bar with it.
@@ -164,26 +161,18 @@ def _import_model(
             "tags": dict(model.tags),
             "new_here": created,
         }
-        import_store.record(
+        records.record_import(
             connection,
-            source=source.source_id,
+            source,
             kind="model",
             external_id=model.name,
             local_id=model.name,
             details=details,
-            actor=who,
+            who=who,
             at=at,
-        )
-        audit.append_event(
-            connection,
-            EventDraft(
-                actor=who,
-                action=AuditAction.IMPORT,
-                subject_type="model",
-                subject_id=model.name,
-                model_name=model.name,
-                after={"source": source.source_id, **details, "described": described},
-            ),
+            subject_type="model",
+            shown={**details, "described": described},
+            model_name=model.name,
         )
         return mapping.ImportedItem("model", model.name, model.name)
 
@@ -355,26 +344,18 @@ def _import_version(
             "notes": notes,
             **artifact.details,
         }
-        import_store.record(
+        records.record_import(
             connection,
-            source=source.source_id,
+            source,
             kind="version",
             external_id=key,
             local_id=entity.id,
             details=details,
-            actor=who,
+            who=who,
             at=at,
-        )
-        audit.append_event(
-            connection,
-            EventDraft(
-                actor=who,
-                action=AuditAction.IMPORT,
-                subject_type="model_version",
-                subject_id=entity.id,
-                model_name=entity.model_name,
-                after={"source": source.source_id, **details},
-            ),
+            subject_type="model_version",
+            shown=details,
+            model_name=entity.model_name,
         )
         w.confirm_stored([artifact.blob])
         ref = f"{entity.model_name}/{number}"

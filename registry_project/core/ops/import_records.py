@@ -6,6 +6,7 @@ earlier import already brought it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -23,6 +24,48 @@ from registry_project.core.store import stage_history as history_store
 from registry_project.core.store import step_metrics as step_store
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.audit import EventDraft
+
+
+def record_import(
+    connection: Connection,
+    source: MlflowSource,
+    *,
+    kind: str,
+    external_id: str,
+    local_id: str,
+    details: dict[str, Any],
+    who: str,
+    at: Any,
+    subject_type: str,
+    shown: Mapping[str, Any],
+    model_name: str | None = None,
+    dataset_name: str | None = None,
+) -> None:
+    """What every imported item leaves in the same transaction: its import record (what it
+    was in MLflow, which makes a second import skip it) and its `import` audit event
+    (`shown`, after the source, is the event's `after`)."""
+    import_store.record(
+        connection,
+        source=source.source_id,
+        kind=kind,
+        external_id=external_id,
+        local_id=local_id,
+        details=details,
+        actor=who,
+        at=at,
+    )
+    audit.append_event(
+        connection,
+        EventDraft(
+            actor=who,
+            action=AuditAction.IMPORT,
+            subject_type=subject_type,
+            subject_id=local_id,
+            model_name=model_name,
+            dataset_name=dataset_name,
+            after={"source": source.source_id, **shown},
+        ),
+    )
 
 
 def python_class(flavors: list[str], flavor: str) -> str:
@@ -131,25 +174,17 @@ def import_run(connection: Connection, source: MlflowSource, run: Any, who: str,
         "tags": dict(run.tags),
         "metric_history_lengths": dict(run.metric_steps),
     }
-    import_store.record(
+    record_import(
         connection,
-        source=source.source_id,
+        source,
         kind="run",
         external_id=run.run_id,
         local_id=entity.id,
         details=details,
-        actor=who,
+        who=who,
         at=at,
-    )
-    audit.append_event(
-        connection,
-        EventDraft(
-            actor=who,
-            action=AuditAction.IMPORT,
-            subject_type="run",
-            subject_id=entity.id,
-            after={"source": source.source_id, "name": entity.name, **details},
-        ),
+        subject_type="run",
+        shown={"name": entity.name, **details},
     )
     return entity.id
 
@@ -179,25 +214,17 @@ def import_dataset(
         "mlflow_source": dataset.source_uri,
         "first_run": run.run_id,
     }
-    import_store.record(
+    record_import(
         connection,
-        source=source.source_id,
+        source,
         kind="dataset",
         external_id=key,
         local_id=snapshot.id,
         details=details,
-        actor=who,
+        who=who,
         at=at,
-    )
-    audit.append_event(
-        connection,
-        EventDraft(
-            actor=who,
-            action=AuditAction.IMPORT,
-            subject_type="dataset",
-            subject_id=snapshot.id,
-            dataset_name=snapshot.name,
-            after={"source": source.source_id, "uri": snapshot.uri, **details},
-        ),
+        subject_type="dataset",
+        shown={"uri": snapshot.uri, **details},
+        dataset_name=snapshot.name,
     )
     return snapshot.id
