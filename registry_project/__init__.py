@@ -3,20 +3,46 @@
 The public API (see DESIGN.md)::
 
     from registry_project import ModelRegistry, Stage, PromotionPolicy, RegistryError
+
+The names are resolved on first use (PEP 562 `__getattr__`), not when the package is
+imported: `import registry_project.cli` must not pay for SQLAlchemy and the whole core
+just to print `registry --help`. `from registry_project import ModelRegistry` works as
+before; type checkers and IDEs read the `TYPE_CHECKING` imports below.
 """
 
-from registry_project.core.entities import (
-    AuditEvent,
-    DatasetSnapshot,
-    Lineage,
-    ModelVersion,
-    Registration,
-    Stage,
-    TrainingRun,
-)
-from registry_project.core.errors import RegistryError
-from registry_project.core.policy import GuardMetric, PromotionPolicy
-from registry_project.core.registry import ModelRegistry
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from registry_project.core.entities import (
+        AuditEvent,
+        DatasetSnapshot,
+        Lineage,
+        ModelVersion,
+        Registration,
+        Stage,
+        TrainingRun,
+    )
+    from registry_project.core.errors import RegistryError
+    from registry_project.core.policy import GuardMetric, PromotionPolicy
+    from registry_project.core.registry import ModelRegistry
+
+# Each public name and the module that defines it (keep in step with the imports above).
+_PUBLIC = {
+    "AuditEvent": "registry_project.core.entities",
+    "DatasetSnapshot": "registry_project.core.entities",
+    "GuardMetric": "registry_project.core.policy",
+    "Lineage": "registry_project.core.entities",
+    "ModelRegistry": "registry_project.core.registry",
+    "ModelVersion": "registry_project.core.entities",
+    "PromotionPolicy": "registry_project.core.policy",
+    "Registration": "registry_project.core.entities",
+    "RegistryError": "registry_project.core.errors",
+    "Stage": "registry_project.core.entities",
+    "TrainingRun": "registry_project.core.entities",
+}
 
 __all__ = [
     "AuditEvent",
@@ -31,3 +57,16 @@ __all__ = [
     "Stage",
     "TrainingRun",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'registry_project' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once resolved, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

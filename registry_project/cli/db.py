@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from sqlalchemy.engine import Engine
 
 from registry_project.cli.app import (
     CliState,
@@ -19,14 +18,20 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import emit_json
-from registry_project.core.store import migrate, roles
-from registry_project.core.store.engine import create_registry_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# The store (SQLAlchemy) is imported inside each command: `registry --help` lists these
+# commands without loading it (issue #18).
 
 T = TypeVar("T")
 
 
 @contextmanager
 def _engine(state: CliState) -> Iterator[Engine]:
+    from registry_project.core.store.engine import create_registry_engine
+
     engine = create_registry_engine(state.config.database_url)
     try:
         yield engine
@@ -68,6 +73,8 @@ def db_upgrade(state: CliState, revision: str) -> None:
     Example:
       registry db upgrade
     """
+    from registry_project.core.store import migrate
+
     with _engine(state) as engine:
         before = migrate.current_revision(engine)
         after = _alembic(lambda: migrate.upgrade(engine, revision))
@@ -88,6 +95,8 @@ def db_current(state: CliState) -> None:
     Example:
       registry db current
     """
+    from registry_project.core.store import migrate
+
     with _engine(state) as engine:
         current = migrate.current_revision(engine)
     head = migrate.head_revision()
@@ -130,6 +139,8 @@ def db_roles(state: CliState, prefix: str) -> None:
       registry db roles --prefix registry
       psql -c 'CREATE ROLE bob LOGIN IN ROLE registry_approver'
     """
+    from registry_project.core.store import roles
+
     with _engine(state) as engine:
         roles.refuse_sqlite(engine.dialect.name)
         with engine.begin() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.text import Text
@@ -16,10 +17,13 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import clean, console, emit_json, when
-from registry_project.core.anchors import parse_anchor
 from registry_project.core.errors import InvalidInputError
-from registry_project.core.evidence import EvidenceReport, verify_pack
-from registry_project.core.model_card import KEEP
+
+if TYPE_CHECKING:
+    from registry_project.core.evidence import EvidenceReport
+
+# The core modules behind these commands (anchors, evidence, model_card: the store and
+# SQLAlchemy) are imported inside them, so that `registry --help` does not load them.
 
 
 class Anchor(click.ParamType):
@@ -32,6 +36,8 @@ class Anchor(click.ParamType):
     ) -> tuple[int, str]:
         if isinstance(value, tuple):
             return value  # type: ignore[return-value]
+        from registry_project.core.anchors import parse_anchor
+
         try:
             return parse_anchor(str(value))
         except InvalidInputError as exc:
@@ -55,6 +61,8 @@ def card(state: CliState, reference: str) -> None:
 
 def _field(value: str | None, clear: bool, option: str) -> str | None:
     """The new value of one card field: the text given, None to clear it, else KEEP."""
+    from registry_project.core.model_card import KEEP
+
     if clear and value is not None:
         raise click.UsageError(f"give --{option} TEXT or --clear-{option}, not both")
     return None if clear else (value if value is not None else KEEP)
@@ -90,6 +98,8 @@ def card_text(
           --limitations "Not for credit decisions" --reason "reviewed by legal"
       registry card-text churn --clear-limitations --reason "covered by the new policy"
     """
+    from registry_project.core.model_card import KEEP
+
     use = _field(intended_use, clear_intended_use, "intended-use")
     limits = _field(limitations, clear_limitations, "limitations")
     registry = state.registry()
@@ -175,6 +185,8 @@ def evidence(
     if target == "verify":
         if pack is None or output is not None:
             raise click.UsageError("give the pack to check: registry evidence verify FILE")
+        from registry_project.core.evidence import verify_pack
+
         report = verify_pack(pack, anchors=anchors)
         if state.json:
             emit_json(report)

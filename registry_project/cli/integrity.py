@@ -22,7 +22,6 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.evidence import Anchor
 from registry_project.cli.output import clean, console, emit_json, number, text, when
-from registry_project.core.anchors import parse_anchor_lines
 from registry_project.core.entities import AuditAction, AuditEvent
 from registry_project.core.validation import MAX_GRACE_PERIOD, MAX_LIMIT
 
@@ -189,6 +188,9 @@ def verify(
       python -m registry_project.orchestration.anchors | registry verify --anchor-file -
     """
     if anchor_file is not None:
+        # Here, not at the top: core.anchors loads the store (and SQLAlchemy).
+        from registry_project.core.anchors import parse_anchor_lines
+
         anchors = (*anchors, *parse_anchor_lines(anchor_file))
     progress_console = console(stderr=True)
     with Progress(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,7 +18,9 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import clean, console, emit_json
-from registry_project.core.mlflow_import import ImportReport
+
+if TYPE_CHECKING:
+    from registry_project.core.mlflow_import import ImportReport
 
 
 @click.group(name="import", short_help="Move another registry in (MLflow).")

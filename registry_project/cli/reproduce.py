@@ -16,7 +16,7 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.lineage import reproduction_text
 from registry_project.cli.output import clean, console, emit_json
-from registry_project.core.reproduce import DEFAULT_TOLERANCE, load_function, parse_function_path
+from registry_project.core.validation.limits import DEFAULT_TOLERANCE
 
 
 @click.command(short_help="Retrain a version from its record: bit-identical, or how close.")
@@ -72,6 +72,9 @@ def reproduce(
     Example:
       registry reproduce churn/7 --train registry_project.pipelines.churn:reproduce_logistic
     """
+    # Here, not at the top: core.reproduce loads the store (and SQLAlchemy).
+    from registry_project.core.reproduce import load_function, parse_function_path
+
     # By name: imported where it trains (the recorded commit's worktree when the working
     # tree differs), so a module that moved or changed since is the recorded one.
     parse_function_path(train_path)

@@ -42,11 +42,13 @@ from registry_project.core.errors import InvalidInputError, ReproductionRefusedE
 from registry_project.core.store import audit, reproductions
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.transactions import Transactions
+from registry_project.core.validation.limits import (
+    DEFAULT_TOLERANCE as DEFAULT_TOLERANCE,  # re-exported: callers import it from here
+)
 
 if TYPE_CHECKING:
     from registry_project.core.registry import ModelRegistry, VersionRef
 
-DEFAULT_TOLERANCE = 1e-9
 _GIT_TIMEOUT_SECONDS = 120
 
 

@@ -23,6 +23,10 @@ MAX_NAME_TEXT = 1024  # a column's name or type in a reference's schema
 MAX_ROW_COUNT = 2**63 - 1
 # gc's grace period at most: beyond a century, `now - grace` would fall before year 1.
 MAX_GRACE_PERIOD = timedelta(days=36_500)
+# The largest metric difference a reproduction still counts as reproduced, unless told.
+# Here rather than in core/reproduce.py so that `registry reproduce --help` can show it
+# without importing the store (issue #18); core.reproduce re-exports it.
+DEFAULT_TOLERANCE = 1e-9
 # Unicode categories that draw nothing or move the text around them: controls (Cc, which
 # includes U+0085 NEXT LINE), format characters such as U+202E RIGHT-TO-LEFT OVERRIDE and
 # zero-width spaces (Cf), and the line and paragraph separators U+2028/U+2029 (Zl, Zp).
