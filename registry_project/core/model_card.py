@@ -22,6 +22,7 @@ from registry_project.core.entities import (
     ModelCardText,
     ModelVersion,
 )
+from registry_project.core.entities.vocabulary import KEEP as KEEP  # re-exported
 from registry_project.core.errors import InvalidInputError, ModelNotFoundError
 from registry_project.core.store import audit, card_texts, reproductions
 from registry_project.core.store import stage_history as history_store
@@ -311,10 +312,6 @@ def render_card(record: Mapping[str, Any]) -> str:
             f"{_cell(reproduction['by'])}: {_cell(reproduction['detail'])}"
         )
     return "\n".join(lines) + "\n"
-
-
-# Left out: keep the current text (None clears it).
-KEEP: Any = object()
 
 
 def set_card_text(

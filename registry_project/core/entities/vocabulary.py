@@ -16,6 +16,10 @@ def frozen_mapping(values: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
+# A model card field left out of `set_model_card_text`: keep the current text (None clears
+# it). Here, not in model_card.py, so that the facade's signature and the CLI can name it
+# without importing the model card's store code (issue #18); model_card re-exports it.
+KEEP: Any = object()
 
 
 class Stage(enum.StrEnum):

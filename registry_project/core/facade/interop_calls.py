@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from registry_project.core import mlflow_export
 from registry_project.core.facade.base import FacadeBase
-from registry_project.core.mlflow_import import ImportReport
-from registry_project.core.ops import import_ops
-from registry_project.core.ops.import_ops import Progress
 from registry_project.core.ops.version_ops import VersionRef
+
+if TYPE_CHECKING:
+    from registry_project.core.mlflow_import import ImportReport
+    from registry_project.core.ops.import_ops import Progress
+
+# import_ops and mlflow_export are imported inside the calls: opening a registry (every
+# `registry` command) must not pay for the MLflow reader and writer (issue #18).
 
 
 class InteropCalls(FacadeBase):
@@ -51,6 +55,8 @@ class InteropCalls(FacadeBase):
             report = reg.import_mlflow("sqlite:///mlflow.db")
             [item.ref for item in report.imported], report.failed
         """
+        from registry_project.core.ops import import_ops
+
         return import_ops.import_mlflow(
             self._w,
             tracking_uri=tracking_uri,
@@ -79,4 +85,6 @@ class InteropCalls(FacadeBase):
 
             reg.export_model("churn@production", "serving/churn", format="mlflow")
         """
+        from registry_project.core import mlflow_export
+
         return mlflow_export.export_model(self._w, version, directory, format=format)

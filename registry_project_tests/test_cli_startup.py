@@ -1,0 +1,185 @@
+"""What the `registry` command imports, as real processes (issue #18).
+
+`registry --help` must not load SQLAlchemy, the core registry or any heavy library;
+`registry versions m --limit 20` needs SQLAlchemy to open the registry, and nothing of
+Dagster, pandas, pyarrow, MLflow, Alembic or boto. No timing here (benchmarks/startup.py
+measures the seconds); a module list is what a test can hold without flaking.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import registry_project
+from registry_project import ModelRegistry
+
+REGISTRY = Path(sys.executable).parent / "registry"
+ROOT = Path(__file__).resolve().parents[1]
+
+# Third-party packages no command listing or reading versions needs.
+HEAVY = ("dagster", "pandas", "pyarrow", "numpy", "mlflow", "alembic", "boto3", "botocore")
+# The core modules behind other commands: loaded by `versions`, they would be paid by every
+# command (and they drag in the store's other halves, subprocess, zipfile, ...).
+OTHER_COMMANDS = (
+    "registry_project.core.mlflow_import",
+    "registry_project.core.mlflow_export",
+    "registry_project.core.evidence",
+    "registry_project.core.model_card",
+    "registry_project.core.reproduce",
+    "registry_project.ui",
+)
+
+# Runs the real command group in-process with click's standalone mode off, then prints
+# every module the process holds: the same code path as the console script, minus exit.
+WRAPPER = """
+import json, sys
+from registry_project.cli import cli
+try:
+    cli.main(sys.argv[1:], prog_name="registry", standalone_mode=False)
+except SystemExit:
+    pass
+print("\\n@@MODULES@@" + json.dumps(sorted(sys.modules)))
+"""
+
+
+def environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def modules_after(*args: str, cwd: Path | None = None) -> tuple[str, set[str]]:
+    """(stdout before the module list, the module names) of `registry ARGS`."""
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment(),
+        timeout=120,
+        check=True,
+    )
+    output, _, listed = done.stdout.rpartition("\n@@MODULES@@")
+    return output, set(json.loads(listed))
+
+
+def imported_by_console_script(*args: str, cwd: Path | None = None) -> set[str]:
+    """Every module `-X importtime` reports for the installed `registry` script itself."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(REGISTRY), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment(),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    names.discard("package")  # the header line
+    return names
+
+
+def loaded(modules: set[str], roots: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == r or m.startswith(r + ".") for r in roots))
+
+
+def test_help_loads_neither_sqlalchemy_nor_the_core() -> None:
+    output, modules = modules_after("--help")
+    assert "Inspect, compare, promote and govern the model registry." in output
+    assert "versions" in output and "promote" in output  # the full command list
+    assert "click" in modules  # the list is real
+    assert loaded(modules, ("sqlalchemy", *HEAVY, *OTHER_COMMANDS)) == []
+    assert loaded(modules, ("registry_project.core.registry", "registry_project.core.store")) == []
+
+
+def test_the_installed_console_script_help_loads_no_sqlalchemy() -> None:
+    """The entry point pyproject.toml names (registry_project.cli:main), as installed."""
+    modules = imported_by_console_script("--help")
+    assert "registry_project.cli" in modules
+    assert loaded(modules, ("sqlalchemy", *HEAVY, "registry_project.core.registry")) == []
+
+
+@pytest.mark.parametrize("command", ["db", "evidence", "reproduce", "import", "versions"])
+def test_a_commands_help_loads_no_sqlalchemy(command: str) -> None:
+    output, modules = modules_after(command, "--help")
+    assert "Usage: registry" in output
+    assert loaded(modules, ("sqlalchemy", *HEAVY)) == []
+
+
+@pytest.fixture
+def registry_dir(tmp_path: Path) -> Path:
+    """A real registry in ./.registry (where the command looks by default): model m, 25
+    versions registered through the Python API."""
+    url = f"sqlite:///{tmp_path / '.registry' / 'registry.db'}"
+    (tmp_path / ".registry").mkdir()
+    with ModelRegistry.open(url, str(tmp_path / ".registry" / "artifacts")) as reg:
+        for i in range(25):
+            reg.register_model("m", {"i": i}, metrics={"auc": 0.5 + i / 100}, actor="ana")
+    return tmp_path
+
+
+def test_versions_opens_the_registry_without_heavy_libraries(registry_dir: Path) -> None:
+    output, modules = modules_after("--json", "versions", "m", "--limit", "20", cwd=registry_dir)
+    rows = json.loads(output)
+    assert [row["version"] for row in rows] == list(range(25, 5, -1))
+    assert "sqlalchemy" in modules and "registry_project.core.registry" in modules
+    assert loaded(modules, HEAVY) == []
+    assert loaded(modules, OTHER_COMMANDS) == []
+
+
+def test_versions_through_the_console_script_loads_no_heavy_library(registry_dir: Path) -> None:
+    modules = imported_by_console_script("versions", "m", "--limit", "20", cwd=registry_dir)
+    assert "sqlalchemy" in modules
+    assert loaded(modules, (*HEAVY, *OTHER_COMMANDS)) == []
+
+
+def test_the_public_names_resolve_on_first_use() -> None:
+    code = (
+        "import sys, registry_project; before = 'sqlalchemy' in sys.modules; "
+        "from registry_project import Stage, RegistryError; "
+        "middle = 'sqlalchemy' in sys.modules; "
+        "from registry_project import ModelRegistry; "
+        "print(before, middle, 'sqlalchemy' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment()
+    )
+    assert done.stdout.split() == ["False", "False", "True"], done.stderr
+
+
+def test_every_public_name_is_the_defining_modules_object() -> None:
+    public = registry_project._PUBLIC  # type: ignore[attr-defined]
+    assert sorted(public) == sorted(registry_project.__all__)
+    for name, module in public.items():
+        assert getattr(registry_project, name) is getattr(importlib.import_module(module), name)
+    assert set(registry_project.__all__) <= set(dir(registry_project))
+    namespace: dict[str, object] = {}
+    exec("from registry_project import *", namespace)
+    assert set(registry_project.__all__) <= set(namespace)
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
+        registry_project.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_type_checkers_see_the_same_names() -> None:
+    """The `if TYPE_CHECKING:` imports (what mypy and IDEs read) name exactly the public
+    names, each from the module the lazy table resolves it from."""
+    tree = ast.parse(Path(registry_project.__file__).read_text())
+    seen: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                assert isinstance(statement, ast.ImportFrom)
+                for alias in statement.names:
+                    seen[alias.asname or alias.name] = statement.module or ""
+    assert seen == registry_project._PUBLIC  # type: ignore[attr-defined]
