@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json.encoder
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,13 +69,10 @@ def scan_chain(
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    sha256 = hashlib.sha256
-    quote = _quote
     for rows in _SCAN.stream(connection, _BATCH):
         checked += len(rows)
         for row in rows:
-            seq, event_id, at, actor, action, subject_type, subject_id = row[:7]
-            model_name, dataset_name, before_json, after_json, reason = row[7:12]
+            seq, action, subject_type = row[0], row[4], row[5]
             prev_hash, stored_hash = row[12], row[13]
             if seq != expected_seq:
                 problems.append(
@@ -93,29 +90,13 @@ def scan_chain(
                         "prev_hash does not match the hash of the event before it",
                     )
                 )
-            try:
-                if type(seq) is not int:
-                    raise TypeError
-                body = (
-                    f'[{seq},{quote(event_id)},"{_timestamp(at)}",{quote(actor)},'
-                    f"{quote(action)},{quote(subject_type)},{quote(subject_id)},"
-                    f"{'null' if model_name is None else quote(model_name)},"
-                    f"{'null' if dataset_name is None else quote(dataset_name)},"
-                    f"{'null' if before_json is None else quote(before_json)},"
-                    f"{'null' if after_json is None else quote(after_json)},"
-                    f"{'null' if reason is None else quote(reason)},{quote(prev_hash)}]"
-                )
-                intact = sha256(body.encode("utf-8")).hexdigest() == stored_hash
-            except (TypeError, ValueError):
-                intact = False
-            if not intact:
+            fast = fast_hash(row)
+            if fast is None or fast != stored_hash:
                 problem = _slow_check(connection, row)
                 if problem is not None:
                     problems.append(problem)
             if subject_type in wanted and action in wanted[subject_type]:
-                kept[subject_type].append(
-                    (subject_id, action, model_name, dataset_name, after_json)
-                )
+                kept[subject_type].append((row[6], action, row[7], row[8], row[10]))
             expected_prev = stored_hash
             expected_seq = seq + 1
     scan.checked = checked
@@ -134,6 +115,42 @@ def scan_chain(
             )
         )
     return scan
+
+
+def fast_hash(row: Sequence[Any]) -> str | None:
+    """`compute_hash` of an event as the driver gives it (its columns in `_SCAN`'s order),
+    from the raw values; None when they are not of the types this path knows."""
+    (
+        seq,
+        event_id,
+        at,
+        actor,
+        action,
+        subject_type,
+        subject_id,
+        model_name,
+        dataset_name,
+        before_json,
+        after_json,
+        reason,
+        prev_hash,
+    ) = row[:13]
+    if type(seq) is not int:  # not a bool either, which json.dumps writes as `true`
+        return None
+    quote = _quote
+    try:
+        body = (
+            f'[{seq},{quote(event_id)},"{_timestamp(at)}",{quote(actor)},'
+            f"{quote(action)},{quote(subject_type)},{quote(subject_id)},"
+            f"{'null' if model_name is None else quote(model_name)},"
+            f"{'null' if dataset_name is None else quote(dataset_name)},"
+            f"{'null' if before_json is None else quote(before_json)},"
+            f"{'null' if after_json is None else quote(after_json)},"
+            f"{'null' if reason is None else quote(reason)},{quote(prev_hash)}]"
+        )
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def _timestamp(at: Any) -> str:

@@ -178,8 +178,9 @@ class PreparedStatement:
         ]
 
     def stream(self, connection: Connection, batch: int = 5000) -> Iterator[Sequence[Any]]:
-        """Run a SELECT without parameters; its rows in lists of up to `batch`, read as
-        they are needed (a scan of the whole audit log never holds it in memory at once).
+        """Run a SELECT (its literal values bound, no others); its rows in lists of up to
+        `batch`, read as they are needed (a scan of the whole audit log never holds it in
+        memory at once).
 
         On the fast path the rows are the driver's, unprocessed as with `execute`;
         `processed` converts one as `fetch` would. With the switch off they come through
@@ -195,7 +196,9 @@ class PreparedStatement:
         named = connection.dialect.name == "postgresql"
         cursor = driver.cursor(name=f"registry_stream_{id(self):x}") if named else driver.cursor()
         try:
-            run_on_driver(connection.dialect, cursor.execute, compiled.sql, ())
+            run_on_driver(
+                connection.dialect, cursor.execute, compiled.sql, compiled.driver_parameters({})
+            )
             while True:
                 try:
                     rows = cursor.fetchmany(batch)
