@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from registry_project.core.entities import AuditEvent, VerifyProblem, VerifyReport
+from registry_project.core.entities import AuditEvent, VerifyReport
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.ops.writer import Writer
 from registry_project.core.store import audit
+from registry_project.core.store.chain_scan import scan_chain
 from registry_project.core.validation import (
     validate_filter_text,
     validate_limit,
@@ -63,12 +64,6 @@ def count(w: Writer, where: audit.EventFilter) -> int:
 
 
 def verify_chain(w: Writer) -> VerifyReport:
-    problems: list[VerifyProblem] = []
-    events_checked = 0
     with w.read() as connection:
-        for item in audit.verify_chain(connection):
-            if isinstance(item, int):
-                events_checked = item
-            else:
-                problems.append(item)
-    return VerifyReport(0, events_checked, tuple(problems))
+        scan = scan_chain(connection)
+    return VerifyReport(0, scan.checked, tuple(scan.problems))

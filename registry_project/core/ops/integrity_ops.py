@@ -9,11 +9,12 @@ from datetime import timedelta
 
 from registry_project.core import anchors as anchor_checks
 from registry_project.core.entities import AuditAction, GcReport, VerifyProblem, VerifyReport
-from registry_project.core.errors import RegistryError
+from registry_project.core.ops.blob_checks import BlobChecks
 from registry_project.core.ops.writer import Writer, now
 from registry_project.core.store import audit
 from registry_project.core.store.audit import EventDraft
-from registry_project.core.store.consistency import audit_mismatches
+from registry_project.core.store.chain_scan import scan_chain
+from registry_project.core.store.consistency import REPLAYED, audit_mismatches
 from registry_project.core.store.referenced_blobs import referenced_digests
 from registry_project.core.validation import validate_grace_period
 
@@ -30,27 +31,21 @@ def verify(
 ) -> VerifyReport:
     checked_anchors = anchor_checks.validate_anchors(anchors)
     problems: list[VerifyProblem] = []
-    events_checked = 0
     with w.read() as connection:
+        # Each blob once, however many rows point at it; hashed on the pool while this
+        # thread checks the chain and the rows.
         digests = sorted(referenced_digests(connection))
-        for item in audit.verify_chain(connection):
-            if isinstance(item, int):
-                events_checked = item
-            else:
-                problems.append(item)
-        problems.extend(audit_mismatches(connection))
-        problems.extend(audit.check_anchors(connection, checked_anchors))
-    for index, digest in enumerate(digests, start=1):
+        blobs = BlobChecks(w.blobs, digests)
         try:
-            outcome = w.blobs.check(digest)
-            detail = f"blob {w.blobs.uri_for(digest)} is {outcome}"
-        except RegistryError as exc:  # a directory in its place, permissions, I/O
-            outcome, detail = "unreadable", str(exc)
-        if outcome is not None:
-            problems.append(VerifyProblem(f"blob_{outcome}", digest, detail))
-        if on_progress is not None:
-            on_progress(index, len(digests))
-    return VerifyReport(len(digests), events_checked, tuple(problems))
+            scan = scan_chain(connection, REPLAYED)
+            problems.extend(scan.problems)
+            problems.extend(audit_mismatches(connection, scan.kept))
+            problems.extend(audit.check_anchors(connection, checked_anchors))
+        except BaseException:
+            blobs.cancel()
+            raise
+    problems.extend(blobs.results(on_progress))
+    return VerifyReport(len(digests), scan.checked, tuple(problems))
 
 
 def gc(w: Writer, *, dry_run: bool, grace_period: timedelta, actor: str | None) -> GcReport:

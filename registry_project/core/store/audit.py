@@ -3,7 +3,7 @@
 Each event's hash covers its own fields and the previous event's hash, so editing,
 inserting or deleting any past event breaks the chain from that point on. The tip of the
 chain is mirrored in `audit_head`, which every appender locks: that serialises appends
-(the chain is a total order) and lets `verify_chain` notice a deleted last event.
+(the chain is a total order) and lets `the chain check (chain_scan.py) notice a deleted last event.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Row
 
 from registry_project.core.entities import AuditAction, AuditEvent, VerifyProblem
 from registry_project.core.store.prepared import PreparedStatement
-from registry_project.core.store.schema import GENESIS_HASH, audit_events, audit_head
+from registry_project.core.store.schema import audit_events, audit_head
 from registry_project.core.validation import canonical_json
 
 
@@ -55,7 +55,7 @@ _ADVANCE_HEAD = PreparedStatement(
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def _timestamp_text(at: datetime) -> str:
+def timestamp_text(at: datetime) -> str:
     return at.astimezone(UTC).strftime(_TIMESTAMP_FORMAT)
 
 
@@ -85,7 +85,7 @@ def compute_hash(
         [
             seq,
             event_id,
-            _timestamp_text(at),
+            timestamp_text(at),
             actor,
             action,
             subject_type,
@@ -220,52 +220,6 @@ def count_events(connection: Connection, where: EventFilter) -> int:
     return int(connection.execute(query).scalar_one())
 
 
-def verify_chain(connection: Connection) -> Iterator[VerifyProblem | int]:
-    """Yields a problem for each break in the chain, and the count of events checked last."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    rows = connection.execution_options(yield_per=2000).execute(
-        sa.select(audit_events).order_by(audit_events.c.seq)
-    )
-    for row in rows:
-        values = dict(row._mapping)
-        checked += 1
-        if values["seq"] != expected_seq:
-            yield VerifyProblem(
-                "audit_gap",
-                f"event #{expected_seq}",
-                f"events #{expected_seq}..#{values['seq'] - 1} are missing (deleted)",
-            )
-        if values["prev_hash"] != expected_prev:
-            yield VerifyProblem(
-                "audit_chain_broken",
-                f"event #{values['seq']}",
-                "prev_hash does not match the hash of the event before it",
-            )
-        stored_hash = values.pop("hash")
-        if compute_hash(**values) != stored_hash:
-            yield VerifyProblem(
-                "audit_tampered",
-                f"event #{values['seq']}",
-                f"its content does not match its hash (action {values['action']!r}, "
-                f"subject {values['subject_id']!r}): the row was edited",
-            )
-        expected_prev = stored_hash
-        expected_seq = values["seq"] + 1
-    head = connection.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one_or_none()
-    if head is None:
-        yield VerifyProblem("audit_head_missing", "audit_head", "the chain tip row is missing")
-    elif head.seq != expected_seq - 1 or head.hash != expected_prev:
-        yield VerifyProblem(
-            "audit_gap",
-            f"event #{head.seq}",
-            f"the chain tip records event #{head.seq} but the log ends at "
-            f"#{expected_seq - 1}: the newest events were deleted or altered",
-        )
-    yield checked
-
-
 # The hashed fields of an event, in the order `compute_hash` takes them.
 HASHED_FIELDS = (
     "seq",
@@ -293,7 +247,7 @@ def stored_events(connection: Connection, first_seq: int) -> list[dict[str, Any]
     exported = []
     for row in rows:
         values = {name: row._mapping[name] for name in HASHED_FIELDS}
-        values["at"] = _timestamp_text(values["at"])
+        values["at"] = timestamp_text(values["at"])
         values["hash"] = row.hash
         exported.append(values)
     return exported
@@ -321,7 +275,7 @@ def check_anchors(
 ) -> list[VerifyProblem]:
     """Compare the chain with audit heads published outside this database (an evidence
     pack, Dagster's event log). A whole-chain rewrite, every event re-hashed consistently,
-    passes `verify_chain`; it cannot also keep the hash someone else recorded."""
+    passes the chain check; it cannot also keep the hash someone else recorded."""
     problems = []
     head_seq, _ = read_head(connection)
     for seq, expected in anchors:

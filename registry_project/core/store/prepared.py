@@ -27,7 +27,7 @@ minor release they were verified against.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +176,61 @@ class PreparedStatement:
             }
             for row in rows
         ]
+
+    def stream(self, connection: Connection, batch: int = 5000) -> Iterator[Sequence[Any]]:
+        """Run a SELECT (its literal values bound, no others); its rows in lists of up to
+        `batch`, read as they are needed (a scan of the whole audit log never holds it in
+        memory at once).
+
+        On the fast path the rows are the driver's, unprocessed as with `execute`;
+        `processed` converts one as `fetch` would. With the switch off they come through
+        SQLAlchemy, already processed. PostgreSQL streams through a server-side cursor,
+        as SQLAlchemy's `yield_per` does."""
+        if not on_driver_cursor(connection):
+            result = connection.execution_options(yield_per=batch).execute(self._statement)
+            for rows in result.partitions():
+                yield [tuple(row) for row in rows]
+            return
+        compiled = self._compile(connection.dialect, ())
+        driver = connection.connection
+        named = connection.dialect.name == "postgresql"
+        cursor = driver.cursor(name=f"registry_stream_{id(self):x}") if named else driver.cursor()
+        try:
+            run_on_driver(
+                connection.dialect, cursor.execute, compiled.sql, compiled.driver_parameters({})
+            )
+            while True:
+                try:
+                    rows = cursor.fetchmany(batch)
+                except connection.dialect.loaded_dbapi.Error as exc:
+                    raise sa.exc.DBAPIError.instance(
+                        compiled.sql,
+                        (),
+                        exc,
+                        connection.dialect.loaded_dbapi.Error,
+                        dialect=connection.dialect,
+                    ) from exc
+                if not rows:
+                    return
+                if compiled not in self._processors:
+                    self._processors[compiled] = _result_processors(
+                        compiled, connection.dialect, cursor.description
+                    )
+                yield rows
+        finally:
+            cursor.close()
+
+    def processed(self, connection: Connection, row: Sequence[Any]) -> dict[str, Any]:
+        """One row of `stream` as {column key: value}, converted as `fetch` converts."""
+        compiled = self._compile(connection.dialect, ())
+        keys = [key for key, _ in compiled.columns]
+        processors = self._processors.get(compiled)
+        if not on_driver_cursor(connection) or processors is None:
+            return dict(zip(keys, row, strict=True))
+        return {
+            key: value if process is None or value is None else process(value)
+            for key, process, value in zip(keys, processors, row, strict=True)
+        }
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row (rows share their keys), in one driver call."""

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import DatasetKind
+from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.retention import not_retired
 from registry_project.core.store.schema import (
     datasets,
@@ -44,11 +45,16 @@ def _queries() -> list[tuple[sa.Select[tuple[str]], sa.ColumnElement[str]]]:
     ]
 
 
+# On the driver's cursor: verify() and gc read every digest of a large registry.
+_ALL = [PreparedStatement(query) for query, _ in _queries()]
+
+
 def referenced_digests(connection: Connection) -> set[str]:
     """Every digest a live row refers to (deleted snapshots' bytes are not kept)."""
     digests: set[str] = set()
-    for query, _ in _queries():
-        digests.update(row[0] for row in connection.execute(query))
+    for statement in _ALL:
+        for rows in statement.stream(connection):
+            digests.update(row[0] for row in rows)
     return digests
 
 

@@ -1,0 +1,181 @@
+"""The audit hash chain checked in one pass over the log, at a few microseconds an event.
+
+Its one job is `scan_chain`: every event re-hashed and linked to the one before, the tip
+compared with `audit_head`, and (in the same pass, so the log is read once) the events a
+row cross-check replays kept aside for `consistency.audit_mismatches`.
+
+Why it does not go through `audit.compute_hash` for every event: building a dict, a
+datetime and a `json.dumps` call per event was most of `verify()` on a large registry. The
+rows come straight from the driver's cursor in large batches (`PreparedStatement.stream`)
+and the hashed text is assembled from the raw column values with the JSON string encoder
+`json.dumps(ensure_ascii=False)` itself uses, so the bytes are the same as
+`compute_hash`'s. Only values of the expected types take that path (an int `seq`, text
+or NULL elsewhere, SQLite's own timestamp text). Any event whose fast hash does not match
+is hashed again the old way, from values converted exactly as SQLAlchemy converts them,
+so a tampered row is judged (and described) by `compute_hash` as before: the fast path
+can only confirm a hash, never be the reason one is reported wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json.encoder
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from registry_project.core.entities import VerifyProblem
+from registry_project.core.store import audit
+from registry_project.core.store.prepared import PreparedStatement
+from registry_project.core.store.schema import GENESIS_HASH, audit_events, audit_head
+
+# The columns `compute_hash` takes, in its order, then the stored hash.
+_SCAN = PreparedStatement(
+    sa.select(
+        *(audit_events.c[name] for name in audit.HASHED_FIELDS), audit_events.c.hash
+    ).order_by(audit_events.c.seq)
+)
+# What `json.dumps(..., ensure_ascii=False)` encodes a str with (the C encoder); it raises
+# TypeError for anything that is not a str, which sends the event to the slow path.
+_quote = json.encoder.encode_basestring
+_BATCH = 5000
+
+
+@dataclass
+class ChainScan:
+    """What one pass over the log found."""
+
+    problems: list[VerifyProblem] = field(default_factory=list)
+    checked: int = 0
+    # subject_type -> (subject_id, action, model_name, dataset_name, after_json) of the
+    # events `scan_chain` was asked to keep, in chain order.
+    kept: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+
+def scan_chain(
+    connection: Connection, keep: Mapping[str, Collection[str]] | None = None
+) -> ChainScan:
+    """Check every event and the tip; keep the events whose subject_type is a key of
+    `keep` and whose action is among its values."""
+    keep = keep or {}
+    scan = ChainScan(kept={subject_type: [] for subject_type in keep})
+    kept = scan.kept
+    wanted = {subject_type: frozenset(actions) for subject_type, actions in keep.items()}
+    problems = scan.problems
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    for rows in _SCAN.stream(connection, _BATCH):
+        checked += len(rows)
+        for row in rows:
+            seq, action, subject_type = row[0], row[4], row[5]
+            prev_hash, stored_hash = row[12], row[13]
+            if seq != expected_seq:
+                problems.append(
+                    VerifyProblem(
+                        "audit_gap",
+                        f"event #{expected_seq}",
+                        f"events #{expected_seq}..#{seq - 1} are missing (deleted)",
+                    )
+                )
+            if prev_hash != expected_prev:
+                problems.append(
+                    VerifyProblem(
+                        "audit_chain_broken",
+                        f"event #{seq}",
+                        "prev_hash does not match the hash of the event before it",
+                    )
+                )
+            fast = fast_hash(row)
+            if fast is None or fast != stored_hash:
+                problem = _slow_check(connection, row)
+                if problem is not None:
+                    problems.append(problem)
+            if subject_type in wanted and action in wanted[subject_type]:
+                kept[subject_type].append((row[6], action, row[7], row[8], row[10]))
+            expected_prev = stored_hash
+            expected_seq = seq + 1
+    scan.checked = checked
+    head = connection.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one_or_none()
+    if head is None:
+        problems.append(
+            VerifyProblem("audit_head_missing", "audit_head", "the chain tip row is missing")
+        )
+    elif head.seq != expected_seq - 1 or head.hash != expected_prev:
+        problems.append(
+            VerifyProblem(
+                "audit_gap",
+                f"event #{head.seq}",
+                f"the chain tip records event #{head.seq} but the log ends at "
+                f"#{expected_seq - 1}: the newest events were deleted or altered",
+            )
+        )
+    return scan
+
+
+def fast_hash(row: Sequence[Any]) -> str | None:
+    """`compute_hash` of an event as the driver gives it (its columns in `_SCAN`'s order),
+    from the raw values; None when they are not of the types this path knows."""
+    (
+        seq,
+        event_id,
+        at,
+        actor,
+        action,
+        subject_type,
+        subject_id,
+        model_name,
+        dataset_name,
+        before_json,
+        after_json,
+        reason,
+        prev_hash,
+    ) = row[:13]
+    if type(seq) is not int:  # not a bool either, which json.dumps writes as `true`
+        return None
+    quote = _quote
+    try:
+        body = (
+            f'[{seq},{quote(event_id)},"{_timestamp(at)}",{quote(actor)},'
+            f"{quote(action)},{quote(subject_type)},{quote(subject_id)},"
+            f"{'null' if model_name is None else quote(model_name)},"
+            f"{'null' if dataset_name is None else quote(dataset_name)},"
+            f"{'null' if before_json is None else quote(before_json)},"
+            f"{'null' if after_json is None else quote(after_json)},"
+            f"{'null' if reason is None else quote(reason)},{quote(prev_hash)}]"
+        )
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _timestamp(at: Any) -> str:
+    """The hashed text of `at` as the driver gives it. SQLite stores SQLAlchemy's
+    `YYYY-MM-DD HH:MM:SS.ffffff`, which maps to the hashed text by two characters; any
+    other text raises ValueError (the slow path converts it as SQLAlchemy does)."""
+    if type(at) is str:
+        if len(at) != 26 or at[10] != " " or at[19] != ".":
+            raise ValueError(at)
+        return f"{at[:10]}T{at[11:]}Z"
+    if isinstance(at, datetime):
+        return audit.timestamp_text(at)
+    raise TypeError(at)
+
+
+def _slow_check(connection: Connection, row: Any) -> VerifyProblem | None:
+    """The event judged exactly as before the fast path: its values converted as
+    SQLAlchemy converts them, hashed by `compute_hash`."""
+    values = _SCAN.processed(connection, row)
+    stored_hash = values.pop("hash")
+    if audit.compute_hash(**values) == stored_hash:
+        return None
+    return VerifyProblem(
+        "audit_tampered",
+        f"event #{values['seq']}",
+        f"its content does not match its hash (action {values['action']!r}, "
+        f"subject {values['subject_id']!r}): the row was edited",
+    )

@@ -1,0 +1,175 @@
+"""verify()'s fast paths give the old answers (issue 18): the chain's hash from raw column
+values is compute_hash's, a row judged only by compute_hash, the blob pool's report in the
+old order with progress per blob, the driver-cursor stream equal to a fetch."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import boto3
+import pytest
+import sqlalchemy as sa
+
+from registry_project import ModelRegistry
+from registry_project.core.blobs import S3BlobStore
+from registry_project.core.blobs.streaming import CHUNK_SIZE
+from registry_project.core.store import audit, chain_scan
+from registry_project.core.store.prepared import PreparedStatement
+from registry_project.core.store.schema import audit_events
+
+# Every character class JSON escapes differently: quotes, backslash, control characters,
+# the line separators JavaScript minds, non-ASCII, a character outside the BMP.
+AWKWARD = 'say "why" \\ it\nmatters\t\x01\x1f \u2028\u2029 café 模型 😀'
+
+
+def _stored_rows(registry: ModelRegistry) -> list[tuple[object, ...]]:
+    with registry.engine.connect() as connection:
+        return [row for rows in chain_scan._SCAN.stream(connection, 3) for row in rows]
+
+
+def _execute(registry: ModelRegistry, statement: sa.Executable) -> None:
+    with registry.engine.begin() as connection:
+        connection.execute(statement)
+
+
+def test_the_fast_hash_is_compute_hash_for_awkward_text(registry: ModelRegistry) -> None:
+    version = registry.register_model("churn", {"v": 1})
+    registry.set_tag(version, "note", AWKWARD, actor="zoë")
+    registry.promote(version, actor="zoë", reason=AWKWARD)
+    registry.register_model("churn", {"v": 2}, metrics={"auc": 0.5})
+
+    rows = _stored_rows(registry)
+
+    assert len(rows) == registry.audit_count() >= 3
+    with registry.engine.connect() as connection:
+        for row in rows:
+            values = chain_scan._SCAN.processed(connection, row)
+            stored = values.pop("hash")
+            assert audit.compute_hash(**values) == stored
+            assert chain_scan.fast_hash(row) == stored  # judged without the slow path
+    report = registry.verify()
+    assert report.ok and report.events_checked == len(rows)
+
+
+def test_an_edited_awkward_reason_is_reported_as_before(registry: ModelRegistry) -> None:
+    version = registry.register_model("churn", {"v": 1})
+    registry.promote(version, actor="alice", reason=AWKWARD)
+    [promote] = registry.audit_log(action="promote")
+    _execute(
+        registry,
+        audit_events.update()
+        .where(audit_events.c.seq == promote.seq)
+        .values(reason=AWKWARD.replace("😀", "😁")),
+    )
+
+    problems = registry.verify().problems
+
+    assert [(p.kind, p.subject, p.detail) for p in problems] == [
+        (
+            "audit_tampered",
+            f"event #{promote.seq}",
+            f"its content does not match its hash (action 'promote', subject {version.id!r}): "
+            "the row was edited",
+        )
+    ]
+
+
+def test_a_timestamp_stored_in_another_form_is_judged_by_compute_hash(
+    sqlite_registry: ModelRegistry,
+) -> None:
+    """SQLite keeps the time as text. The same instant written in another form SQLAlchemy
+    reads is not the fast path's text, so compute_hash judges the event, as it always did:
+    intact. Another instant is an edit."""
+    sqlite_registry.register_model("churn", {"v": 1})
+    [event] = sqlite_registry.audit_log()
+    same_instant = event.at.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    with sqlite_registry.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE audit_events SET at = ? WHERE seq = ?", (same_instant, event.seq)
+        )
+    [row] = _stored_rows(sqlite_registry)
+    assert row[2] == same_instant and chain_scan.fast_hash(row) is None
+    assert sqlite_registry.verify().ok
+
+    with sqlite_registry.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE audit_events SET at = ? WHERE seq = ?",
+            (same_instant.replace(".", ".9")[:26], event.seq),
+        )
+    assert [p.kind for p in sqlite_registry.verify().problems] == ["audit_tampered"]
+
+
+def _damage(registry: ModelRegistry, digest: str, data: bytes | None) -> None:
+    """Overwrite a blob's stored bytes (None: delete it), on disk or in the bucket."""
+    store = registry.blobs
+    if isinstance(store, S3BlobStore):
+        client = boto3.client("s3", endpoint_url=store._client.meta.endpoint_url)
+        key = store._key(digest)
+        if data is None:
+            client.delete_object(Bucket=store.bucket, Key=key)
+        else:
+            client.put_object(Bucket=store.bucket, Key=key, Body=data)
+        return
+    path = Path(store.uri_for(digest))
+    if data is None:
+        path.unlink()
+    else:
+        path.write_bytes(data)
+
+
+def test_blob_problems_come_in_digest_order_with_progress_per_blob(
+    registry: ModelRegistry,
+) -> None:
+    versions = [registry.register_model("churn", {"v": i}) for i in range(40)]
+    # Referenced by many versions, checked once.
+    shared = [registry.register_model("shared", {"same": True}) for _ in range(5)]
+    digests = sorted({v.artifact_digest for v in versions + shared})
+    corrupt, missing = digests[3::9], digests[7::13]
+    for digest in corrupt:
+        _damage(registry, digest, b"not the model")
+    for digest in missing:
+        _damage(registry, digest, None)
+    calls: list[tuple[int, int]] = []
+
+    report = registry.verify(on_progress=lambda done, total: calls.append((done, total)))
+
+    expected = sorted(
+        [(d, "blob_corrupt") for d in corrupt] + [(d, "blob_missing") for d in missing]
+    )
+    assert [(p.subject, p.kind) for p in report.problems] == expected
+    assert report.blobs_checked == len(digests) == 41
+    assert calls == [(i, len(digests)) for i in range(1, len(digests) + 1)]
+    detail = {p.subject: p.detail for p in report.problems}
+    assert detail[corrupt[0]] == f"blob {registry.blobs.uri_for(corrupt[0])} is corrupt"
+
+
+def test_a_blob_larger_than_one_read_is_hashed_whole(registry: ModelRegistry) -> None:
+    big = registry.register_model("big", b"\x00" * (3 * CHUNK_SIZE + 5), flavor="pickle")
+    assert registry.verify().ok
+    stored = registry.blobs.read_bytes(big.artifact_digest)
+    flipped = stored[:-3] + bytes([stored[-3] ^ 1]) + stored[-2:]  # past the first reads
+    assert hashlib.sha256(flipped).hexdigest() != big.artifact_digest
+    _damage(registry, big.artifact_digest, flipped)
+
+    assert [(p.kind, p.subject) for p in registry.verify().problems] == [
+        ("blob_corrupt", big.artifact_digest)
+    ]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 1000])
+def test_stream_gives_fetch_rows_in_batches(registry: ModelRegistry, batch: int) -> None:
+    for i in range(5):
+        registry.register_model("churn", {"v": i})
+    statement = PreparedStatement(
+        sa.select(audit_events.c.seq, audit_events.c.at, audit_events.c.action)
+        .where(audit_events.c.action == "register_model")
+        .order_by(audit_events.c.seq)
+    )
+    with registry.engine.connect() as connection:
+        batches = list(statement.stream(connection, batch))
+        streamed = [statement.processed(connection, row) for rows in batches for row in rows]
+        fetched = statement.fetch(connection)
+
+    assert streamed == fetched and len(fetched) == 5
+    assert all(0 < len(rows) <= batch for rows in batches)
