@@ -60,9 +60,14 @@ class Report:
         rows = []
         for (workload, size), systems in grouped.items():
             ours = systems.get("registry_project")
-            other = systems.get("mlflow") or systems.get("cp")
+            # The baseline: MLflow, else cp, else the one other system measured (W5's
+            # durable copy or hashlib read).
+            others = [m for k, m in systems.items() if k != "registry_project"]
+            other = systems.get("mlflow") or systems.get("cp") or (others[0] if others else None)
             extra = {
-                k: v for k, v in systems.items() if k not in ("registry_project", "mlflow", "cp")
+                k: v
+                for k, v in systems.items()
+                if k != "registry_project" and (other is None or k != other.system)
             }
             row: dict[str, object] = {
                 "workload": workload,

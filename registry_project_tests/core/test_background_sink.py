@@ -1,7 +1,8 @@
-"""The worker thread that writes large blobs while the caller hashes them."""
+"""The worker threads that hash and write large blobs while the caller reads them."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_project.core.blobs import background_sink
+from registry_project.core.blobs import background_hash, background_sink
+from registry_project.core.blobs.background_hash import BackgroundHasher
 from registry_project.core.blobs.background_sink import QUEUE_DEPTH, BackgroundSink
 
 
@@ -81,3 +83,31 @@ def test_a_failed_disk_flush_reaches_the_producer(tmp_path: Path) -> None:
             background.abandon()
     finally:
         os.close(read_end)
+
+
+def test_chunks_are_hashed_in_order_after_what_the_caller_hashed() -> None:
+    chunks = [os.urandom(3000 + n) for n in range(background_hash.QUEUE_DEPTH * 5)]
+    digest = hashlib.sha256(b"prefix hashed by the caller")
+    hasher = BackgroundHasher(digest)
+    for chunk in chunks:
+        hasher.update(memoryview(chunk))
+    assert hasher.finish() is digest
+    expected = hashlib.sha256(b"prefix hashed by the caller" + b"".join(chunks))
+    assert digest.hexdigest() == expected.hexdigest()
+    hasher.abandon()  # idempotent once finished
+
+
+def test_a_failed_hash_reaches_the_producer_who_is_never_blocked() -> None:
+    class Failing:
+        def update(self, chunk: bytes) -> None:
+            raise MemoryError("no room to hash")
+
+    hasher = BackgroundHasher(Failing())
+    # Far more chunks than the queue holds: after the failure the worker keeps draining,
+    # so put() never waits on a dead consumer; the error surfaces on a later update or,
+    # at the latest, on finish.
+    with pytest.raises(MemoryError, match="no room"):
+        for _ in range(background_hash.QUEUE_DEPTH * 10):
+            hasher.update(b"x" * 4096)
+        hasher.finish()
+    hasher.abandon()  # never raises

@@ -62,16 +62,16 @@ def _stored_objects(store: BlobStore) -> list[str]:
     return [str(p) for p in store.root.rglob("*") if p.is_file()]
 
 
-def _flip_a_byte(store: BlobStore, digest: str) -> None:
+def _flip_a_byte(store: BlobStore, digest: str, at: int = 0) -> None:
     if isinstance(store, S3BlobStore):
         client, key = _client(store), _key(store, digest)
         data = bytearray(client.get_object(Bucket=store.bucket, Key=key)["Body"].read())
-        data[0] ^= 1
+        data[at] ^= 1
         client.put_object(Bucket=store.bucket, Key=key, Body=bytes(data))
     else:
         path = Path(store.uri_for(digest))
         data = bytearray(path.read_bytes())
-        data[0] ^= 1
+        data[at] ^= 1
         path.write_bytes(bytes(data))
 
 
@@ -279,6 +279,26 @@ def test_a_flipped_byte_is_caught_before_anything_is_yielded(store: BlobStore) -
     assert "registry verify" in str(caught.value)
     with pytest.raises(errors.IntegrityCheckError):
         store.read_bytes(info.digest)
+    assert store.check(info.digest) == "corrupt"
+
+
+def test_a_flipped_byte_deep_in_a_large_blob_is_caught(store: BlobStore, tmp_path: Path) -> None:
+    # Past PIPELINE_THRESHOLD the reading thread only reads: worker threads hash and write.
+    # A byte flipped in that part must still fail every read, and leave no file behind.
+    source = tmp_path / "model.bin"
+    source.write_bytes(os.urandom(PIPELINE_THRESHOLD + 4 * MiB))
+    info = store.put_file(source)
+    _flip_a_byte(store, info.digest, at=PIPELINE_THRESHOLD + 2 * MiB + 3)
+    target = tmp_path / "out" / "copy.bin"
+    target.parent.mkdir()
+    with pytest.raises(errors.IntegrityCheckError, match=info.digest):
+        store.download_verified(info.digest, target)
+    assert list(target.parent.iterdir()) == []  # neither the target nor its partial file
+    with (
+        pytest.raises(errors.IntegrityCheckError, match=info.digest),
+        store.open_verified(info.digest),
+    ):
+        pytest.fail("corrupt bytes must never be handed out")
     assert store.check(info.digest) == "corrupt"
 
 

@@ -26,7 +26,9 @@ from typing import IO, Final
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has only fsync
 
 # Chunks in flight: bounds the memory a fast producer can pile up ahead of a slow disk.
-QUEUE_DEPTH: Final = 4
+# Deep enough (8 MiB of 1 MiB chunks) that a worker woken late on a busy machine still
+# finds work queued instead of leaving the others waiting; shallower, it stalled them.
+QUEUE_DEPTH: Final = 8
 _DONE: Final = None
 
 

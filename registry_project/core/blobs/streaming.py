@@ -21,6 +21,7 @@ import io
 from collections.abc import Iterable
 from typing import IO, Any
 
+from registry_project.core.blobs.background_hash import BackgroundHasher
 from registry_project.core.blobs.background_sink import BackgroundSink
 from registry_project.core.blobs.layout import BlobInfo, ProgressCallback
 from registry_project.core.errors import StorageError
@@ -53,6 +54,7 @@ class BlobWriter:
         self._sink = sink
         self._sync_every = sync_every
         self._background: BackgroundSink | None = None
+        self._hasher: BackgroundHasher | None = None
         self._hash = hashlib.sha256()
         self._size = 0
         self._on_bytes = on_bytes
@@ -72,15 +74,18 @@ class BlobWriter:
         with memoryview(data) as raw, raw.cast("B") as view:
             count = len(view)
             if self._background is None and self._size + count > PIPELINE_THRESHOLD:
+                # From here on this thread only hands chunks over: one worker hashes them
+                # (continuing the hash of what came before), another writes them.
                 self._background = BackgroundSink(self._sink, self._sync_every)
+                self._hasher = BackgroundHasher(self._hash)
             try:
                 if self._background is not None:
                     self._hand_over(data, view)
                 else:
                     self._sink.write(view)
+                    self._hash.update(view)
             except OSError as exc:
                 raise temporary_write_error(exc) from exc
-            self._hash.update(view)
         self._size += count
         if self._on_bytes is not None:
             self._on_bytes(count)
@@ -89,16 +94,16 @@ class BlobWriter:
     def _hand_over(self, data: Any, view: memoryview) -> None:
         """Queue `view` for the worker in CHUNK_SIZE pieces, so the queue bounds memory
         however large one write is (pickle hands over whole array buffers)."""
-        # The worker writes later, so it needs bytes that cannot change meanwhile: a
-        # serialiser may reuse its buffer. `bytes` are immutable and are not copied.
-        assert self._background is not None
+        # The workers hash and write later, so they need bytes that cannot change
+        # meanwhile: a serialiser may reuse its buffer. `bytes` are immutable and are not
+        # copied. Both workers get the same chunk, so what is hashed is what is written.
+        assert self._background is not None and self._hasher is not None
         immutable = memoryview(data) if type(data) is bytes else None
         for start in range(0, len(view), CHUNK_SIZE):
             end = start + CHUNK_SIZE
-            if immutable is not None:
-                self._background.write(immutable[start:end])
-            else:
-                self._background.write(view[start:end].tobytes())
+            chunk = immutable[start:end] if immutable is not None else view[start:end].tobytes()
+            self._background.write(chunk)
+            self._hasher.update(chunk)
 
     def writelines(self, lines: Iterable[Any]) -> None:
         for line in lines:
@@ -139,10 +144,14 @@ class BlobWriter:
         self._closed = True
         if self._background is not None:
             self._background.abandon()
+        if self._hasher is not None:
+            self._hasher.abandon()  # every chunk handed over is hashed before it returns
         return BlobInfo(self._hash.hexdigest(), self._size)
 
     def _check_written(self) -> None:
-        """Raise if the worker thread failed to write some of the bytes."""
+        """Raise if a worker thread failed to hash or write some of the bytes."""
+        if self._hasher is not None:
+            self._hasher.finish()  # raises the hashing thread's error, if it had one
         if self._background is not None:
             try:
                 self._background.close()
@@ -161,26 +170,36 @@ def hash_stream(
     source: IO[bytes], sink: IO[bytes] | None, on_bytes: ProgressCallback | None
 ) -> BlobInfo:
     """Copy `source` to `sink` (or nowhere) chunk by chunk, hashing on the way; past
-    `PIPELINE_THRESHOLD` a worker thread writes while this one reads and hashes."""
+    `PIPELINE_THRESHOLD` this thread only reads, one worker hashes and another writes,
+    so a verified read runs at the speed of the hash alone."""
     digest = hashlib.sha256()
     size = 0
+    hasher: BackgroundHasher | None = None
     background: BackgroundSink | None = None
     try:
         while chunk := source.read(CHUNK_SIZE):
             size += len(chunk)
-            if sink is not None:
-                if background is None and size > PIPELINE_THRESHOLD:
-                    background = BackgroundSink(sink)
+            if hasher is None and size > PIPELINE_THRESHOLD:
+                hasher = BackgroundHasher(digest)
+                background = BackgroundSink(sink) if sink is not None else None
+            if hasher is not None:
+                chunk = bytes(chunk)  # immutable for the workers; no copy for bytes
                 if background is not None:
-                    background.write(bytes(chunk))  # no-op copy for bytes; not for a view
-                else:
+                    background.write(chunk)
+                hasher.update(chunk)
+            else:
+                if sink is not None:
                     sink.write(chunk)
-            digest.update(chunk)
+                digest.update(chunk)
             if on_bytes is not None:
                 on_bytes(len(chunk))
         if background is not None:
             background.close()
+        if hasher is not None:
+            hasher.finish()
     finally:
         if background is not None:
             background.abandon()
+        if hasher is not None:
+            hasher.abandon()
     return BlobInfo(digest.hexdigest(), size)
