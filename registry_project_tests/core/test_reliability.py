@@ -182,6 +182,78 @@ def test_terminated_postgres_backend_mid_operation(tmp_path: Path) -> None:
         registry.close()
 
 
+def _terminate(url: str, name: str) -> int:
+    """pg_terminate_backend on every backend of the registry named `name`, from another
+    connection; how many were killed."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            return int(
+                connection.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name"
+                    ),
+                    {"name": name},
+                ).scalar_one()
+            )
+    finally:
+        admin.dispose()
+
+
+def _named_registry(url: str, tmp_path: Path) -> tuple[ModelRegistry, str]:
+    name = f"registry-test-{os.getpid()}-{time.monotonic_ns()}"
+    separator = "&" if "?" in url else "?"
+    return ModelRegistry.open(f"{url}{separator}application_name={name}", str(tmp_path)), name
+
+
+def test_terminated_idle_backends_do_not_poison_the_next_calls(tmp_path: Path) -> None:
+    """Every pooled connection's backend is killed between two calls (as a server restart
+    does): the next read, registration and tracked run work, without a ping per checkout."""
+    with postgres_schema_url() as url:
+        registry, name = _named_registry(url, tmp_path)
+        first = registry.register_model("churn", 1)
+        with registry.start_run("train") as run:  # two connections in the pool
+            registry.get_version(first.id)
+        for call in range(3):
+            assert _terminate(url, name) >= 1
+            if call == 0:
+                assert registry.get_version("churn/1").id == first.id
+            elif call == 1:
+                assert registry.register_model("churn", 2).version == 2
+            else:
+                with registry.start_run("train") as run:
+                    registry.register_model("churn", 3, run=run)
+        assert registry.get_run(run.id).status.value == "finished"
+        assert [v.version for v in registry.versions("churn")] == [3, 2, 1]
+        assert registry.verify().ok
+        registry.close()
+
+
+def test_a_backend_lost_before_commit_is_retried_once(tmp_path: Path) -> None:
+    """The backend dies inside a write transaction, before its COMMIT (past the checkout's
+    check): the transaction runs again on a fresh connection, and commits once."""
+    with postgres_schema_url() as url:
+        registry, name = _named_registry(url, tmp_path)
+        registry.register_model("churn", 1)
+        attempts = []
+
+        def work(connection: sa.Connection) -> int:
+            attempts.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            if len(attempts) == 1:
+                assert _terminate(url, name) >= 1
+            connection.execute(sa.update(schema.models).values(description="written once"))
+            return len(attempts)
+
+        assert registry._w.write(work) == 2
+        assert attempts[0] != attempts[1]  # a fresh backend
+        with registry.engine.connect() as connection:
+            assert connection.execute(sa.select(schema.models.c.description)).scalar_one() == (
+                "written once"
+            )
+        registry.close()
+
+
 def test_s3_credentials_never_reach_the_database_or_logs(
     s3_server: str, s3_bucket: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

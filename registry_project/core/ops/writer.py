@@ -140,11 +140,27 @@ class Writer:
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one write transaction, retrying when the database resolved lock
         contention by failing us (deadlock, serialization failure, busy SQLite)."""
+        reconnected = False
         for attempt in range(WRITE_RETRIES):
+            in_work = True
             try:
                 with write_transaction(self.engine) as connection:
-                    return work(connection)
+                    result = work(connection)
+                    in_work = False
+                return result
             except sa.exc.DBAPIError as exc:
+                if (
+                    exc.connection_invalidated
+                    and in_work
+                    and not reconnected
+                    and attempt < WRITE_RETRIES - 1
+                ):
+                    # The connection died (a server restart, a terminated backend) before
+                    # COMMIT was sent, so nothing was committed: run again once, on a fresh
+                    # connection (the pool discarded the dead ones). A connection lost
+                    # during COMMIT is not retried: the commit may have happened.
+                    reconnected = True
+                    continue
                 if isinstance(exc, sa.exc.IntegrityError) or not is_retriable(exc):
                     raise storage_error(exc) from exc
                 if attempt == WRITE_RETRIES - 1:

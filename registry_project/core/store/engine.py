@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -72,13 +74,53 @@ def create_registry_engine(database_url: str, environ: Mapping[str, str] | None 
     }
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, options)
-    return sa.create_engine(
-        url,
-        pool_pre_ping=True,  # a server restart must not poison the next call
-        pool_size=5,
-        max_overflow=5,
-        execution_options=options,
-    )
+    engine = sa.create_engine(url, pool_size=5, max_overflow=5, execution_options=options)
+    _guard_checkouts(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection idle for longer than this is pinged (one round trip)
+# before it is used; a younger one is checked without a round trip (_usable).
+PING_AFTER_IDLE_SECONDS = 30.0
+_IDLE_SINCE = "registry_idle_since"
+
+
+def _guard_checkouts(engine: Engine) -> None:
+    """A server restart or a terminated backend must not poison the next call, without
+    the round trip per transaction that `pool_pre_ping` costs (three per registration).
+
+    A backend that is terminated or shut down sends its client a FATAL message and closes
+    the socket, so a dead idle connection has something to read: checked locally on
+    every checkout (a zero-timeout poll). A connection idle for PING_AFTER_IDLE_SECONDS
+    is pinged as well (a silently dropped network path sends nothing). What remains, a
+    connection dying between the checkout and its first statement, `Writer.write`
+    retries once, since nothing was committed."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if not _usable(engine, dbapi_connection, record.info.get(_IDLE_SINCE)):
+            # The pool discards this connection and checks out a fresh one.
+            raise sa.exc.DisconnectionError("the server closed this pooled connection")
+
+
+def _usable(engine: Engine, dbapi_connection: Any, idle_since: float | None) -> bool:
+    try:
+        if dbapi_connection.closed or dbapi_connection.pgconn.status != 0:  # CONNECTION_OK
+            return False
+        readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+        # An idle connection the server wrote to: usually a FATAL before it hung up
+        # (rarely a notice); either way the ping tells.
+        if readable or (
+            idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS
+        ):
+            engine.dialect.do_ping(dbapi_connection)
+    except (engine.dialect.loaded_dbapi.Error, OSError, ValueError):
+        return False
+    return True
 
 
 # Every commit is synced to disk before it is acknowledged (see _on_connect).
