@@ -93,11 +93,20 @@ def _ids(prefix: str, n: int) -> list[str]:
 
 def build_ours(directory: Path, versions: int) -> Path:
     from registry_project import ModelRegistry
-    from registry_project.core.store import schema as s
 
     directory.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{directory / 'registry.db'}"
     ModelRegistry.open(url, str(directory / "artifacts")).close()
+    fill(url, versions)
+    (directory / "built").write_text(str(versions))
+    return directory
+
+
+def fill(url: str, versions: int) -> None:
+    """Write the layout's rows into an empty registry database at head (SQLite or
+    PostgreSQL; `core/test_search_plans.py` uses it too)."""
+    from registry_project.core.store import schema as s
+
     engine = sa.create_engine(url)
     rng = random.Random(versions)
     run_ids, version_ids, dataset_ids = (
@@ -233,8 +242,6 @@ def build_ours(directory: Path, versions: int) -> Path:
                 c.execute(s.model_aliases.insert(), aliases)
             progress(chunk[-1] + 1)
     engine.dispose()
-    (directory / "built").write_text(str(versions))
-    return directory
 
 
 def _chunks(items: range, size: int) -> Iterator[range]:
@@ -329,7 +336,7 @@ def _copy_mlflow_rows(path: Path, versions: int, rng: random.Random) -> None:
         db.close()
         return
     template = {
-        table: dict(db.execute(f"SELECT * FROM {table} LIMIT 1").fetchone())  # noqa: S608
+        table: dict(db.execute(f"SELECT * FROM {table} LIMIT 1").fetchone())
         for table in ("runs", "model_versions", "model_version_tags")
     }
     last = dict(
@@ -407,7 +414,7 @@ def _copy_mlflow_rows(path: Path, versions: int, rng: random.Random) -> None:
     for table, found in rows.items():
         columns = list(found[0])
         db.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+            f"INSERT INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join(':' + c for c in columns)})",
             found,
         )
@@ -488,24 +495,25 @@ def main() -> None:
             results[(f"`{case.label}` | {case.order_by} | {case.limit}", n, "ours")] = timing = (
                 timed(call, args.calls, None)
             )
-            print(
-                f"  ours {n:>7} {case.label} {case.order_by} limit {case.limit}: median {timing.median:.3g} ms, mean {timing.mean:.3g}, first {timing.first:.3g}, {timing.found} found",
-                flush=True,
-            )
+            print(f"  ours {n:>7} {_line(case, timing)}, {timing.found} found", flush=True)
             if n in clients and case.mlflow is not None:
                 client, experiment = clients[n]
                 theirs = timed(
                     mlflow_call(client, experiment, case), args.calls, args.mlflow_budget_s
                 )
                 results[(f"`{case.label}` | {case.order_by} | {case.limit}", n, "mlflow")] = theirs
-                print(
-                    f"  mlflow {n:>7} {case.mlflow}: median {theirs.median:.4g} ms, mean {theirs.mean:.4g}, first {theirs.first:.4g}",
-                    flush=True,
-                )
+                print(f"  mlflow {n:>7} {_line(case, theirs)} ({case.mlflow})", flush=True)
     table = markdown(results, sizes, mlflow_sizes)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table)
+
+
+def _line(case: Case, t: Timing) -> str:
+    return (
+        f"{case.label} {case.order_by} limit {case.limit}: median {t.median:.4g} ms, "
+        f"mean {t.mean:.4g}, first {t.first:.4g}"
+    )
 
 
 def markdown(
