@@ -68,6 +68,7 @@ ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
         "artifact_retirements": [],
     },
     "0007": lambda rows: {**rows, "imported_items": []},  # import provenance: a new table
+    "0008": unchanged,  # search indexes only
 }
 
 

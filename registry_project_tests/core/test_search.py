@@ -11,10 +11,15 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from registry_project import ModelRegistry
 from registry_project.core import errors
-from registry_project.core.filters import MAX_DEPTH, MAX_FILTER_LENGTH
+from registry_project.core.filters import MAX_DEPTH, MAX_FILTER_LENGTH, parse_filter
+from registry_project.core.store import search_plan
+from registry_project.core.store.schema import model_versions, version_metric_latest
+from registry_project.core.store.search import VERSION_VOCABULARY, compile_filter
+from registry_project.core.store.search_plan import SearchOrder
 from registry_project_tests.conftest import open_registry
 
 
@@ -179,6 +184,54 @@ def test_order_and_limit(filled: Filled) -> None:
     for bad_limit in (0, -1, True, "5", 10**9):
         with pytest.raises(errors.InvalidInputError, match="limit"):
             reg.search(None, limit=bad_limit)  # type: ignore[arg-type]
+
+
+def _single_query(reg: ModelRegistry, text: str, order: SearchOrder) -> list[str]:
+    """The search as it ran before migration 0008 (one query: every term a per-row probe,
+    every match sorted): the oracle the index-driven plans must agree with."""
+    m = version_metric_latest.c
+    mv = model_versions.c
+    with reg.engine.connect() as connection:
+        query = sa.select(model_versions)
+        if text.strip():
+            node = parse_filter(text, VERSION_VOCABULARY)
+            query = query.where(compile_filter(node, connection.dialect.name))
+        tie = (mv.model_name.asc(), mv.version.desc())
+        if order.is_metric:
+            value = (
+                sa.select(m.value).where(m.version_id == mv.id, m.key == order.field)
+            ).scalar_subquery()
+            by = value.desc() if order.descending else value.asc()
+            query = query.order_by(value.is_(None), by, *tie)
+        else:
+            column = mv.created_at if order.field == "created_at" else mv.model_name
+            query = query.order_by(column.desc() if order.descending else column.asc(), *tie)
+        rows = connection.execute(query.limit(order.limit))
+        return [f"{row.model_name}/{row.version}" for row in rows]
+
+
+ORDERS = ["-metrics.auc", "metrics.recall", "-created_at", "name"]
+
+
+@pytest.mark.parametrize("selective", [0, 1, search_plan.SELECTIVE])
+def test_every_plan_finds_what_the_single_query_found(
+    filled: Filled, selective: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SELECTIVE moves the choice between driving from a term and walking the order's
+    # index (0: always walk; 1: drive only from a term that matches nothing; ...), so each
+    # filter of the table runs through every plan, against the single-query oracle.
+    monkeypatch.setattr(search_plan, "SELECTIVE", selective)
+    for text, expected in VALID:
+        if expected is None:
+            continue
+        for order_by in ORDERS:
+            descending = order_by.startswith("-")
+            field = order_by.lstrip("-")
+            is_metric = field.startswith("metrics.")
+            for limit in (2, 100):
+                order = SearchOrder(field.removeprefix("metrics."), is_metric, descending, limit)
+                found = refs(filled.reg.search(text, order_by=order_by, limit=limit))
+                assert found == _single_query(filled.reg, text, order), (text, order_by, limit)
 
 
 # (filter, the position the error points at (1-based), words the message says)

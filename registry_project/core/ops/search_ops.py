@@ -1,5 +1,6 @@
 """Search across models: `search` parses the filter (core/filters.py, the version
-vocabulary of store/search.py), validates the order and limit, and runs one query."""
+vocabulary of store/search.py), validates the order and limit, and runs it
+(`store/search_plan.py` chooses the index that drives it)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from registry_project.core.errors import InvalidInputError
 from registry_project.core.filters import parse_filter
 from registry_project.core.ops.writer import Writer
 from registry_project.core.store import search as search_store
+from registry_project.core.store import search_plan
 from registry_project.core.validation import parse_order_by, validate_limit
 
 DEFAULT_LIMIT = 100
@@ -29,11 +31,7 @@ def search(
         field, is_metric, descending = order.field, order.is_metric, order.descending
     chosen = validate_limit(limit)
     with w.read() as connection:
-        return search_store.search_versions(
-            connection,
-            node,
-            order_field=field,
-            order_is_metric=is_metric,
-            descending=descending,
-            limit=DEFAULT_LIMIT if chosen is None else chosen,
+        order = search_plan.SearchOrder(
+            field, is_metric, descending, DEFAULT_LIMIT if chosen is None else chosen
         )
+        return search_plan.search_versions(connection, node, order)

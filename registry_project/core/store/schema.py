@@ -9,7 +9,8 @@ Design notes:
   UNIQUE(model_name, version), so concurrent registrations never get duplicates or gaps.
 - "At most one production version" is a partial unique index: the database enforces it.
 - `version_metric_latest` keeps one row per (version, key) so "best version by metric" is an
-  index range scan on (model_name, key, value), not a scan of every metric ever logged.
+  index range scan on (model_name, key, value), not a scan of every metric ever logged;
+  across models, on (key, value, version_id) (search, migration 0008).
 - Audit payloads are stored as canonical JSON text (not JSON/JSONB) because the hash chain
   is computed over exact text; JSONB would reorder keys.
 """
@@ -223,6 +224,7 @@ model_versions = sa.Table(
     sa.Index(None, "model_name", "stage"),
     sa.Index(None, "run_id"),
     sa.Index(None, "artifact_digest"),
+    sa.Index(None, "created_at"),  # migration 0008: search's time ranges and default order
     sa.Index(
         "uq_model_versions_one_production",
         "model_name",
@@ -255,6 +257,8 @@ version_metric_latest = sa.Table(
     sa.Column("model_name", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("value", sa.Float, nullable=False),
     sa.Index(None, "model_name", "key", "value"),
+    # Added in migration 0008: a metric across models (search's ranges and its order).
+    sa.Index(None, "key", "value", "version_id"),
 )
 
 stage_transitions = sa.Table(
@@ -333,6 +337,7 @@ model_aliases = sa.Table(
     sa.Column("set_at", UTCDateTime(), nullable=False),
     sa.Column("set_by", sa.String(256), nullable=False),
     sa.Index(None, "version_id"),
+    sa.Index(None, "alias", "version_id"),  # migration 0008: an alias across models
 )
 
 # Added in migration 0005: every change of an alias, oldest first (MLflow keeps none).
@@ -372,7 +377,8 @@ version_tags = sa.Table(
     sa.Column("value", sa.String(1024), nullable=False),
     sa.Column("set_at", UTCDateTime(), nullable=False),
     sa.Column("set_by", sa.String(256), nullable=False),
-    sa.Index(None, "key", "value"),
+    # (key, value) until migration 0008; the version id makes the index answer alone.
+    sa.Index(None, "key", "value", "version_id"),
 )
 
 # Added in migration 0006: retention. One policy per dataset name or model (no row: kept

@@ -9,17 +9,18 @@ means "has none equal to": `tags.team != 'risk'` matches versions without that t
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from dataclasses import dataclass
+from typing import Any
 
-from registry_project.core.entities import ModelVersion, Stage
+import sqlalchemy as sa
+
+from registry_project.core.entities import Stage
 from registry_project.core.filters import (
     Comparison,
     FieldType,
     Node,
     Vocabulary,
 )
-from registry_project.core.store import versions as version_store
 from registry_project.core.store.filter_sql import (
     compare,
     compile_tree,
@@ -126,35 +127,74 @@ def compile_filter(node: Node, dialect: str) -> sa.ColumnElement[bool]:
     return compile_tree(node, lambda comparison: _comparison(comparison, dialect))
 
 
-def search_versions(
-    connection: Connection,
-    node: Node | None,
-    *,
-    order_field: str,
-    order_is_metric: bool,
-    descending: bool,
-    limit: int,
-) -> list[ModelVersion]:
-    """The versions of every model that match `node`, in order, at most `limit`; each
-    with its current metrics (one more query, not one per version)."""
-    query = sa.select(model_versions)
-    if node is not None:
-        query = query.where(compile_filter(node, connection.dialect.name))
-    tie = (_MV.model_name.asc(), _MV.version.desc())
-    if order_is_metric:
+def compile_comparison(node: Comparison, dialect: str) -> sa.ColumnElement[bool]:
+    """One comparison as a condition on a `model_versions` row (a probe, for EXISTS)."""
+    return _comparison(node, dialect)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The versions one comparison can match, read from an index: `condition` is the
+    comparison as a driving term (`model_versions.id IN (...)` on the other table's index,
+    or the column comparison on model_versions' own), and `count` selects one row per
+    match without touching `model_versions`' other columns (the planner counts it, capped,
+    to find the most selective term)."""
+
+    condition: sa.ColumnElement[bool]
+    count: sa.Select[Any]
+
+
+def _in(column: sa.ColumnElement[Any], select: sa.Select[Any]) -> Candidates:
+    select = select.correlate(None)  # never tied to an outer query's tables
+    return Candidates(column.in_(select), select)
+
+
+def _own(column_name: str, op: str, values: tuple[Any, ...]) -> Candidates:
+    other = model_versions.alias("counted")
+    return Candidates(
+        compare(_MV[column_name], op, values),
+        sa.select(other.c.id).where(compare(other.c[column_name], op, values)).correlate(None),
+    )
+
+
+def candidates(node: Comparison) -> Candidates | None:
+    """The comparison as an index lookup, when an index serves it (none for `!=`, `like`,
+    `version`, `creator`, `stage` alone and params, which stay per-row checks). The
+    indexes named are those of migration 0008 and before."""
+    field, op, values = node.field, node.op, node.values
+    if op in ("!=", "like"):
+        return None
+    if field.name == "metrics":  # version_metric_latest (key, value, version_id)
         m = version_metric_latest.c
-        value = (
-            sa.select(m.value).where(m.version_id == _MV.id, m.key == order_field).scalar_subquery()
+        return _in(
+            _MV.id, sa.select(m.version_id).where(m.key == field.key, compare(m.value, op, values))
         )
-        # Versions without the metric last, whichever the direction.
-        query = query.order_by(value.is_(None), value.desc() if descending else value.asc(), *tie)
-    else:
-        column = {
-            "version": _MV.version,
-            "created_at": _MV.created_at,
-            "stage_changed_at": _MV.stage_changed_at,
-            "name": _MV.model_name,
-        }[order_field]
-        query = query.order_by(column.desc() if descending else column.asc(), *tie)
-    rows = list(connection.execute(query.limit(limit)))
-    return version_store.to_versions(connection, rows)
+    if field.name == "created_at":  # model_versions (created_at)
+        return _own("created_at", op, values)
+    if op not in ("=", "in"):
+        return None
+    if field.name == "tags":  # version_tags (key, value, version_id)
+        t = version_tags.c
+        return _in(
+            _MV.id, sa.select(t.version_id).where(t.key == field.key, compare(t.value, op, values))
+        )
+    if field.name == "model_tags":  # model_tags (key, value)
+        mt = model_tags.c
+        return _in(
+            _MV.model_name,
+            sa.select(mt.model_name).where(mt.key == field.key, compare(mt.value, op, values)),
+        )
+    if field.name == "alias":  # model_aliases (alias, version_id)
+        a = model_aliases.c
+        return _in(_MV.id, sa.select(a.version_id).where(compare(a.alias, op, values)))
+    if field.name == "dataset":  # datasets' name index and key; run_inputs (dataset_id)
+        ri, d = run_inputs.c, datasets.c
+        return _in(
+            _MV.run_id,
+            sa.select(ri.run_id)
+            .select_from(run_inputs.join(datasets, d.id == ri.dataset_id))
+            .where(sa.or_(compare(d.name, op, values), compare(d.id, op, values))),
+        )
+    if field.name == "name":  # model_versions (model_name, stage)
+        return _own("model_name", op, values)
+    return None

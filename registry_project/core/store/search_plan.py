@@ -1,0 +1,176 @@
+"""How a search across models runs, so that its cost follows the size of its answer and
+not the number of versions (issue #15: flat from 10,000 to 100,000 versions).
+
+A filter compiled as one WHERE of per-row EXISTS probes (`search.py`) makes the database
+visit every version and probe each; ORDER BY a metric then sorts every match. Instead:
+
+- The top-level `and` terms an index serves (`search.candidates`: a metric range, a tag,
+  an alias, a dataset, a name, a creation time) are each counted on their index, capped
+  at `SELECTIVE` rows: a bounded index range, no version read.
+- Ordered by a metric: when no term is selective (each matches `SELECTIVE` or more), or
+  the most selective is a range on the ordering metric itself, the query walks the
+  metric's (key, value, version_id) index in order, checks each version against the
+  filter and stops at `limit` (many matches: few steps; a range on that metric bounds the
+  walk). Otherwise the most selective term drives (`id IN (its index range)`), and the
+  fewer than `SELECTIVE` versions it finds are checked and sorted.
+- Ordered by a column: the most selective term drives the same way, else the column's
+  index (`created_at`, the default order) is walked.
+
+Every plan returns exactly what the single-query form returned, in the same order
+(`core/test_search.py` runs its filter table through each plan on both databases), and
+every value stays a bound parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from registry_project.core.entities import ModelVersion
+from registry_project.core.filters import And, Comparison, Node
+from registry_project.core.store import versions as version_store
+from registry_project.core.store.filter_sql import compare
+from registry_project.core.store.schema import model_versions, version_metric_latest
+from registry_project.core.store.search import Candidates, candidates, compile_filter
+
+# Below this many matches a term drives the query and its versions are sorted; at or
+# above it, walking the order's index finds `limit` matches sooner. A count reads at most
+# this many index entries (well under a millisecond on SQLite).
+SELECTIVE = 1000
+
+_MV = model_versions.c
+
+
+@dataclass(frozen=True)
+class SearchOrder:
+    field: str  # a metric key when is_metric, else a model_versions column
+    is_metric: bool
+    descending: bool
+    limit: int
+
+
+@dataclass(frozen=True)
+class _Driver:
+    term: int  # its index among the conjuncts
+    candidates: Candidates
+    count: int
+
+
+def conjuncts(node: Node | None) -> list[Node]:
+    """The terms of a filter's top-level `and` (nested `and`s flattened); one term for
+    anything else."""
+    if node is None:
+        return []
+    if isinstance(node, And):
+        return [term for item in node.items for term in conjuncts(item)]
+    return [node]
+
+
+def search_versions(
+    connection: Connection, node: Node | None, order: SearchOrder
+) -> list[ModelVersion]:
+    """The versions of every model that match `node`, in order, at most `order.limit`;
+    each with its current metrics (one more query, not one per version)."""
+    rows: list[Any] = []
+    for statement in statements(connection, node, order):
+        rows += connection.execute(statement.limit(order.limit - len(rows)))
+        if len(rows) >= order.limit:
+            break
+    return version_store.to_versions(connection, rows)
+
+
+def statements(connection: Connection, node: Node | None, order: SearchOrder) -> list[sa.Select]:
+    """The queries a search runs, in turn, until `order.limit` rows are found (without
+    their LIMIT): what `search_versions` executes and what the plan tests EXPLAIN."""
+    dialect = connection.dialect.name
+    terms = conjuncts(node)
+    driver = _most_selective(connection, terms)
+    if not order.is_metric:
+        return [_sorted(terms, dialect, driver, order)]
+    on_order_key = [i for i, term in enumerate(terms) if _bounds_metric(term, order.field)]
+    if driver is not None and driver.term not in on_order_key:
+        return [_sorted(terms, dialect, driver, order)]
+    walk = [_walk(terms, dialect, on_order_key, order)]
+    # A version without the metric cannot match a term on it; otherwise those versions
+    # follow (the single-query form put them last too).
+    return walk if on_order_key else [*walk, _without_metric(terms, dialect, order)]
+
+
+def _most_selective(connection: Connection, terms: list[Node]) -> _Driver | None:
+    best: _Driver | None = None
+    for i, term in enumerate(terms):
+        found = candidates(term) if isinstance(term, Comparison) else None
+        if found is None:
+            continue
+        capped = found.count.limit(SELECTIVE).subquery()
+        count = connection.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one()
+        if count < SELECTIVE and (best is None or count < best.count):
+            best = _Driver(i, found, count)
+    return best
+
+
+def _bounds_metric(term: Node, key: str) -> bool:
+    return (
+        isinstance(term, Comparison)
+        and term.field.name == "metrics"
+        and term.field.key == key
+        and term.op not in ("!=", "like")
+    )
+
+
+def _checks(terms: list[Node], dialect: str, skip: set[int]) -> list[sa.ColumnElement[bool]]:
+    return [compile_filter(term, dialect) for i, term in enumerate(terms) if i not in skip]
+
+
+_TIE = (_MV.model_name.asc(), _MV.version.desc())
+
+
+def _sorted(
+    terms: list[Node], dialect: str, driver: _Driver | None, order: SearchOrder
+) -> sa.Select:
+    """The driver's versions (or all), checked against the other terms, sorted."""
+    query = sa.select(model_versions)
+    if driver is not None:
+        query = query.where(driver.candidates.condition)
+    query = query.where(*_checks(terms, dialect, {driver.term} if driver else set()))
+    if order.is_metric:
+        m = version_metric_latest.c
+        value = (
+            sa.select(m.value).where(m.version_id == _MV.id, m.key == order.field).scalar_subquery()
+        )
+        # Versions without the metric last, whichever the direction.
+        by = value.desc() if order.descending else value.asc()
+        return query.order_by(value.is_(None), by, *_TIE)
+    column = {
+        "version": _MV.version,
+        "created_at": _MV.created_at,
+        "stage_changed_at": _MV.stage_changed_at,
+        "name": _MV.model_name,
+    }[order.field]
+    return query.order_by(column.desc() if order.descending else column.asc(), *_TIE)
+
+
+def _walk(terms: list[Node], dialect: str, on_key: list[int], order: SearchOrder) -> sa.Select:
+    """The versions having the metric, in its index's order, each checked."""
+    ordered = version_metric_latest.alias("ordered")
+    value = ordered.c.value
+    bounds = [_compare_value(value, terms[i]) for i in on_key if isinstance(terms[i], Comparison)]
+    return (
+        sa.select(model_versions)
+        .select_from(ordered.join(model_versions, _MV.id == ordered.c.version_id))
+        .where(ordered.c.key == order.field, *bounds, *_checks(terms, dialect, set(on_key)))
+        .order_by(value.desc() if order.descending else value.asc(), *_TIE)
+    )
+
+
+def _compare_value(value: sa.ColumnElement[float], term: Comparison) -> sa.ColumnElement[bool]:
+    return compare(value, term.op, term.values)
+
+
+def _without_metric(terms: list[Node], dialect: str, order: SearchOrder) -> sa.Select:
+    m = version_metric_latest.c
+    has = sa.exists().where(m.version_id == _MV.id, m.key == order.field)
+    return sa.select(model_versions).where(~has, *_checks(terms, dialect, set())).order_by(*_TIE)
