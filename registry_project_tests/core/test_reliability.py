@@ -230,6 +230,27 @@ def test_terminated_idle_backends_do_not_poison_the_next_calls(tmp_path: Path) -
         registry.close()
 
 
+def test_pooled_connections_on_high_descriptors_are_checked(tmp_path: Path) -> None:
+    """A process with over a thousand open files (a webserver, a code server) gets sockets
+    above 1023, which select() refuses: the checkout check must still pass for a live
+    connection and still catch a terminated one."""
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with postgres_schema_url() as url:
+            registry, name = _named_registry(url, tmp_path)
+            with registry.engine.connect() as connection:
+                socket = connection.connection.driver_connection.pgconn.socket
+            assert socket > 1023
+            registry.register_model("churn", 1)
+            assert registry.get_version("churn/1").version == 1
+            assert _terminate(url, name) >= 1
+            assert registry.register_model("churn", 2).version == 2
+            registry.close()
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+
+
 def test_a_backend_lost_before_commit_is_retried_once(tmp_path: Path) -> None:
     """The backend dies inside a write transaction, before its COMMIT (past the checkout's
     check): the transaction runs again on a fresh connection, and commits once."""

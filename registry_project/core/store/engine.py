@@ -111,10 +111,13 @@ def _usable(engine: Engine, dbapi_connection: Any, idle_since: float | None) -> 
     try:
         if dbapi_connection.closed or dbapi_connection.pgconn.status != 0:  # CONNECTION_OK
             return False
-        readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
-        # An idle connection the server wrote to: usually a FATAL before it hung up
-        # (rarely a notice); either way the ping tells.
-        if readable or (
+        # poll, not select: select refuses descriptors above 1023, which a process with
+        # many open files (a Dagster webserver, a code server) hands its connections.
+        poller = select.poll()
+        poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+        # An idle connection the server wrote to (or hung up on): usually a FATAL before
+        # it hung up (rarely a notice); either way the ping tells.
+        if poller.poll(0) or (
             idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS
         ):
             engine.dialect.do_ping(dbapi_connection)
