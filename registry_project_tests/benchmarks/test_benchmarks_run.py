@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,26 @@ def test_mlflow_import_benchmark_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["versions"] == 5 and result["versions_per_second"] > 0
+
+
+@pytest.mark.slow
+def test_startup_benchmark_times_our_cli_beside_mlflows(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.startup", "--runs", "2", "--json"],
+        cwd=tmp_path,  # the child commands run in a directory of their own too
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    commands = json.loads(done.stdout)["commands"]
+    assert set(commands) == {
+        "registry --help",
+        "mlflow --help",
+        "registry versions bench --limit 20",
+        "mlflow runs list --experiment-id",
+        "python -c pass",
+    }
+    for row in commands.values():
+        assert row["runs"] == 2 and row["first_ms"] > 0 and row["median_ms"] > 0
