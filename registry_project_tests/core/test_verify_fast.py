@@ -5,6 +5,8 @@ old order with progress per blob, the driver-cursor stream equal to a fetch."""
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -50,6 +52,37 @@ def test_the_fast_hash_is_compute_hash_for_awkward_text(registry: ModelRegistry)
             assert chain_scan.fast_hash(row) == stored  # judged without the slow path
     report = registry.verify()
     assert report.ok and report.events_checked == len(rows)
+
+
+def _json_dumps_hash(**values: object) -> str:
+    """The formula every stored chain and evidence pack was hashed with."""
+    fields = [values[name] for name in audit.HASHED_FIELDS]
+    fields[2] = audit.timestamp_text(fields[2])  # type: ignore[arg-type]
+    body = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def test_compute_hash_hashes_the_bytes_json_dumps_gave() -> None:
+    values: dict[str, object] = {
+        "seq": 12,
+        "event_id": "0b7c8f9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f",
+        "at": datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC),
+        "actor": AWKWARD,
+        "action": "promote",
+        "subject_type": "model_version",
+        "subject_id": "churn-1",
+        "model_name": "churn",
+        "dataset_name": None,
+        "before_json": None,
+        "after_json": json.dumps({"note": AWKWARD}, ensure_ascii=False),
+        "reason": AWKWARD,
+        "prev_hash": "f" * 64,
+    }
+    assert audit.compute_hash(**values) == _json_dumps_hash(**values)  # type: ignore[arg-type]
+    # Types the registry never writes still hash as json.dumps writes them.
+    for odd in ({"seq": True}, {"subject_id": 5}, {"reason": 1.5}, {"model_name": ["x"]}):
+        changed = {**values, **odd}
+        assert audit.compute_hash(**changed) == _json_dumps_hash(**changed)  # type: ignore[arg-type]
 
 
 def test_an_edited_awkward_reason_is_reported_as_before(registry: ModelRegistry) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -81,25 +82,69 @@ def compute_hash(
     reason: str | None,
     prev_hash: str,
 ) -> str:
-    body = json.dumps(
-        [
-            seq,
-            event_id,
-            timestamp_text(at),
-            actor,
-            action,
-            subject_type,
-            subject_id,
-            model_name,
-            dataset_name,
-            before_json,
-            after_json,
-            reason,
-            prev_hash,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+    fields = (
+        seq,
+        event_id,
+        timestamp_text(at),
+        actor,
+        action,
+        subject_type,
+        subject_id,
+        model_name,
+        dataset_name,
+        before_json,
+        after_json,
+        reason,
+        prev_hash,
     )
+    try:
+        body = hashed_text(*fields)
+    except TypeError:  # a value of a type the registry never writes: JSON's own text of it
+        body = json.dumps(list(fields), separators=(",", ":"), ensure_ascii=False)
+    return text_hash(body)
+
+
+# What `json.dumps(..., ensure_ascii=False)` encodes a str with (the C encoder); it raises
+# TypeError for anything that is not a str.
+_quote = json.encoder.encode_basestring
+
+
+def hashed_text(
+    seq: int,
+    event_id: str,
+    at_text: str,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    model_name: str | None,
+    dataset_name: str | None,
+    before_json: str | None,
+    after_json: str | None,
+    reason: str | None,
+    prev_hash: str,
+) -> str:
+    """The text an event's hash covers: `json.dumps([seq, event_id, at_text, ...],
+    separators=(",", ":"), ensure_ascii=False)`, built directly from the values, byte for
+    byte the same. Building a list and calling `json.dumps` cost several times the hash
+    itself, and `verify()` recomputes this for every event (chain_scan.py). Raises
+    TypeError unless `seq` is an int and the others are str (or None where allowed)."""
+    if type(seq) is not int:  # not a bool either, which json.dumps writes as `true`
+        raise TypeError(seq)
+    quote = _quote
+    return (
+        f"[{seq},{quote(event_id)},{quote(at_text)},{quote(actor)},"
+        f"{quote(action)},{quote(subject_type)},{quote(subject_id)},"
+        f"{'null' if model_name is None else quote(model_name)},"
+        f"{'null' if dataset_name is None else quote(dataset_name)},"
+        f"{'null' if before_json is None else quote(before_json)},"
+        f"{'null' if after_json is None else quote(after_json)},"
+        f"{'null' if reason is None else quote(reason)},{quote(prev_hash)}]"
+    )
+
+
+def text_hash(body: str) -> str:
+    """The hash of an event's hashed text."""
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
