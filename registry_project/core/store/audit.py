@@ -85,7 +85,7 @@ def compute_hash(
     fields = (
         seq,
         event_id,
-        timestamp_text(at),
+        at,
         actor,
         action,
         subject_type,
@@ -97,10 +97,13 @@ def compute_hash(
         reason,
         prev_hash,
     )
+    at_text = timestamp_text(at)
     try:
-        body = hashed_text(*fields)
+        body = hashed_text(fields, at_text)
     except TypeError:  # a value of a type the registry never writes: JSON's own text of it
-        body = json.dumps(list(fields), separators=(",", ":"), ensure_ascii=False)
+        body = json.dumps(
+            [*fields[:2], at_text, *fields[3:]], separators=(",", ":"), ensure_ascii=False
+        )
     return text_hash(body)
 
 
@@ -109,37 +112,26 @@ def compute_hash(
 _quote = json.encoder.encode_basestring
 
 
-def hashed_text(
-    seq: int,
-    event_id: str,
-    at_text: str,
-    actor: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    model_name: str | None,
-    dataset_name: str | None,
-    before_json: str | None,
-    after_json: str | None,
-    reason: str | None,
-    prev_hash: str,
-) -> str:
-    """The text an event's hash covers: `json.dumps([seq, event_id, at_text, ...],
-    separators=(",", ":"), ensure_ascii=False)`, built directly from the values, byte for
-    byte the same. Building a list and calling `json.dumps` cost several times the hash
-    itself, and `verify()` recomputes this for every event (chain_scan.py). Raises
-    TypeError unless `seq` is an int and the others are str (or None where allowed)."""
+def hashed_text(fields: Sequence[Any], at_text: str) -> str:
+    """The text an event's hash covers: `json.dumps` of its `HASHED_FIELDS` (the time as
+    `at_text`, whatever `fields[2]` holds), `separators=(",", ":")`, `ensure_ascii=False`,
+    built directly, byte for byte the same. A list and a `json.dumps` call cost several
+    times the hash, and `verify()` recomputes this for every event, from the driver's rows
+    (chain_scan.py). Raises TypeError unless `seq` is an int and the others are str, or
+    None in the columns that allow it."""
+    seq = fields[0]
     if type(seq) is not int:  # not a bool either, which json.dumps writes as `true`
         raise TypeError(seq)
     quote = _quote
+    model_name, dataset_name, before_json, after_json, reason = fields[7:12]
     return (
-        f"[{seq},{quote(event_id)},{quote(at_text)},{quote(actor)},"
-        f"{quote(action)},{quote(subject_type)},{quote(subject_id)},"
+        f"[{seq},{quote(fields[1])},{quote(at_text)},{quote(fields[3])},"
+        f"{quote(fields[4])},{quote(fields[5])},{quote(fields[6])},"
         f"{'null' if model_name is None else quote(model_name)},"
         f"{'null' if dataset_name is None else quote(dataset_name)},"
         f"{'null' if before_json is None else quote(before_json)},"
         f"{'null' if after_json is None else quote(after_json)},"
-        f"{'null' if reason is None else quote(reason)},{quote(prev_hash)}]"
+        f"{'null' if reason is None else quote(reason)},{quote(fields[12])}]"
     )
 
 

@@ -115,7 +115,7 @@ def fast_hash(row: Sequence[Any]) -> str | None:
     """`compute_hash` of an event as the driver gives it (its columns in `_SCAN`'s order),
     from the raw values; None when they are not of the types this path knows."""
     try:
-        body = audit.hashed_text(row[0], row[1], _timestamp(row[2]), *row[3:13])
+        body = audit.hashed_text(row, _timestamp(row[2]))
     except (TypeError, ValueError):
         return None
     return audit.text_hash(body)
