@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from registry_project import ModelRegistry
 from registry_project.core.blobs import S3BlobStore
 from registry_project.core.blobs.streaming import CHUNK_SIZE
+from registry_project.core.ops.blob_checks import BlobChecks, check_blob
 from registry_project.core.store import audit, chain_scan
 from registry_project.core.store.prepared import PreparedStatement, on_driver_cursor
 from registry_project.core.store.schema import audit_events
@@ -178,6 +179,40 @@ def test_blob_problems_come_in_digest_order_with_progress_per_blob(
     assert calls == [(i, len(digests)) for i in range(1, len(digests) + 1)]
     detail = {p.subject: p.detail for p in report.problems}
     assert detail[corrupt[0]] == f"blob {registry.blobs.uri_for(corrupt[0])} is corrupt"
+
+
+@pytest.mark.parametrize("processes_from", [1, 10**9])  # worker processes, then threads
+def test_blob_checks_on_processes_give_the_threads_answers(
+    sqlite_registry: ModelRegistry, processes_from: int
+) -> None:
+    registry = sqlite_registry
+    digests = sorted(
+        {registry.register_model("churn", {"v": i}).artifact_digest for i in range(12)}
+    )
+    corrupt, missing, unreadable = digests[2], digests[5], digests[9]
+    _damage(registry, corrupt, b"not the model")
+    _damage(registry, missing, None)
+    _damage(registry, unreadable, None)
+    Path(registry.blobs.uri_for(unreadable)).mkdir()  # a directory in the blob's place
+    invalid = "not-a-digest"
+    checked = [*digests[:4], invalid, *digests[4:]]
+
+    problems = BlobChecks(registry.blobs, checked, processes_from=processes_from).results(None)
+
+    expected = {
+        corrupt: [check_blob(registry.blobs, corrupt)],
+        missing: [check_blob(registry.blobs, missing)],
+        unreadable: [check_blob(registry.blobs, unreadable)],
+        invalid: [check_blob(registry.blobs, invalid)],
+    }
+    assert problems == [p for d in checked if d in expected for p in expected[d]]
+    assert [p.kind for p in problems] == [
+        "blob_corrupt",
+        "blob_unreadable",
+        "blob_missing",
+        "blob_unreadable",
+    ]
+    assert "Is a directory" in problems[3].detail and "invalid blob digest" in problems[1].detail
 
 
 def test_a_blob_larger_than_one_read_is_hashed_whole(registry: ModelRegistry) -> None:

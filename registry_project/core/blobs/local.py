@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import os
 import stat
 import uuid
@@ -39,16 +38,13 @@ from registry_project.core.blobs.layout import (
     relative_key,
     remove_stale_parts,
 )
-from registry_project.core.blobs.streaming import CHUNK_SIZE, hash_stream
+from registry_project.core.blobs.streaming import hash_stream
 from registry_project.core.errors import BlobNotFoundError, ConfigurationError, StorageError
+from registry_project.core.file_digest import check_file
 
 # A local blob being written is flushed to disk every this many bytes, so the final fsync
 # has little left to do and the page cache never holds gigabytes of one blob's dirty pages.
 SYNC_EVERY = 64 * 1024 * 1024
-
-# verify()'s first read of a blob: one read for the small ones, without the cost of
-# allocating a whole CHUNK_SIZE buffer for each.
-_FIRST_READ = 64 * 1024
 
 
 class LocalBlobStore(BlobStore):
@@ -141,24 +137,11 @@ class LocalBlobStore(BlobStore):
         """As `BlobStore.check`, the same answers, with less Python per blob: verify()
         re-hashes every referenced blob, and for a store of small blobs building a Path
         and a streaming copy cost more than reading and hashing the bytes."""
-        path = f"{self.root_uri}/{relative_key(check_digest(digest))}"
-        try:
-            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        except FileNotFoundError:
-            return "missing"
-        except OSError as exc:  # permissions, I/O errors
-            raise StorageError(f"could not read blob {path}: {exc}") from exc
-        try:
-            # Most blobs verify() meets are small: one read, then the one that sees the end.
-            actual = hashlib.sha256(os.read(descriptor, _FIRST_READ))
-            while chunk := os.read(descriptor, CHUNK_SIZE):
-                actual.update(chunk)
-        except OSError as exc:  # a directory in the way opens, then fails to read
-            named = OSError(exc.errno, exc.strerror, path)  # worded as open() words it
-            raise StorageError(f"could not read blob {path}: {named}") from exc
-        finally:
-            os.close(descriptor)
-        return None if actual.hexdigest() == digest else "corrupt"
+        return check_file(self.blob_path(digest), digest)
+
+    def blob_path(self, digest: str) -> str:
+        """Where the blob is, as text (`uri_for` without building a Path)."""
+        return f"{self.root_uri}/{relative_key(check_digest(digest))}"
 
     def _missing(self, digest: str) -> BlobNotFoundError:
         return BlobNotFoundError(
