@@ -5,7 +5,7 @@ Its one job is `BlobChecks`: the digests are handed to `os.cpu_count()` workers 
 batches as soon as they are known, so the hashing runs while the caller checks the audit
 chain on its own thread. Local blobs go to forked processes: most of a small file's check
 (open, read, hash, compare) is Python that holds the GIL, so threads took turns with each
-other and with the chain check, while processes (`file_digest.check_files`) hash on every
+other and with the chain check, while processes (`local.check_blobs`) hash on every
 core beside the caller's thread. A worker runs only the standard library's file and hash
 calls, never the registry's locks or connections it inherits. S3's checks are mostly
 waiting on the network, which releases the GIL: threads overlap them. Batches (not one
@@ -22,10 +22,9 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
-from registry_project.core.blobs import BlobStore, LocalBlobStore
+from registry_project.core.blobs import BlobStore, LocalBlobStore, check_blobs
 from registry_project.core.entities import VerifyProblem
 from registry_project.core.errors import RegistryError
-from registry_project.core.file_digest import check_files
 
 # Blobs per task: enough that the pool's cost per task is small beside the blobs', few
 # enough that the workers finish together and progress moves. A task to a process costs
@@ -58,32 +57,19 @@ def _check_batch(store: BlobStore, digests: Sequence[str]) -> list[VerifyProblem
 
 
 class _LocalBatch:
-    """One task for a worker process: the paths of the digests that name a place, and
-    the problem of each one that does not (an invalid digest in a row), by position."""
+    """One task for a worker process: the digests, checked by `local.check_blobs`."""
 
-    __slots__ = ("digests", "future", "refused")
+    __slots__ = ("digests", "future")
 
     def __init__(self, pool: Executor, store: LocalBlobStore, digests: list[str]) -> None:
-        paths, valid = [], []
         self.digests = digests
-        self.refused: dict[int, VerifyProblem] = {}
-        for index, digest in enumerate(digests):
-            try:
-                paths.append(store.blob_path(digest))
-            except RegistryError as exc:
-                self.refused[index] = _problem(store, digest, ("unreadable", str(exc)))
-            else:
-                valid.append(digest)
-        self.future: Future[list[_Outcome]] = pool.submit(check_files, paths, valid)
+        self.future: Future[list[_Outcome]] = pool.submit(check_blobs, store.root_uri, digests)
 
     def problems(self, store: BlobStore) -> list[VerifyProblem | None]:
         """One entry per digest, in order."""
-        answers = iter(self.future.result())
         return [
-            self.refused[index]
-            if index in self.refused
-            else (None if (outcome := next(answers)) is None else _problem(store, digest, outcome))
-            for index, digest in enumerate(self.digests)
+            None if outcome is None else _problem(store, digest, outcome)
+            for digest, outcome in zip(self.digests, self.future.result(), strict=True)
         ]
 
 
