@@ -5,6 +5,8 @@ old order with progress per blob, the driver-cursor stream equal to a fetch."""
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from registry_project import ModelRegistry
 from registry_project.core.blobs import S3BlobStore
 from registry_project.core.blobs.streaming import CHUNK_SIZE
+from registry_project.core.ops.blob_checks import BlobChecks, check_blob
 from registry_project.core.store import audit, chain_scan
 from registry_project.core.store.prepared import PreparedStatement, on_driver_cursor
 from registry_project.core.store.schema import audit_events
@@ -50,6 +53,37 @@ def test_the_fast_hash_is_compute_hash_for_awkward_text(registry: ModelRegistry)
             assert chain_scan.fast_hash(row) == stored  # judged without the slow path
     report = registry.verify()
     assert report.ok and report.events_checked == len(rows)
+
+
+def _json_dumps_hash(**values: object) -> str:
+    """The formula every stored chain and evidence pack was hashed with."""
+    fields = [values[name] for name in audit.HASHED_FIELDS]
+    fields[2] = audit.timestamp_text(fields[2])  # type: ignore[arg-type]
+    body = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def test_compute_hash_hashes_the_bytes_json_dumps_gave() -> None:
+    values: dict[str, object] = {
+        "seq": 12,
+        "event_id": "0b7c8f9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f",
+        "at": datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC),
+        "actor": AWKWARD,
+        "action": "promote",
+        "subject_type": "model_version",
+        "subject_id": "churn-1",
+        "model_name": "churn",
+        "dataset_name": None,
+        "before_json": None,
+        "after_json": json.dumps({"note": AWKWARD}, ensure_ascii=False),
+        "reason": AWKWARD,
+        "prev_hash": "f" * 64,
+    }
+    assert audit.compute_hash(**values) == _json_dumps_hash(**values)  # type: ignore[arg-type]
+    # Types the registry never writes still hash as json.dumps writes them.
+    for odd in ({"seq": True}, {"subject_id": 5}, {"reason": 1.5}, {"model_name": ["x"]}):
+        changed = {**values, **odd}
+        assert audit.compute_hash(**changed) == _json_dumps_hash(**changed)  # type: ignore[arg-type]
 
 
 def test_an_edited_awkward_reason_is_reported_as_before(registry: ModelRegistry) -> None:
@@ -145,6 +179,40 @@ def test_blob_problems_come_in_digest_order_with_progress_per_blob(
     assert calls == [(i, len(digests)) for i in range(1, len(digests) + 1)]
     detail = {p.subject: p.detail for p in report.problems}
     assert detail[corrupt[0]] == f"blob {registry.blobs.uri_for(corrupt[0])} is corrupt"
+
+
+@pytest.mark.parametrize("processes_from", [1, 10**9])  # worker processes, then threads
+def test_blob_checks_on_processes_give_the_threads_answers(
+    sqlite_registry: ModelRegistry, processes_from: int
+) -> None:
+    registry = sqlite_registry
+    digests = sorted(
+        {registry.register_model("churn", {"v": i}).artifact_digest for i in range(12)}
+    )
+    corrupt, missing, unreadable = digests[2], digests[5], digests[9]
+    _damage(registry, corrupt, b"not the model")
+    _damage(registry, missing, None)
+    _damage(registry, unreadable, None)
+    Path(registry.blobs.uri_for(unreadable)).mkdir()  # a directory in the blob's place
+    invalid = "not-a-digest"
+    checked = [*digests[:4], invalid, *digests[4:]]
+
+    problems = BlobChecks(registry.blobs, checked, processes_from=processes_from).results(None)
+
+    expected = {
+        corrupt: [check_blob(registry.blobs, corrupt)],
+        missing: [check_blob(registry.blobs, missing)],
+        unreadable: [check_blob(registry.blobs, unreadable)],
+        invalid: [check_blob(registry.blobs, invalid)],
+    }
+    assert problems == [p for d in checked if d in expected for p in expected[d]]
+    assert [p.kind for p in problems] == [
+        "blob_corrupt",
+        "blob_unreadable",
+        "blob_missing",
+        "blob_unreadable",
+    ]
+    assert "Is a directory" in problems[3].detail and "invalid blob digest" in problems[1].detail
 
 
 def test_a_blob_larger_than_one_read_is_hashed_whole(registry: ModelRegistry) -> None:

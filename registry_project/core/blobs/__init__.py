@@ -18,7 +18,8 @@ One job per module; every public name is re-exported here, so callers import fro
 - `background_hash`: the worker thread that hashes while the caller reads or serialises
 - `background_sink`: the worker thread that overlaps disk I/O with hashing
 - `durability`: the pool that runs a deferred write's fsync + rename or upload
-- `local`: `LocalBlobStore`; `s3`: `S3BlobStore`; `spool`: the S3 writer's local spool
+- `local`: `LocalBlobStore` and `check_blobs` (verify's worker processes run it);
+  `s3`: `S3BlobStore`; `spool`: the S3 writer's local spool
 - `roots`: `open_blob_store`, parsing `REGISTRY_ARTIFACT_ROOT`
 
 Deletion under concurrent writes (gc, delete_dataset) follows one protocol, described where the
@@ -35,7 +36,7 @@ from registry_project.core.blobs.layout import (
     check_digest,
     relative_key,
 )
-from registry_project.core.blobs.local import SYNC_EVERY, LocalBlobStore
+from registry_project.core.blobs.local import SYNC_EVERY, LocalBlobStore, check_blobs
 from registry_project.core.blobs.roots import open_blob_store
 from registry_project.core.blobs.s3 import (
     S3_ENDPOINT_ENV,
@@ -65,6 +66,7 @@ __all__ = [
     "ProgressCallback",
     "S3BlobStore",
     "StoredBlob",
+    "check_blobs",
     "check_digest",
     "open_blob_store",
     "relative_key",

@@ -22,7 +22,7 @@ import hashlib
 import os
 import stat
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -40,15 +40,20 @@ from registry_project.core.blobs.layout import (
     remove_stale_parts,
 )
 from registry_project.core.blobs.streaming import CHUNK_SIZE, hash_stream
-from registry_project.core.errors import BlobNotFoundError, ConfigurationError, StorageError
-
-# A local blob being written is flushed to disk every this many bytes, so the final fsync
-# has little left to do and the page cache never holds gigabytes of one blob's dirty pages.
-SYNC_EVERY = 64 * 1024 * 1024
+from registry_project.core.errors import (
+    BlobNotFoundError,
+    ConfigurationError,
+    RegistryError,
+    StorageError,
+)
 
 # verify()'s first read of a blob: one read for the small ones, without the cost of
 # allocating a whole CHUNK_SIZE buffer for each.
 _FIRST_READ = 64 * 1024
+
+# A local blob being written is flushed to disk every this many bytes, so the final fsync
+# has little left to do and the page cache never holds gigabytes of one blob's dirty pages.
+SYNC_EVERY = 64 * 1024 * 1024
 
 
 class LocalBlobStore(BlobStore):
@@ -141,24 +146,7 @@ class LocalBlobStore(BlobStore):
         """As `BlobStore.check`, the same answers, with less Python per blob: verify()
         re-hashes every referenced blob, and for a store of small blobs building a Path
         and a streaming copy cost more than reading and hashing the bytes."""
-        path = f"{self.root_uri}/{relative_key(check_digest(digest))}"
-        try:
-            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        except FileNotFoundError:
-            return "missing"
-        except OSError as exc:  # permissions, I/O errors
-            raise StorageError(f"could not read blob {path}: {exc}") from exc
-        try:
-            # Most blobs verify() meets are small: one read, then the one that sees the end.
-            actual = hashlib.sha256(os.read(descriptor, _FIRST_READ))
-            while chunk := os.read(descriptor, CHUNK_SIZE):
-                actual.update(chunk)
-        except OSError as exc:  # a directory in the way opens, then fails to read
-            named = OSError(exc.errno, exc.strerror, path)  # worded as open() words it
-            raise StorageError(f"could not read blob {path}: {named}") from exc
-        finally:
-            os.close(descriptor)
-        return None if actual.hexdigest() == digest else "corrupt"
+        return _check_file(_blob_path(self.root_uri, digest), digest)
 
     def _missing(self, digest: str) -> BlobNotFoundError:
         return BlobNotFoundError(
@@ -258,3 +246,45 @@ def _fsync_directory(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def check_blobs(root_uri: str, digests: Sequence[str]) -> list[tuple[str, str] | None]:
+    """`LocalBlobStore(root_uri).check` of each digest, in one call: what verify()'s worker
+    processes run (ops/blob_checks.py), with no store object to send them. None for an
+    intact blob, else (outcome, the error's text, "" for missing and corrupt): only
+    problems cross back, so a batch of intact blobs answers with a list of Nones."""
+    results: list[tuple[str, str] | None] = []
+    for digest in digests:
+        try:
+            outcome = _check_file(_blob_path(root_uri, digest), digest)
+        except RegistryError as exc:  # an invalid digest, a directory in its place, I/O
+            results.append(("unreadable", str(exc)))
+        else:
+            results.append(None if outcome is None else (outcome, ""))
+    return results
+
+
+def _blob_path(root_uri: str, digest: str) -> str:
+    """`uri_for` as text, without building a Path (verify() asks for every blob)."""
+    return f"{root_uri}/{relative_key(check_digest(digest))}"
+
+
+def _check_file(path: str, digest: str) -> str | None:
+    """None when the bytes at `path` hash to `digest`, else "missing" or "corrupt";
+    StorageError when the file is there but cannot be read."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:  # permissions, I/O errors
+        raise StorageError(f"could not read blob {path}: {exc}") from exc
+    try:
+        actual = hashlib.sha256(os.read(descriptor, _FIRST_READ))
+        while chunk := os.read(descriptor, CHUNK_SIZE):
+            actual.update(chunk)
+    except OSError as exc:  # a directory in the way opens, then fails to read
+        named = OSError(exc.errno, exc.strerror, path)  # worded as open() words it
+        raise StorageError(f"could not read blob {path}: {named}") from exc
+    finally:
+        os.close(descriptor)
+    return None if actual.hexdigest() == digest else "corrupt"

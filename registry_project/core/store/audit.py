@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -81,25 +82,61 @@ def compute_hash(
     reason: str | None,
     prev_hash: str,
 ) -> str:
-    body = json.dumps(
-        [
-            seq,
-            event_id,
-            timestamp_text(at),
-            actor,
-            action,
-            subject_type,
-            subject_id,
-            model_name,
-            dataset_name,
-            before_json,
-            after_json,
-            reason,
-            prev_hash,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+    fields = (
+        seq,
+        event_id,
+        at,
+        actor,
+        action,
+        subject_type,
+        subject_id,
+        model_name,
+        dataset_name,
+        before_json,
+        after_json,
+        reason,
+        prev_hash,
     )
+    at_text = timestamp_text(at)
+    try:
+        body = hashed_text(fields, at_text)
+    except TypeError:  # a value of a type the registry never writes: JSON's own text of it
+        body = json.dumps(
+            [*fields[:2], at_text, *fields[3:]], separators=(",", ":"), ensure_ascii=False
+        )
+    return text_hash(body)
+
+
+# What `json.dumps(..., ensure_ascii=False)` encodes a str with (the C encoder); it raises
+# TypeError for anything that is not a str.
+_quote = json.encoder.encode_basestring
+
+
+def hashed_text(fields: Sequence[Any], at_text: str) -> str:
+    """The text an event's hash covers: `json.dumps` of its `HASHED_FIELDS` (the time as
+    `at_text`, whatever `fields[2]` holds), `separators=(",", ":")`, `ensure_ascii=False`,
+    built directly, byte for byte the same. A list and a `json.dumps` call cost several
+    times the hash, and `verify()` recomputes this for every event, from the driver's rows
+    (chain_scan.py). Raises TypeError unless `seq` is an int and the others are str, or
+    None in the columns that allow it."""
+    seq = fields[0]
+    if type(seq) is not int:  # not a bool either, which json.dumps writes as `true`
+        raise TypeError(seq)
+    quote = _quote
+    model_name, dataset_name, before_json, after_json, reason = fields[7:12]
+    return (
+        f"[{seq},{quote(fields[1])},{quote(at_text)},{quote(fields[3])},"
+        f"{quote(fields[4])},{quote(fields[5])},{quote(fields[6])},"
+        f"{'null' if model_name is None else quote(model_name)},"
+        f"{'null' if dataset_name is None else quote(dataset_name)},"
+        f"{'null' if before_json is None else quote(before_json)},"
+        f"{'null' if after_json is None else quote(after_json)},"
+        f"{'null' if reason is None else quote(reason)},{quote(fields[12])}]"
+    )
+
+
+def text_hash(body: str) -> str:
+    """The hash of an event's hashed text."""
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 

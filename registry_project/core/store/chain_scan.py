@@ -4,13 +4,12 @@ Its one job is `scan_chain`: every event re-hashed and linked to the one before,
 compared with `audit_head`, and (in the same pass, so the log is read once) the events a
 row cross-check replays kept aside for `consistency.audit_mismatches`.
 
-Why it does not go through `audit.compute_hash` for every event: building a dict, a
-datetime and a `json.dumps` call per event was most of `verify()` on a large registry. The
-rows come straight from the driver's cursor in large batches (`PreparedStatement.stream`)
-and the hashed text is assembled from the raw column values with the JSON string encoder
-`json.dumps(ensure_ascii=False)` itself uses, so the bytes are the same as
-`compute_hash`'s. Only values of the expected types take that path (an int `seq`, text
-or NULL elsewhere, SQLite's own timestamp text). Any event whose fast hash does not match
+Why it does not go through `audit.compute_hash` for every event: building a dict and a
+datetime per event was most of `verify()` on a large registry. The rows come straight
+from the driver's cursor in large batches (`PreparedStatement.stream`) and go to the text
+`compute_hash` hashes (`audit.hashed_text`, the one formula) from the raw column values.
+Only values of the expected types take that path (an int `seq`, text or NULL elsewhere,
+SQLite's own timestamp text). Any event whose fast hash does not match
 is hashed again the old way, from values converted exactly as SQLAlchemy converts them,
 so a tampered row is judged (and described) by `compute_hash` as before: the fast path
 can only confirm a hash, never be the reason one is reported wrong.
@@ -18,8 +17,6 @@ can only confirm a hash, never be the reason one is reported wrong.
 
 from __future__ import annotations
 
-import hashlib
-import json.encoder
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,9 +36,6 @@ _SCAN = PreparedStatement(
         *(audit_events.c[name] for name in audit.HASHED_FIELDS), audit_events.c.hash
     ).order_by(audit_events.c.seq)
 )
-# What `json.dumps(..., ensure_ascii=False)` encodes a str with (the C encoder); it raises
-# TypeError for anything that is not a str, which sends the event to the slow path.
-_quote = json.encoder.encode_basestring
 _BATCH = 5000
 
 
@@ -120,37 +114,11 @@ def scan_chain(
 def fast_hash(row: Sequence[Any]) -> str | None:
     """`compute_hash` of an event as the driver gives it (its columns in `_SCAN`'s order),
     from the raw values; None when they are not of the types this path knows."""
-    (
-        seq,
-        event_id,
-        at,
-        actor,
-        action,
-        subject_type,
-        subject_id,
-        model_name,
-        dataset_name,
-        before_json,
-        after_json,
-        reason,
-        prev_hash,
-    ) = row[:13]
-    if type(seq) is not int:  # not a bool either, which json.dumps writes as `true`
-        return None
-    quote = _quote
     try:
-        body = (
-            f'[{seq},{quote(event_id)},"{_timestamp(at)}",{quote(actor)},'
-            f"{quote(action)},{quote(subject_type)},{quote(subject_id)},"
-            f"{'null' if model_name is None else quote(model_name)},"
-            f"{'null' if dataset_name is None else quote(dataset_name)},"
-            f"{'null' if before_json is None else quote(before_json)},"
-            f"{'null' if after_json is None else quote(after_json)},"
-            f"{'null' if reason is None else quote(reason)},{quote(prev_hash)}]"
-        )
+        body = audit.hashed_text(row, _timestamp(row[2]))
     except (TypeError, ValueError):
         return None
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return audit.text_hash(body)
 
 
 def _timestamp(at: Any) -> str:
