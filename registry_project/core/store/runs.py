@@ -149,16 +149,23 @@ def lock_run_inputs(connection: Connection, run_id: str) -> None:
     """Share-lock the datasets a run read, in id order (one lock order, so no deadlock), so
     that a concurrent `delete_dataset` either commits before `run_summary` looks or waits
     until the version that depends on them is committed (see `datasets.lock_dataset`)."""
-    connection.execute(
-        sa.select(datasets.c.id)
-        .where(
-            datasets.c.id.in_(
-                sa.select(run_inputs.c.dataset_id).where(run_inputs.c.run_id == run_id)
+    _LOCK_RUN_INPUTS.execute(connection, {"run_id": run_id})
+
+
+# On every registration from a run (see prepared.py). SQLite compiles it without the
+# FOR SHARE: its write transaction already holds the database's write lock.
+_LOCK_RUN_INPUTS = PreparedStatement(
+    sa.select(datasets.c.id)
+    .where(
+        datasets.c.id.in_(
+            sa.select(run_inputs.c.dataset_id).where(
+                run_inputs.c.run_id == sa.bindparam("run_id")
             )
         )
-        .order_by(datasets.c.id)
-        .with_for_update(read=True)
-    ).all()
+    )
+    .order_by(datasets.c.id)
+    .with_for_update(read=True)
+)
 
 
 def run_summary(connection: Connection, run_id: str) -> tuple[str | None, bool] | None:
