@@ -163,9 +163,7 @@ _LOCK_RUN_INPUTS = PreparedStatement(
     sa.select(datasets.c.id)
     .where(
         datasets.c.id.in_(
-            sa.select(run_inputs.c.dataset_id).where(
-                run_inputs.c.run_id == sa.bindparam("run_id")
-            )
+            sa.select(run_inputs.c.dataset_id).where(run_inputs.c.run_id == sa.bindparam("run_id"))
         )
     )
     .order_by(datasets.c.id)
