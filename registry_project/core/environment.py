@@ -15,10 +15,14 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from registry_project.core.entities import CodeVersion
+
+T = TypeVar("T")
 
 GIT_TIMEOUT_SECONDS = 10
 ENVIRONMENT_FILE_PATTERNS = (
@@ -260,20 +264,33 @@ def capture_software(
     start: Path | None = None, max_age: float = CAPTURE_MAX_AGE_SECONDS
 ) -> tuple[CodeVersion, CapturedEnvironment]:
     """`capture_code` and `capture_environment` together, reused for `max_age` seconds."""
+    code, captured, _ = capture_software_with(lambda _: None, start, max_age)
+    return code, captured
+
+
+def capture_software_with(
+    work: Callable[[CapturedEnvironment], T],
+    start: Path | None = None,
+    max_age: float = CAPTURE_MAX_AGE_SECONDS,
+) -> tuple[CodeVersion, CapturedEnvironment, T]:
+    """`capture_software`, and `work(captured)`'s result: `work` (storing the package list
+    and files as blobs, with their fsyncs) runs while git is still running."""
     key = _start_directory(start)
     now = time.monotonic()
     cached = _recent_captures.get(key)
     if cached is not None and now - cached[0] <= max_age:
-        return cached[1], cached[2]
+        return cached[1], cached[2], work(cached[2])
     # git runs in its own processes: waited on in a thread while this one lists the
-    # installed packages, so a run's first call pays the longer of the two, not both.
+    # installed packages and does `work`, so a run's first call pays the longer of the
+    # two, not both.
     code_box: list[CodeVersion] = []
     git = threading.Thread(target=lambda: code_box.append(capture_code(start)), daemon=True)
     git.start()
     try:
         captured = capture_environment(start)
+        done = work(captured)
     finally:
         git.join()
     code = code_box[0] if code_box else CodeVersion()
     _recent_captures[key] = (now, code, captured)
-    return code, captured
+    return code, captured, done

@@ -111,8 +111,10 @@ def start(
             run, code=software.code, environment=_software_environment(software)
         )
     elif capture_environment:
-        code, captured = environment.capture_software()
-        environment_info, stored = _store_environment(w, captured)
+        # The package list and files are stored (and fsynced) while git still runs.
+        code, captured, (environment_info, stored) = environment.capture_software_with(
+            lambda fresh: _store_environment(w, fresh)
+        )
         run = dataclasses.replace(
             run,
             code=CodeVersion(
