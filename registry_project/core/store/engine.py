@@ -198,7 +198,7 @@ def write_transaction(engine: Engine, *, sync_later: bool = False) -> Iterator[C
     at a lost one. A checkpoint also syncs the WAL before it copies frames. For a write
     whose loss with the power is harmless until a later synced write depends on it: the
     start of a training run (run_ops.start), which its process's next write (a
-    registration, the run's end) makes durable; see docs/ARCHITECTURE.md, Durability."""
+    registration, the run's end) makes durable; see docs/ARCHITECTURE.md, Storage rules."""
     with engine.connect() as connection:
         relaxed = sync_later and connection.dialect.name == "sqlite"
         options: dict[str, bool] = {WRITE_OPTION: True}
