@@ -115,14 +115,8 @@ class LocalBlobStore(BlobStore):
         final = self._path(digest)
         try:
             os.utime(temp)  # written a while ago if serialising was slow: now is its age
-            try:
-                # The fan-out directory usually exists: rename first, and create it only
-                # when the rename says it is missing (new, or removed since by another
-                # process), which saves a mkdir per write without trusting any cache.
-                os.replace(temp, final)
-            except FileNotFoundError:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temp, final)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, final)
         except OSError as exc:
             raise StorageError(
                 f"could not store blob {digest} under {self.root}: {exc}. Check free space "
