@@ -58,32 +58,45 @@ def _register_many(registry: ModelRegistry, reset: Callable[[], None]) -> None:
 
 
 def count() -> dict[str, Any]:
-    """SQLite: statements, commits and statements by kind per registration."""
+    """SQLite: statements, commits (and those synced to disk on their own: made with
+    synchronous=FULL, not NORMAL) and statements by kind per registration."""
     statements: Counter[str] = Counter()
-    commits = 0
+    commits = synced = 0
+    probing = False  # the probe's own PRAGMA is not the registration's
 
     def reset() -> None:
-        nonlocal commits
+        nonlocal commits, synced
         statements.clear()
-        commits = 0
+        commits = synced = 0
+
+    def seen(sql: str) -> None:
+        if not probing:
+            statements.update([sql.split(None, 1)[0].upper()])
 
     with _registering(None) as (registry, _):
 
         @event.listens_for(registry.engine, "connect")
         def _trace(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.set_trace_callback(
-                lambda sql: statements.update([sql.split(None, 1)[0].upper()])
-            )
+            dbapi_connection.set_trace_callback(seen)
 
         @event.listens_for(registry.engine, "commit")
-        def _commit(_connection: Any) -> None:
-            nonlocal commits
+        def _commit(connection: Any) -> None:
+            nonlocal commits, synced, probing
             commits += 1
+            probing = True
+            try:
+                [(level,)] = connection.connection.driver_connection.execute(
+                    "PRAGMA synchronous"
+                ).fetchall()
+            finally:
+                probing = False
+            synced += level >= 2  # FULL (2) or EXTRA (3)
 
         _register_many(registry, reset)
     return {
         "statements": sum(statements.values()) / REGISTRATIONS,
         "commits": commits / REGISTRATIONS,
+        "synced_commits": synced / REGISTRATIONS,
         "by_kind": {kind: n / REGISTRATIONS for kind, n in sorted(statements.items())},
     }
 

@@ -202,6 +202,34 @@ def test_packages_are_sorted_normalised_and_include_pandas(not_a_repo: Path) -> 
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for name in names)
 
 
+def test_package_list_reads_what_the_metadata_parser_reads() -> None:
+    """Name and Version come from the top of each metadata file, not the email parser:
+    the same list as the parser gives, for every installed distribution."""
+    parsed: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name, version = dist.metadata.get("Name"), dist.version
+        if name and version:
+            parsed.setdefault(environment.normalise_package_name(name), version)
+    expected = tuple(sorted(f"{name}=={version}" for name, version in parsed.items()))
+    assert environment.installed_packages() == expected
+    assert len(expected) > 20  # the test environment's packages, seen
+
+
+def test_metadata_headers_end_at_the_first_blank_line(tmp_path: Path) -> None:
+    """A `Version:` line in the long description is not the version; a file without the
+    headers falls back on the parser (here: nothing)."""
+    info = tmp_path / "demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: Demo_Pkg\nSummary: x\n\nVersion: 9.9\n",
+        encoding="utf-8",
+    )
+    dist = importlib.metadata.PathDistribution(info)
+    assert environment._name_and_version(dist) == ("Demo_Pkg", None)
+    (info / "METADATA").write_text("Name: Demo\nVersion: 1.0\n", encoding="utf-8")
+    assert environment._name_and_version(dist) == ("Demo", "1.0")
+
+
 def test_package_list_is_computed_once_per_process(not_a_repo: Path) -> None:
     first = environment.capture_environment(not_a_repo).packages
     assert environment.capture_environment(not_a_repo).packages is first

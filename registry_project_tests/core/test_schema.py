@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -66,6 +67,46 @@ def test_sqlite_syncs_every_commit(tmp_path: Path) -> None:
         for connection in (first, second):
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     registry.close()
+
+
+def test_only_the_run_start_commits_unsynced(tmp_path: Path) -> None:
+    """The run start commits with synchronous=NORMAL (1), which the next synced commit
+    makes durable (store/engine.write_transaction); the version and the run's end, and
+    every write after them on the same pooled connection, commit with FULL (2). Read
+    inside each transaction, just before its COMMIT."""
+    registry = ModelRegistry.open(f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path / "a"))
+    registry.engine.dispose()  # every connection from here on is traced
+    statements: list[str] = []
+    levels: list[tuple[int, str]] = []
+
+    @sa.event.listens_for(registry.engine, "connect")
+    def _trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    @sa.event.listens_for(registry.engine, "commit")
+    def _before_commit(connection: sa.Connection) -> None:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        written = " ".join(s.split(None, 3)[2] for s in statements if s.startswith("INSERT"))
+        statements.clear()
+        [(level,)] = driver.execute("PRAGMA synchronous").fetchall()
+        levels.append((level, written))
+
+    for number in (1, 2):  # the second time on connections the first left in the pool
+        with registry.start_run("train", params={"lr": 0.1}) as run:
+            registry.register_model("churn", b"model", run=run, metrics={"auc": 0.9})
+        registry.promote(f"churn/{number}", reason="test")
+    registry.close()
+    # The first table each write transaction inserts into: run start, version (the
+    # model's row first, the first time), run end (its audit event), promotion.
+    writes = [(level, written.split()[0]) for level, written in levels if written]
+    assert [table for _, table in writes] == [
+        *("runs", "models", "audit_events", "stage_transitions"),
+        *("runs", "model_versions", "audit_events", "stage_transitions"),
+    ], levels
+    # Only the run starts commit unsynced; every other write, and the reads, synced.
+    assert [level for level, table in writes if table == "runs"] == [1, 1], levels
+    assert {level for level, written in levels if not written.startswith("runs ")} == {2}
 
 
 def test_default_location_is_dot_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

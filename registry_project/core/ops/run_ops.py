@@ -111,8 +111,10 @@ def start(
             run, code=software.code, environment=_software_environment(software)
         )
     elif capture_environment:
-        code, captured = environment.capture_software()
-        environment_info, stored = _store_environment(w, captured)
+        # The package list and files are stored (and fsynced) while git still runs.
+        code, captured, (environment_info, stored) = environment.capture_software_with(
+            lambda fresh: _store_environment(w, fresh)
+        )
         run = dataclasses.replace(
             run,
             code=CodeVersion(
@@ -152,7 +154,13 @@ def start(
         )
         w.confirm_stored(stored)
 
-    w.write_stored(work, store_again)
+    # Visible (RUNNING) from this commit on, to other processes and the UI, but not synced
+    # on its own: the process's next write (a registration, the run's end) syncs the WAL
+    # and with it this commit (engine.write_transaction). A power loss before then loses
+    # only the RUNNING row of a run whose process died with the power; any row that refers
+    # to the run commits after it, so it is never durable without it. Saves one fsync of
+    # the WAL per run (~0.5 ms on SSD-backed VMs, far more on a disk).
+    w.write_stored(work, store_again, sync_later=True)
     if captured is not None and run.environment is not None:
         # Reused by the next run only now that a committed row keeps these blobs.
         w.stored_capture = (

@@ -137,14 +137,17 @@ class Writer:
             origin["asset_key"] = self.default_asset_key
         return origin
 
-    def write(self, work: Callable[[Connection], T]) -> T:
+    def write(self, work: Callable[[Connection], T], *, sync_later: bool = False) -> T:
         """Run `work` in one write transaction, retrying when the database resolved lock
-        contention by failing us (deadlock, serialization failure, busy SQLite)."""
+        contention by failing us (deadlock, serialization failure, busy SQLite).
+
+        `sync_later`: the commit is made durable by the next synced one, not on its own
+        (SQLite; see `engine.write_transaction` for when that is allowed)."""
         reconnected = False
         for attempt in range(WRITE_RETRIES):
             in_work = True
             try:
-                with write_transaction(self.engine) as connection:
+                with write_transaction(self.engine, sync_later=sync_later) as connection:
                     result = work(connection)
                     in_work = False
                 return result
@@ -169,13 +172,19 @@ class Writer:
                     ) from exc
         raise AssertionError("unreachable")
 
-    def write_stored(self, work: Callable[[Connection], T], store_again: Callable[[], None]) -> T:
+    def write_stored(
+        self,
+        work: Callable[[Connection], T],
+        store_again: Callable[[], None],
+        *,
+        sync_later: bool = False,
+    ) -> T:
         """`write` for work that commits rows pointing at bytes it stored and confirms them
         (`confirm_stored`): if a concurrent deletion removed the bytes first, nothing was
         committed; `store_again` stores them anew and the work runs again."""
         for attempt in range(STORE_ATTEMPTS):
             try:
-                return self.write(work)
+                return self.write(work, sync_later=sync_later)
             except StoredBytesVanished:
                 if attempt == STORE_ATTEMPTS - 1:
                     raise

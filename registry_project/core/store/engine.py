@@ -27,6 +27,8 @@ from registry_project.core.store.prepared import (
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 WRITE_OPTION = "registry_write"
+# A write transaction whose commit need not be synced on its own (`write_transaction`).
+SYNC_LATER_OPTION = "registry_sync_later"
 
 
 def normalise_database_url(database_url: str) -> str:
@@ -126,8 +128,11 @@ def _usable(engine: Engine, dbapi_connection: Any, idle_since: float | None) -> 
     return True
 
 
-# Every commit is synced to disk before it is acknowledged (see _on_connect).
+# Every commit is synced to disk before it is acknowledged (see _on_connect), except a
+# transaction written with `write_transaction(..., sync_later=True)`, which commits with
+# SQLITE_SYNCHRONOUS_LATER (see there).
 SQLITE_SYNCHRONOUS = "FULL"
+SQLITE_SYNCHRONOUS_LATER = "NORMAL"
 
 
 def _sqlite_engine(url: sa.URL, options: dict[str, bool]) -> Engine:
@@ -155,26 +160,67 @@ def _sqlite_engine(url: sa.URL, options: dict[str, bool]) -> Engine:
     def _on_begin(connection: Connection) -> None:
         # A write transaction takes the write lock up front: a deferred transaction that
         # upgrades from read to write fails with SQLITE_BUSY without waiting.
-        # Straight to the driver: through exec_driver_sql this cost ~0.1 ms per transaction.
-        statement = (
-            "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE_OPTION) else "BEGIN"
-        )
+        options = connection.get_execution_options()
+        statement = "BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN"
+        if options.get(SYNC_LATER_OPTION):
+            # SQLite refuses to change the level inside a transaction: set before BEGIN,
+            # restored by write_transaction once the transaction has ended.
+            _on_driver(connection, f"PRAGMA synchronous={SQLITE_SYNCHRONOUS_LATER}")
         if not on_driver_cursor(connection):
             connection.exec_driver_sql(statement)
             return
-        driver = connection.connection.driver_connection
-        run_on_driver(connection.dialect, driver.execute, statement, ())  # type: ignore[union-attr]
+        # Straight to the driver: through exec_driver_sql this cost ~0.1 ms per transaction.
+        _on_driver(connection, statement)
 
     return engine
 
 
+def _on_driver(connection: Connection, statement: str) -> None:
+    """A statement without parameters or rows run on the driver's connection itself, so
+    that SQLAlchemy does not begin a transaction for it (PRAGMA synchronous must run
+    outside one); its errors wrapped as SQLAlchemy wraps them."""
+    driver = connection.connection.driver_connection
+    run_on_driver(connection.dialect, driver.execute, statement, ())  # type: ignore[union-attr]
+
+
 @contextlib.contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write; on SQLite it holds the write lock from its start."""
+def write_transaction(engine: Engine, *, sync_later: bool = False) -> Iterator[Connection]:
+    """A transaction that will write; on SQLite it holds the write lock from its start.
+
+    `sync_later=True` (SQLite; PostgreSQL ignores it): the commit is not synced to disk
+    on its own but by the next synced commit of any connection, which fsyncs the WAL it
+    was appended to. In WAL mode every commit appends its frames to the one log, in commit
+    order, and with synchronous=FULL each commit first syncs that log, all of it; so a
+    commit made with synchronous=NORMAL, which is consistent but may be lost on a power
+    loss (sqlite.org/pragma.html#pragma_synchronous, sqlite.org/wal.html), becomes
+    durable with the next FULL commit after it, and a power loss can lose it only
+    together with every later commit, never behind one of them: no durable row can point
+    at a lost one. A checkpoint also syncs the WAL before it copies frames. For a write
+    whose loss with the power is harmless until a later synced write depends on it: the
+    start of a training run (run_ops.start), which its process's next write (a
+    registration, the run's end) makes durable; see docs/ARCHITECTURE.md, Storage rules."""
     with engine.connect() as connection:
-        connection = connection.execution_options(**{WRITE_OPTION: True})
-        with connection.begin():
-            yield connection
+        relaxed = sync_later and connection.dialect.name == "sqlite"
+        options: dict[str, bool] = {WRITE_OPTION: True}
+        if relaxed:
+            options[SYNC_LATER_OPTION] = True
+        connection = connection.execution_options(**options)
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if relaxed:
+                _restore_synchronous(connection)
+
+
+def _restore_synchronous(connection: Connection) -> None:
+    """Back to synchronous=FULL before the connection returns to the pool, so no other
+    write commits unsynced. A connection that cannot be restored is discarded instead
+    (the pool opens a fresh one at FULL), without hiding the transaction's own outcome."""
+    try:
+        _on_driver(connection, f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+    except Exception:
+        connection.invalidate()
 
 
 @contextlib.contextmanager

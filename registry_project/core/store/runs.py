@@ -148,17 +148,27 @@ _RUN_SUMMARY = PreparedStatement(
 def lock_run_inputs(connection: Connection, run_id: str) -> None:
     """Share-lock the datasets a run read, in id order (one lock order, so no deadlock), so
     that a concurrent `delete_dataset` either commits before `run_summary` looks or waits
-    until the version that depends on them is committed (see `datasets.lock_dataset`)."""
-    connection.execute(
-        sa.select(datasets.c.id)
-        .where(
-            datasets.c.id.in_(
-                sa.select(run_inputs.c.dataset_id).where(run_inputs.c.run_id == run_id)
-            )
+    until the version that depends on them is committed (see `datasets.lock_dataset`).
+
+    Nothing to do on SQLite: a write transaction holds the database's write lock from its
+    BEGIN IMMEDIATE, so no deletion can commit until it ends (and SQLite has no row
+    locks: the statement would only read the ids)."""
+    if connection.dialect.name == "sqlite":
+        return
+    _LOCK_RUN_INPUTS.execute(connection, {"run_id": run_id})
+
+
+# On every registration from a run on PostgreSQL (see prepared.py).
+_LOCK_RUN_INPUTS = PreparedStatement(
+    sa.select(datasets.c.id)
+    .where(
+        datasets.c.id.in_(
+            sa.select(run_inputs.c.dataset_id).where(run_inputs.c.run_id == sa.bindparam("run_id"))
         )
-        .order_by(datasets.c.id)
-        .with_for_update(read=True)
-    ).all()
+    )
+    .order_by(datasets.c.id)
+    .with_for_update(read=True)
+)
 
 
 def run_summary(connection: Connection, run_id: str) -> tuple[str | None, bool] | None:

@@ -19,7 +19,23 @@ from registry_project.core.store.schema import version_metric_latest, version_me
 TRAINING_DATASET = ""  # version_metrics.dataset_id for metrics not tied to a dataset
 
 _INSERT_METRIC = PreparedStatement(version_metrics.insert())
-_INSERT_LATEST_METRIC = PreparedStatement(version_metric_latest.insert())
+# A new version's current metrics are the training metrics just inserted: copied in one
+# statement (on SQLite one instead of one per metric; on PostgreSQL no second batch of
+# parameters travels).
+_COPY_LATEST_METRICS = PreparedStatement(
+    version_metric_latest.insert().from_select(
+        ["version_id", "key", "model_name", "value"],
+        sa.select(
+            version_metrics.c.version_id,
+            version_metrics.c.key,
+            sa.bindparam("model_name", type_=version_metric_latest.c.model_name.type),
+            version_metrics.c.value,
+        ).where(
+            version_metrics.c.version_id == sa.bindparam("version_id"),
+            version_metrics.c.dataset_id == TRAINING_DATASET,
+        ),
+    )
+)
 
 
 def latest_metrics(
@@ -116,13 +132,7 @@ def insert_new_version_metrics(
             for key, value in metrics.items()
         ],
     )
-    _INSERT_LATEST_METRIC.execute_many(
-        connection,
-        [
-            {"version_id": version_id, "key": key, "model_name": model_name, "value": value}
-            for key, value in metrics.items()
-        ],
-    )
+    _COPY_LATEST_METRICS.execute(connection, {"version_id": version_id, "model_name": model_name})
 
 
 def metric_records(connection: Connection, version_id: str) -> list[MetricRecord]:
