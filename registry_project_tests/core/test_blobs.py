@@ -467,3 +467,32 @@ def test_writer_has_the_rest_of_the_file_protocol(tmp_path: Path) -> None:
             out.fileno()
         out.writelines([b"a", b"b"])
     assert out.info is not None and store.read_bytes(out.info.digest) == b"ab"
+
+
+def test_a_new_fan_out_directory_is_synced_in_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a power loss would undo cannot be shown without one; what can be shown is that
+    # every directory entry a stored blob depends on was synced before the store returned:
+    # the blob's own entry, the fan-out directory's entry in its parent, and the first
+    # level's entry under blobs/sha256 when it was made just now. The fsyncs really run;
+    # the spy only records which directories they synced.
+    store = LocalBlobStore(tmp_path)
+    real_fsync = os.fsync
+    synced: list[Path] = []
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    info = store.put_bytes(b"the first blob of a fresh store")
+    blob = tmp_path / "blobs" / "sha256" / info.digest[:2] / info.digest[2:4] / info.digest
+    assert blob.read_bytes() == b"the first blob of a fresh store"
+    base = tmp_path / "blobs" / "sha256"
+    assert {blob.parent, blob.parent.parent, base} <= set(synced)
+
+    synced.clear()
+    again = store.put_bytes(b"the first blob of a fresh store")  # its directories exist now
+    assert again.digest == info.digest
+    assert {blob.parent, blob.parent.parent} <= set(synced) and base not in synced

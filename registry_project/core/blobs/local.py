@@ -120,14 +120,21 @@ class LocalBlobStore(BlobStore):
         final = self._path(digest)
         try:
             os.utime(temp)  # written a while ago if serialising was slow: now is its age
-            final.parent.mkdir(parents=True, exist_ok=True)
+            first_level_made = _make_fan_out(final.parent)
             os.replace(temp, final)
         except OSError as exc:
             raise StorageError(
                 f"could not store blob {digest} under {self.root}: {exc}. Check free space "
                 "and permissions, then retry."
             ) from exc
+        # The rename's entry, then the entry of the directory it is in: a fan-out directory
+        # made just now, here or by a concurrent writer that has not synced it yet, survives
+        # a power loss only once its parent is synced too (POSIX; ext4's journal usually
+        # covers it, other file systems need not). Syncing a clean directory is cheap.
         _fsync_directory(final.parent)
+        _fsync_directory(final.parent.parent)
+        if first_level_made:
+            _fsync_directory(self._base)
 
     def _copy_into(
         self, digest: str, sink: IO[bytes] | None, on_bytes: ProgressCallback | None
@@ -236,6 +243,24 @@ def _read_sequentially(descriptor: int) -> None:
     if advise is not None:
         with contextlib.suppress(OSError):
             advise(descriptor, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+
+
+def _make_fan_out(leaf: Path) -> bool:
+    """Create a blob's two fan-out directories if missing; whether the first level (the
+    one directly under `blobs/sha256`) was created here."""
+    try:
+        leaf.mkdir()
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        try:
+            leaf.parent.mkdir()
+            made = True
+        except FileExistsError:
+            made = False
+        leaf.mkdir(exist_ok=True)
+        return made
+    return False
 
 
 def _fsync_directory(path: Path) -> None:
