@@ -6,12 +6,15 @@ Examples:
     python -m benchmarks --scale medium          # ~20 minutes
     python -m benchmarks --scale full            # the README table: ~2 hours, nearly all MLflow
     python -m benchmarks --scale full --workloads W2,W3   # only some workloads
+    python -m benchmarks --scale small --workloads W4 --no-mlflow \\
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test   # W4 on both backends
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -435,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="URL",
         help="Also time W4's huge result on this PostgreSQL server (in a fresh schema).",
     )
+    parser.add_argument(
+        "--shared-dependents",
+        type=int,
+        metavar="N",
+        help="W4's huge result: N versions on one snapshot (a multiple of 10; default: by scale).",
+    )
     args = parser.parse_args(argv)
     workloads = {w.strip().upper() for w in args.workloads.split(",") if w.strip()}
     if not workloads or not workloads <= set(WORKLOADS):
@@ -452,7 +461,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"cannot create --workdir {args.workdir}: {exc.strerror or exc}")
     report = Report(machine=machine_info())
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        run(SCALES[args.scale], workloads, Path(workdir), with_mlflow, report, args.postgres)
+        scale = SCALES[args.scale]
+        if args.shared_dependents is not None:
+            scale = dataclasses.replace(scale, shared_dependents=args.shared_dependents)
+        run(scale, workloads, Path(workdir), with_mlflow, report, args.postgres)
     json_path, md_path = report.write(args.out)
     print()
     print(report.markdown())
