@@ -21,6 +21,8 @@ A page takes whichever costs less by those estimates (`_walks`); a whole listing
 
 from __future__ import annotations
 
+import math
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -85,9 +87,11 @@ _GATHERED = PreparedStatement(
     .limit(sa.bindparam("page_size", type_=sa.BigInteger()))
 )
 
-# Walked: one row per version that depends on the dataset at all (from the cursor's version
-# on: it may have its "trained" row left after an "evaluated" one), with its first role as
-# a trainee (NULL if none) and whether it was evaluated; split into rows in Python.
+# Walked: the versions after (model, version) in order, a batch at a time, each with its
+# first role as a trainee (NULL if none) and whether it was evaluated on the dataset (NULL
+# if not); split into rows, and the others dropped, in Python. Not filtered in SQL: there
+# each probe would run twice (in the WHERE and the result), and PostgreSQL turns an EXISTS
+# under OR into a hashed subplan (every run that read the dataset, hashed on each page).
 _role_read = (
     sa.select(sa.func.min(run_inputs.c.role))
     .where(
@@ -96,8 +100,6 @@ _role_read = (
     )
     .scalar_subquery()
 )
-# Scalar subqueries, not EXISTS: PostgreSQL turns an EXISTS under OR into a hashed subplan
-# (every run that read the dataset, hashed on each page), a scalar one it probes per row.
 _evaluated_on = (
     sa.select(sa.literal(1))
     .where(
@@ -107,35 +109,39 @@ _evaluated_on = (
     .limit(1)
     .scalar_subquery()
 )
-_probed = (
+_WALKED = PreparedStatement(
     sa.select(*_version_columns, _role_read.label("role"), _evaluated_on.label("evaluated"))
     .where(
         sa.tuple_(model_versions.c.model_name, model_versions.c.version)
-        >= sa.tuple_(
+        > sa.tuple_(
             sa.bindparam("after_model", type_=sa.String()),
             sa.bindparam("after_version", type_=sa.Integer()),
         )
     )
-    .subquery("probed")
-)
-_WALKED = PreparedStatement(
-    sa.select(_probed)
-    .where(sa.or_(_probed.c.role.is_not(None), _probed.c.evaluated.is_not(None)))
-    .order_by(_probed.c.model_name, _probed.c.version)
-    .limit(sa.bindparam("page_size", type_=sa.BigInteger()))
+    .order_by(model_versions.c.model_name, model_versions.c.version)
+    .limit(sa.bindparam("batch", type_=sa.BigInteger()))
 )
 
 # The estimates a page's plan is chosen by: how many runs read the dataset and versions
 # were evaluated on it (counted on the indexes), and how many versions there are.
+_capped_runs = (
+    sa.select(run_inputs.c.run_id)
+    .where(run_inputs.c.dataset_id == sa.bindparam("dataset_id"))
+    .limit(sa.bindparam("cap", type_=sa.BigInteger()))
+    .subquery("capped_runs")
+)
+_capped_evaluated = (
+    sa.select(version_metrics.c.version_id)
+    .where(version_metrics.c.dataset_id == sa.bindparam("dataset_id"))
+    .limit(sa.bindparam("cap", type_=sa.BigInteger()))
+    .subquery("capped_evaluated")
+)
+# Counted up to a cap (the count at which walking wins), so the choice costs at most what
+# the walked page does, whatever the number of dependents.
 _DEPENDENT_COUNT = PreparedStatement(
     sa.select(
-        sa.select(sa.func.count())
-        .select_from(run_inputs)
-        .where(run_inputs.c.dataset_id == sa.bindparam("dataset_id"))
-        .scalar_subquery(),
-        sa.select(sa.func.count(sa.distinct(version_metrics.c.version_id)))
-        .where(version_metrics.c.dataset_id == sa.bindparam("dataset_id"))
-        .scalar_subquery(),
+        sa.select(sa.func.count()).select_from(_capped_runs).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(_capped_evaluated).scalar_subquery(),
     )
 )
 # SQLite: versions are never deleted, so the largest rowid is their number (read off the
@@ -174,12 +180,15 @@ def dependents_of(
 
 def _walks(connection: Connection, dataset_id: str, limit: int) -> bool:
     """Whether walking the versions costs less than gathering: a walked page visits about
-    (limit + 1) x versions / dependents versions, a gathered one every dependent."""
-    [(runs, evaluated)] = _DEPENDENT_COUNT.execute(connection, {"dataset_id": dataset_id})
-    dependents = runs + evaluated
-    if dependents <= limit:  # one page holds them all: gather and sort them
-        return False
-    return (limit + 1) * _version_estimate(connection) < dependents * dependents
+    (limit + 1) x versions / dependents versions, a gathered one every dependent, so
+    walking wins from sqrt((limit + 1) x versions) dependents on (runs that read the
+    dataset and metric rows on it stand for them: either is at least one per dependent
+    version in the common case, and an estimate is all a plan needs)."""
+    cap = max(limit + 1, math.isqrt((limit + 1) * _version_estimate(connection)) + 1)
+    [(runs, evaluated)] = _DEPENDENT_COUNT.execute(
+        connection, {"dataset_id": dataset_id, "cap": cap}
+    )
+    return runs + evaluated >= cap
 
 
 def _version_estimate(connection: Connection) -> int:
@@ -215,25 +224,34 @@ def _gathered(
 def _walked(
     connection: Connection, dataset_id: str, start: tuple[str, int, str], limit: int
 ) -> list[Dependent]:
-    # limit + 1 versions give at least `limit` rows after the cursor: the cursor's own
-    # version may give none, every other gives one or two.
-    rows = _WALKED.execute(
-        connection,
-        {
-            "dataset_id": dataset_id,
-            "after_model": start[0],
-            "after_version": start[1],
-            "page_size": limit + 1,
-        },
-    )
+    # From the cursor's own version on (it may have its "trained" row left after an
+    # "evaluated" one): after (model, version - 1).
+    model, version = start[0], start[1] - 1
+    # Twice the page in versions per batch: a walk is chosen when most versions depend on
+    # the dataset, so one batch usually fills the page.
+    batch = 2 * (limit + 1)
     stage_of = _STAGE_OF
     found: list[Dependent] = []
-    for version_id, model_name, version, stage, role, evaluated in rows:
-        # "evaluated" sorts before "trained": a version's rows in relation order.
-        if evaluated and (model_name, version, EVALUATED) > start:
-            found.append(Dependent(version_id, model_name, version, stage_of[stage], EVALUATED))
-        if role is not None and (model_name, version, TRAINED) > start:
-            found.append(Dependent(version_id, model_name, version, stage_of[stage], TRAINED, role))
-        if len(found) >= limit:
-            break
-    return found[:limit]
+    while True:
+        rows = _WALKED.execute(
+            connection,
+            {
+                "dataset_id": dataset_id,
+                "after_model": model,
+                "after_version": version,
+                "batch": batch,
+            },
+        )
+        for version_id, model_name, number, stage, role, evaluated in rows:
+            # "evaluated" sorts before "trained": a version's rows in relation order.
+            if evaluated is not None and (model_name, number, EVALUATED) > start:
+                found.append(Dependent(version_id, model_name, number, stage_of[stage], EVALUATED))
+            if role is not None and (model_name, number, TRAINED) > start:
+                found.append(
+                    Dependent(version_id, model_name, number, stage_of[stage], TRAINED, role)
+                )
+            if len(found) >= limit:
+                return found[:limit]
+        if len(rows) < batch:  # the last version walked
+            return found
+        model, version = rows[-1][1], rows[-1][2]
