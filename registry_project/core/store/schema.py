@@ -223,8 +223,10 @@ model_versions = sa.Table(
     sa.Column("asset_key", sa.String(1024)),
     sa.UniqueConstraint("model_name", "version"),
     sa.Index(None, "model_name", "stage"),
-    # Migration 0009: a run's versions with what a dependent shows, from the index alone.
+    # Migration 0009: a run's versions with what a dependent shows, from the index alone;
+    # and the versions in order with their runs (the dependents walk), likewise.
     sa.Index(None, "run_id", "model_name", "version", "stage", "id"),
+    sa.Index(None, "model_name", "version", "run_id", "stage", "id"),
     sa.Index(None, "artifact_digest"),
     sa.Index(None, "created_at"),  # migration 0008: search's time ranges and default order
     sa.Index(

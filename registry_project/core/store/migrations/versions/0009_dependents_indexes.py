@@ -8,6 +8,10 @@ answered from indexes alone (issue #18, W4; `store/dependents.py` says how each 
   a dataset, and the probe "was this version evaluated on it", without the table.
 - model_versions (run_id, model_name, version, stage, id) replaces (run_id): a run's
   versions with what a dependent shows, without a lookup into the (wide) version rows.
+- model_versions (model_name, version, run_id, stage, id): the versions in order with the
+  same, for the walk a page of a widely used dataset takes (the unique (model_name,
+  version) index needs a lookup into the version rows per version, scattered across the
+  table when models are registered interleaved: a page-cache miss each on SQLite).
 
 Indexes only; no row changes.
 
@@ -48,9 +52,18 @@ def upgrade() -> None:
         unique=False,
     )
     op.drop_index(op.f("ix_model_versions_run_id"), table_name="model_versions")
+    op.create_index(
+        op.f("ix_model_versions_model_name_version_run_id_stage_id"),
+        "model_versions",
+        ["model_name", "version", "run_id", "stage", "id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        op.f("ix_model_versions_model_name_version_run_id_stage_id"), table_name="model_versions"
+    )
     op.create_index(op.f("ix_model_versions_run_id"), "model_versions", ["run_id"], unique=False)
     op.drop_index(
         op.f("ix_model_versions_run_id_model_name_version_stage_id"), table_name="model_versions"
