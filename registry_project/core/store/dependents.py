@@ -5,7 +5,8 @@ it (metrics logged against it), in (model, version, relation) order, in keyset p
 model family can have tens of thousands of them, so the per-row cost is the cost: both
 statements run on the driver's cursor (prepared.py) and read indexes only (migration 0009:
 run_inputs (dataset_id, run_id, role), version_metrics (dataset_id, version_id),
-model_versions (run_id, model_name, version, stage, id)).
+model_versions (run_id, model_name, version, stage, id) and (model_name, version, run_id,
+stage, id)).
 
 Two plans, one order (tested equal page by page):
 - gathered: every dependent after the cursor from the dataset's side (its runs, then their
