@@ -6,11 +6,15 @@ Examples:
     python -m benchmarks --scale medium          # ~20 minutes
     python -m benchmarks --scale full            # the README table: ~2 hours, nearly all MLflow
     python -m benchmarks --scale full --workloads W2,W3   # only some workloads
+    python -m benchmarks --scale small --workloads W4 --no-mlflow \\
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test   # W4 on both backends
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,8 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from benchmarks import dagster_overhead, mlflow_side, ours, tracking
 from benchmarks.harness import Measurement, Report, machine_info
@@ -44,15 +51,47 @@ class Scale:
     # W5: rounds of (durable copy, hashlib read, ours), alternating who goes first; the
     # first round is reported apart, so a median needs a few more.
     artifact_rounds: int = 3
+    # W4's huge result: versions (each its own run) trained on one snapshot, a tenth of
+    # them also evaluated on it (a multiple of 10); timed per row, whole and paged.
+    shared_dependents: int = 10_000
 
 
 SCALES = {
-    "tiny": Scale((20,), (50,), 50, 50, 8, 2, metric_points=(20, 10), artifact_rounds=2),
-    "small": Scale(
-        (300,), (2_000,), 300, 2_000, 256, 3, metric_points=(200, 100), artifact_rounds=7
+    "tiny": Scale(
+        (20,),
+        (50,),
+        50,
+        50,
+        8,
+        2,
+        metric_points=(20, 10),
+        artifact_rounds=2,
+        shared_dependents=1_000,
     ),
-    "medium": Scale((1_000,), (10_000,), 300, 10_000, 1024, 2, artifact_rounds=5),
-    "full": Scale((1_000, 10_000), (10_000, 100_000), 1_000, 10_000, 1024, 3, artifact_rounds=5),
+    "small": Scale(
+        (300,),
+        (2_000,),
+        300,
+        2_000,
+        256,
+        3,
+        metric_points=(200, 100),
+        artifact_rounds=7,
+        shared_dependents=10_000,
+    ),
+    "medium": Scale(
+        (1_000,), (10_000,), 300, 10_000, 1024, 2, artifact_rounds=5, shared_dependents=20_000
+    ),
+    "full": Scale(
+        (1_000, 10_000),
+        (10_000, 100_000),
+        1_000,
+        10_000,
+        1024,
+        3,
+        artifact_rounds=5,
+        shared_dependents=50_000,
+    ),
 }
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7")
 
@@ -70,6 +109,7 @@ def run(
     workdir: Path,
     with_mlflow: bool,
     report: Report,
+    postgres_url: str | None = None,
 ) -> None:
     systems = ["registry_project", "mlflow"] if with_mlflow else ["registry_project"]
     if "W1" in workloads:
@@ -88,6 +128,7 @@ def run(
                 samples,
             )
         )
+        huge_dependents(scale, workdir, report, postgres_url)
     if "W5" in workloads:
         print("W5 large artifact", flush=True)
         large_artifact(scale, workdir, report)
@@ -95,6 +136,52 @@ def run(
         dagster_share(scale, workdir, report)
     if "W7" in workloads:
         step_metrics(scale, systems, workdir, report)
+
+
+def huge_dependents(scale: Scale, workdir: Path, report: Report, postgres_url: str | None) -> None:
+    """W4 on a huge result (one snapshot under `shared_dependents` versions): microseconds
+    per row of the whole listing and of paging through it, on SQLite and, with
+    --postgres, on a fresh schema of that server."""
+    shared = scale.shared_dependents
+    size = f"{shared + shared // 10:,} rows"
+    backends = [("SQLite", None)] + ([("PostgreSQL", postgres_url)] if postgres_url else [])
+    for backend, base in backends:
+        print(f"W4 dependents, huge result ({size}, {backend})", flush=True)
+        directory = _fresh(workdir, f"w4-huge-{backend.lower()}")
+        with _database(directory, base) as url:
+            found = ours.dependents_per_row(url, directory / "artifacts", shared, scale.rounds * 5)
+        for label, samples, first in (
+            ("W4 dependents per row, whole", found["listing"], found["listing_first"]),
+            (f"W4 dependents per row, pages of {ours.PAGE}", found["pages"], found["first_page"]),
+            (f"W4 dependents per row, all pages of {ours.PAGE}", found["paged_walk"], ()),
+        ):
+            report.add(
+                Measurement(
+                    f"{label} ({backend})", size, "registry_project", "µs per row", samples, first
+                )
+            )
+
+
+@contextlib.contextmanager
+def _database(directory: Path, postgres_base: str | None) -> Iterator[str]:
+    """A SQLite file in `directory`, or a fresh schema on the PostgreSQL server (dropped
+    after), selected through search_path."""
+    if postgres_base is None:
+        yield f"sqlite:///{directory / 'registry.db'}"
+        return
+    import sqlalchemy as sa
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in postgres_base else "?"
+        yield f"{postgres_base}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
 
 
 def step_metrics(scale: Scale, systems: list[str], workdir: Path, report: Report) -> None:
@@ -346,6 +433,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, help="Where stores are created (default: a temp dir)."
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="Also time W4's huge result on this PostgreSQL server (in a fresh schema).",
+    )
+    parser.add_argument(
+        "--shared-dependents",
+        type=int,
+        metavar="N",
+        help="W4's huge result: N versions on one snapshot (a multiple of 10; default: by scale).",
+    )
     args = parser.parse_args(argv)
     workloads = {w.strip().upper() for w in args.workloads.split(",") if w.strip()}
     if not workloads or not workloads <= set(WORKLOADS):
@@ -363,7 +461,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"cannot create --workdir {args.workdir}: {exc.strerror or exc}")
     report = Report(machine=machine_info())
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        run(SCALES[args.scale], workloads, Path(workdir), with_mlflow, report)
+        scale = SCALES[args.scale]
+        if args.shared_dependents is not None:
+            scale = dataclasses.replace(scale, shared_dependents=args.shared_dependents)
+        run(scale, workloads, Path(workdir), with_mlflow, report, args.postgres)
     json_path, md_path = report.write(args.out)
     print()
     print(report.markdown())

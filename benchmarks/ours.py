@@ -86,6 +86,175 @@ def dependents(directory: Path, versions: int, count: int) -> tuple[float, ...]:
         return time_each(lambda _: registry.dependents(target), count)
 
 
+# W4's huge result: a snapshot that `shared` versions were trained on (each its own run),
+# a tenth of them also evaluated on it, among as many again that use other snapshots.
+HUGE_MODELS = 7
+PAGE = 500
+
+
+def fill_dependents(url: str, shared: int) -> str:
+    """Write W4's huge-result rows into an empty registry database at head (SQLite or
+    PostgreSQL) with bulk inserts into the registry's own tables (the rows `start_run`
+    with an input, `register_model` and `log_metrics(dataset=)` write, minus the audit
+    chain, which `dependents` never reads): through the public API 10,000 registrations
+    take minutes here. Ids are random UUIDs, as the registry's are. The shared snapshot's id."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from registry_project.core.store import schema as s
+
+    rng = random.Random(shared)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    total = 2 * shared
+    snapshot_ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(11)]
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        c.execute(
+            s.models.insert(),
+            [
+                {"name": f"m{m}", "created_at": start, "created_by": "bench", "last_version": 0}
+                for m in range(HUGE_MODELS)
+            ],
+        )
+        c.execute(
+            s.datasets.insert(),
+            [
+                {
+                    "id": snapshot_id,
+                    "name": f"data-{k}",
+                    "kind": "snapshot",
+                    "digest": f"{k:064x}",
+                    "uri": f"blob:{k:064x}",
+                    "columns_json": "[]",
+                    "created_at": start,
+                    "created_by": "bench",
+                }
+                for k, snapshot_id in enumerate(snapshot_ids)
+            ],
+        )
+        numbers = [0] * HUGE_MODELS
+        for first in range(0, total, 5000):
+            runs, inputs, versions, evaluated = [], [], [], []
+            for i in range(first, min(total, first + 5000)):
+                # Every other version uses the shared snapshot, the rest one of ten others.
+                dataset = snapshot_ids[0] if i % 2 == 0 else snapshot_ids[1 + i % 10]
+                run_id, version_id = (
+                    str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in "rv"
+                )
+                at = start + timedelta(seconds=i)
+                model = i % HUGE_MODELS
+                numbers[model] += 1
+                runs.append(
+                    {
+                        "id": run_id,
+                        "name": "bench",
+                        "experiment": "bench",
+                        "status": "finished",
+                        "params_json": "{}",
+                        "started_at": at,
+                        "ended_at": at,
+                        "created_by": "bench",
+                        "package_count": 0,
+                    }
+                )
+                inputs.append({"run_id": run_id, "dataset_id": dataset, "role": "train"})
+                versions.append(
+                    {
+                        "id": version_id,
+                        "model_name": f"m{model}",
+                        "version": numbers[model],
+                        "stage": "experiment",
+                        "flavor": "pickle",
+                        "python_class": "builtins.int",
+                        "artifact_digest": f"{i:064x}",
+                        "artifact_size": 8,
+                        "run_id": run_id,
+                        "created_at": at,
+                        "created_by": "bench",
+                        "stage_changed_at": at,
+                    }
+                )
+                if i % 20 == 0:
+                    evaluated.append(
+                        {
+                            "version_id": version_id,
+                            "key": "auc",
+                            "dataset_id": snapshot_ids[0],
+                            "value": rng.random(),
+                            "logged_at": at,
+                            "logged_by": "bench",
+                        }
+                    )
+            c.execute(s.runs.insert(), runs)
+            c.execute(s.run_inputs.insert(), inputs)
+            c.execute(s.model_versions.insert(), versions)
+            if evaluated:
+                c.execute(s.version_metrics.insert(), evaluated)
+        for model, last in enumerate(numbers):
+            c.execute(
+                s.models.update().where(s.models.c.name == f"m{model}").values(last_version=last)
+            )
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("ANALYZE")  # as autovacuum would after such a load
+    engine.dispose()
+    return snapshot_ids[0]
+
+
+def dependents_per_row(
+    url: str, artifacts: Path, shared: int, repeats: int
+) -> dict[str, tuple[float, ...]]:
+    """W4 on a huge result: microseconds per row of the whole listing, and of paging
+    through it `PAGE` at a time (each page after the previous one's last dependent);
+    the first call of each apart."""
+    registry = ModelRegistry.open(url, str(artifacts))
+    try:
+        target = fill_dependents(url, shared)
+        expected = shared + shared // 10
+
+        def listing() -> float:
+            start = time.perf_counter()
+            found = registry.dependents(target)
+            elapsed = time.perf_counter() - start
+            assert len(found) == expected, (len(found), expected)
+            return elapsed * 1e6 / len(found)
+
+        def paging() -> tuple[float, list[float]]:
+            pages, rows = [], 0
+            start = time.perf_counter()
+            page = registry.dependents(target, limit=PAGE)
+            pages.append((time.perf_counter() - start) * 1e6 / len(page))
+            while page:
+                rows += len(page)
+                start = time.perf_counter()
+                page = registry.dependents(target, limit=PAGE, after=page[-1])
+                if page:
+                    pages.append((time.perf_counter() - start) * 1e6 / len(page))
+            assert rows == expected, (rows, expected)
+            return pages[0], pages[1:]
+
+        first_listing = listing()
+        listings = [listing() for _ in range(repeats)]
+        first_pages, later_pages, walks = [], [], []
+        for _ in range(max(2, repeats // 4)):
+            start = time.perf_counter()
+            first_page, rest = paging()
+            walks.append((time.perf_counter() - start) * 1e6 / expected)
+            first_pages.append(first_page)
+            later_pages.extend(rest)
+        return {
+            "listing": tuple(listings),
+            "listing_first": (first_listing,),
+            "pages": tuple(later_pages),
+            "first_page": tuple(first_pages),
+            "paged_walk": tuple(walks),
+        }
+    finally:
+        registry.close()
+
+
 class FileFlavor(flavors.Flavor):
     """Streams a file's bytes: the artifact is the file (as a model directory would be)."""
 

@@ -163,6 +163,50 @@ def test_datasets_dependents_and_deletion(filled: Filled) -> None:
     assert plain.exit_code == 0
 
 
+def test_dependents_in_pages_with_the_next_command_printed(filled: Filled) -> None:
+    first = run(filled, "dependents", filled.train_id, "--limit", "2")
+    assert (
+        first.exit_code == 0
+        and "│ churn │ 1 " in first.output
+        and "│ churn │ 3 " not in first.output
+    )
+    follow = f"registry dependents {filled.train_id} --limit 2 --after churn/2/trained"
+    assert first.output.rstrip().endswith(f"next page: {follow}")
+    last = run(filled, "dependents", filled.train_id, "--limit", "2", "--after", "churn/2/trained")
+    assert last.exit_code == 0 and "│ churn │ 3 " in last.output and "next page" not in last.output
+    done = run(filled, "dependents", filled.train_id, "--after", "churn/3/trained")
+    assert done.output == "no more dependents after churn/3/trained\n"
+    # --json: the same rows as without paging, each with its cursor for --after.
+    pages = [run_json(filled, "dependents", filled.train_id, "--limit", "2")]
+    pages.append(
+        run_json(
+            filled, "dependents", filled.train_id, "--limit", "2", "--after", pages[0][-1]["cursor"]
+        )  # type: ignore[index]
+    )
+    whole = run_json(filled, "dependents", filled.train_id)
+    assert [d for page in pages for d in page] == whole  # type: ignore[union-attr]
+    assert [d["cursor"] for d in whole] == [f"churn/{v}/trained" for v in (1, 2, 3)]  # type: ignore[index]
+    holdout = run_json(filled, "dependents", filled.holdout_id, "--after", "churn/1/trained")
+    assert [(d["version"], d["relation"]) for d in holdout] == [(2, "evaluated")]  # type: ignore[index]
+
+
+def test_dependents_refuses_bad_pages_in_one_line(filled: Filled) -> None:
+    for cursor in (
+        "churn/2",
+        "churn/two/trained",
+        "churn/2/used",
+        "bad name/2/trained",
+        "x" * 5000,
+    ):
+        bad = run(filled, "dependents", filled.train_id, "--after", cursor)
+        assert bad.exit_code == 1 and bad.stdout == "", cursor
+        assert bad.stderr.startswith("error: invalid ") and "cursor" in bad.stderr, bad.stderr
+        assert len(bad.stderr.splitlines()) == 1 and len(bad.stderr) < 400
+    for limit in ("0", "-3", "many"):
+        bad = run(filled, "dependents", filled.train_id, "--limit", limit)
+        assert bad.exit_code == 2 and "--limit" in bad.output
+
+
 def test_audit_since_and_bad_dates(filled: Filled) -> None:
     events = run_json(filled, "audit", "--since", "2000-01-01")
     assert len(events) >= 10  # type: ignore[arg-type]

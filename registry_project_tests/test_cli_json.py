@@ -93,7 +93,7 @@ VERSION_KEYS = {
 DATASET_KEYS = {"id", "name", "kind", "digest", "uri", "row_count", "columns", "created_at"}
 DATASET_KEYS |= {"created_by", "version_id", "deleted", "deleted_at", "deleted_by"}
 DATASET_KEYS |= {"deletion_reason"}
-DEPENDENT_KEYS = {"version_id", "model_name", "version", "stage", "relation", "role"}
+DEPENDENT_KEYS = {"version_id", "model_name", "version", "stage", "relation", "role", "cursor"}
 EVENT_KEYS = {"seq", "id", "at", "actor", "action", "subject_type", "subject_id", "model_name"}
 EVENT_KEYS |= {"dataset_name", "before", "after", "reason", "prev_hash", "hash"}
 

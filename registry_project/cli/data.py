@@ -23,10 +23,12 @@ from registry_project.cli.output import (
     short_digest,
     stage_text,
     text,
+    to_jsonable,
     when,
 )
 from registry_project.core.entities import DatasetKind, DatasetSnapshot, Dependent, RetentionItem
 from registry_project.core.errors import DatasetInUseError
+from registry_project.core.validation import MAX_LIMIT
 
 
 def _status(snap: DatasetSnapshot) -> Text:
@@ -106,22 +108,46 @@ def dependents_table(found: list[Dependent] | tuple[Dependent, ...]) -> Table:
 
 @click.command(short_help="Model versions trained or evaluated on a snapshot.")
 @click.argument("snapshot")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), metavar="N", help="At most N (a page).")
+@click.option(
+    "--after",
+    metavar="CURSOR",
+    help="Start after this dependent: the cursor a previous page printed (model/version/relation).",
+)
 @json_option
 @pass_state
 @handles_errors
-def dependents(state: CliState, snapshot: str) -> None:
+def dependents(state: CliState, snapshot: str, limit: int | None, after: str | None) -> None:
     """Model versions trained (as a run input) or evaluated (metrics logged) on dataset
-    SNAPSHOT, given by its id (see `registry datasets`).
+    SNAPSHOT, given by its id (see `registry datasets`), ordered by model, version and
+    relation.
+
+    With --limit, one page: a full page ends with the command for the next one (--after
+    the last dependent's cursor); every page costs what the first does. In --json mode
+    each dependent carries its `cursor`.
 
     \b
-    Example:
+    Examples:
       registry dependents 3f2c9a1e-8d4b-4c1e-9a7f-2b5d6e8f0a11
+      registry dependents 3f2c9a1e-8d4b-4c1e-9a7f-2b5d6e8f0a11 --limit 500 --after churn/41/trained
     """
-    found = state.registry().dependents(snapshot)
+    found = state.registry().dependents(snapshot, limit=limit, after=after)
     if state.json:
-        emit_json(found)
+        emit_json([{**to_jsonable(d), "cursor": d.cursor} for d in found])
         return
-    console().print(dependents_table(found) if found else "no model version depends on it")
+    if not found:
+        console().print(
+            f"no more dependents after {clean(after)}"
+            if after
+            else "no model version depends on it"
+        )
+        return
+    console().print(dependents_table(found))
+    if limit is not None and len(found) == limit:
+        # Printed whole, not styled: it is meant to be copied.
+        click.echo(
+            f"next page: registry dependents {snapshot} --limit {limit} --after {found[-1].cursor}"
+        )
 
 
 def _refuse(state: CliState, exc: DatasetInUseError) -> NoReturn:

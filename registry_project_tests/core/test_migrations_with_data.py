@@ -69,6 +69,7 @@ ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
     },
     "0007": lambda rows: {**rows, "imported_items": []},  # import provenance: a new table
     "0008": unchanged,  # search indexes only
+    "0009": unchanged,  # dependents indexes only
 }
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from registry_project import ModelRegistry, Stage
 from registry_project.core import errors
-from registry_project.core.entities import DatasetKind, RunStatus
+from registry_project.core.entities import DatasetKind, Dependent, RunStatus
+from registry_project.core.store import dependents as dependents_store
 
 
 def _customers(seed: int = 0) -> pd.DataFrame:
@@ -205,8 +206,132 @@ def test_dependents_come_in_order_once_per_relation_and_page_by_keyset(
     for bad in (0, -1, True, "3"):
         with pytest.raises(errors.InvalidInputError, match="limit"):
             registry.dependents(shared, limit=bad)  # type: ignore[arg-type]
-    with pytest.raises(errors.InvalidInputError, match="after"):
-        registry.dependents(shared, after="beta/1")  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidInputError, match="cursor"):
+        registry.dependents(shared, after="beta/1")
+    # The cursor text pages exactly as the dependent does.
+    fourth = registry.dependents(shared, limit=4)[-1]
+    assert fourth.cursor == "beta/2/evaluated"
+    assert registry.dependents(shared, after=fourth.cursor) == registry.dependents(
+        shared, after=fourth
+    )
+
+
+def _many_dependents(registry: ModelRegistry) -> tuple[str, str]:
+    """A snapshot most versions depend on, every way there is, and one a few depend on."""
+    shared = registry.snapshot_dataset("shared", _customers())
+    other = registry.snapshot_dataset("other", _customers(seed=3))
+    with registry.start_run("beta", inputs={"train": shared, "test": shared}) as run:
+        for i in range(12):  # one run, many versions, two roles: one dependent each
+            registry.register_model("beta", i, run=run)
+    for i in range(9):  # a run each, a role each
+        with registry.start_run("alpha", inputs={"validation": shared}) as run:
+            registry.register_model("alpha", i, run=run)
+    for i in range(6):
+        registry.register_model("gamma", i)  # no run; every other evaluated on it
+        if i % 2 == 0:
+            registry.log_metrics(f"gamma/{i + 1}", {"auc": 0.5, "f1": 0.4}, dataset=shared)
+    for version in ("alpha/3", "beta/5", "beta/12"):  # trained and evaluated
+        registry.log_metrics(version, {"auc": 0.7}, dataset=shared)
+    with registry.start_run("delta", inputs=[other]) as run:
+        for i in range(4):
+            registry.register_model("delta", i, run=run)
+    registry.log_metrics("alpha/1", {"auc": 0.6}, dataset=other)
+    return shared.id, other.id
+
+
+def _rows(found: list[Dependent]) -> list[tuple[str, int, str, str | None, str]]:
+    return [(d.model_name, d.version, d.relation, d.role, d.stage.value) for d in found]
+
+
+def test_paging_by_either_plan_gives_exactly_the_whole_listing_in_order(
+    registry: ModelRegistry,
+) -> None:
+    shared, other = _many_dependents(registry)
+    everything = _rows(registry.dependents(shared))
+    assert len(everything) == 12 + 9 + 3 + 3 == len(set(everything))
+    assert everything == sorted(everything)
+    assert ("alpha", 3, "evaluated", None, "experiment") in everything
+    assert ("alpha", 3, "trained", "validation", "experiment") in everything
+    assert ("beta", 1, "trained", "test", "experiment") in everything  # its first role
+    assert not any(model == "delta" for model, *_ in everything)
+    with registry.engine.connect() as connection:
+        for plan in ("gathered", "walked"):
+            for limit in (1, 2, 3, 7, 26, 27, 100):
+                pages, page = (
+                    [],
+                    dependents_store.dependents_of(connection, shared, limit=limit, plan=plan),
+                )
+                while page:
+                    pages.append(_rows(page))
+                    last = page[-1]
+                    page = dependents_store.dependents_of(
+                        connection,
+                        shared,
+                        limit=limit,
+                        after=(last.model_name, last.version, last.relation),
+                        plan=plan,
+                    )
+                assert [row for p in pages for row in p] == everything, (plan, limit)
+                assert all(len(p) == limit for p in pages[:-1]), (plan, limit)
+        # The choice: walking for small pages of a dataset most versions depend on,
+        # gathering when one page holds them all or few versions depend on it.
+        assert dependents_store._walks(connection, shared, 2)
+        assert not dependents_store._walks(connection, shared, 100)
+        assert not dependents_store._walks(connection, other, 2)
+    # Through the API, with cursors as text, on whichever plan it picks.
+    for limit in (2, 5, 100):
+        collected, page = [], registry.dependents(shared, limit=limit)
+        while page:
+            collected += _rows(page)
+            page = registry.dependents(shared, limit=limit, after=page[-1].cursor)
+        assert collected == everything
+    assert _rows(registry.dependents(other)) == [
+        ("alpha", 1, "evaluated", None, "experiment"),
+        *[("delta", v, "trained", "train", "experiment") for v in (1, 2, 3, 4)],
+    ]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "beta",
+        "beta/1",
+        "beta/1/trained/x",
+        "beta/x/trained",
+        "beta/-1/trained",
+        "beta/1.5/trained",
+        "beta/\uff11/trained",  # a fullwidth digit: int() would take it
+        "beta/1234567890123456789/trained",  # beyond a 64-bit integer
+        "beta/1/used",
+        "beta/1/TRAINED",
+        "bad name!/1/trained",
+        "../1/trained",
+        "beta\x00/1/trained",
+        "x" * 10_000,
+    ],
+)
+def test_hostile_cursors_are_refused_with_what_a_cursor_looks_like(
+    sqlite_registry: ModelRegistry, cursor: str
+) -> None:
+    shared = sqlite_registry.snapshot_dataset("shared", _customers())
+    with pytest.raises(errors.InvalidInputError, match="cursor") as caught:
+        sqlite_registry.dependents(shared, limit=5, after=cursor)
+    assert len(str(caught.value)) < 400  # a huge cursor is not echoed whole
+
+
+def test_a_cursor_is_a_position_not_a_row(sqlite_registry: ModelRegistry) -> None:
+    shared = sqlite_registry.snapshot_dataset("shared", _customers())
+    with sqlite_registry.start_run("m", inputs=[shared]) as run:
+        for i in range(3):
+            sqlite_registry.register_model("m", i, run=run)
+    # Cursors naming no dependent (a model that never existed) still page from there.
+    assert [d.version for d in sqlite_registry.dependents(shared, after="a/9/trained")] == [1, 2, 3]
+    assert [d.version for d in sqlite_registry.dependents(shared, after="m/1/trained")] == [2, 3]
+    assert sqlite_registry.dependents(shared, limit=2, after="zzz/1/evaluated") == []
+    for bad in (5, 1.5, ("m", 1, "trained"), b"m/1/trained"):
+        with pytest.raises(errors.InvalidInputError, match="after must be"):
+            sqlite_registry.dependents(shared, after=bad)  # type: ignore[arg-type]
 
 
 def test_a_refused_deletion_names_the_first_dependents_and_counts_the_rest(

@@ -52,6 +52,12 @@ class Dependent:
     relation: str  # "trained" (run input, with its role) or "evaluated"
     role: str | None = None
 
+    @property
+    def cursor(self) -> str:
+        """Where the page after this dependent starts: `model/version/relation` (names
+        cannot contain '/'), what `dependents(after=...)` and `--after` take."""
+        return f"{self.model_name}/{self.version}/{self.relation}"
+
 
 @dataclass(frozen=True)
 class LineageDataset:

@@ -102,18 +102,24 @@ class DatasetCalls(FacadeBase):
         return dataset_ops.load(self._w, dataset, as_arrow=as_arrow)
 
     def dependents(
-        self, dataset: DatasetRef, *, limit: int | None = None, after: Dependent | None = None
+        self,
+        dataset: DatasetRef,
+        *,
+        limit: int | None = None,
+        after: Dependent | str | None = None,
     ) -> list[Dependent]:
         """Every model version trained (run input) or evaluated (metrics) on this dataset,
         ordered by model, version and relation. `limit` and `after` page through a long
-        list: pass the last dependent of one page as `after` to get the next.
+        list by keyset (each page costs what the first does): pass the last dependent of
+        one page as `after`, or its `cursor` (`model/version/relation`, what the CLI's
+        `--after` takes), to get the next; a malformed cursor is an InvalidInputError.
 
         Example::
 
             page = reg.dependents(snap, limit=500)
             while page:
                 ...
-                page = reg.dependents(snap, limit=500, after=page[-1])
+                page = reg.dependents(snap, limit=500, after=page[-1].cursor)
         """
         return dataset_ops.dependents(self._w, dataset, limit=limit, after=after)
 

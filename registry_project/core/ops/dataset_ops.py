@@ -228,16 +228,47 @@ def load(w: Writer, dataset: DatasetRef, *, as_arrow: bool) -> Any:
 
 
 def dependents(
-    w: Writer, dataset: DatasetRef, *, limit: int | None = None, after: Dependent | None = None
+    w: Writer,
+    dataset: DatasetRef,
+    *,
+    limit: int | None = None,
+    after: Dependent | str | None = None,
 ) -> list[Dependent]:
     page_size = validate_limit(limit)
-    if after is not None and not isinstance(after, Dependent):
-        raise InvalidInputError(
-            f"after must be the last Dependent of the previous page, got {type(after).__name__}"
-        )
+    start = None if after is None else dependents_cursor(after)
     found_id = get(w, dataset).id
     with w.read() as connection:
-        return dependents_store.dependents_of(connection, found_id, limit=page_size, after=after)
+        return dependents_store.dependents_of(connection, found_id, limit=page_size, after=start)
+
+
+_RELATIONS = ("trained", "evaluated")
+
+
+def dependents_cursor(after: object) -> tuple[str, int, str]:
+    """`after` as (model, version, relation): the last Dependent of the previous page, or
+    its `cursor` text `model/version/relation` (what the CLI prints and `--after` takes)."""
+    if isinstance(after, Dependent):
+        return (after.model_name, after.version, after.relation)
+    if not isinstance(after, str):
+        raise InvalidInputError(
+            "after must be the last Dependent of the previous page or its cursor "
+            f"(model/version/relation), got {type(after).__name__}"
+        )
+    shown = repr(after) if len(after) <= 80 else f"{after[:80]!r}..."
+    parts = after.split("/")
+    if (
+        len(parts) != 3
+        or not parts[1].isascii()
+        or not parts[1].isdigit()
+        or len(parts[1]) > 18
+        or parts[2] not in _RELATIONS
+    ):
+        raise InvalidInputError(
+            f"invalid dependents cursor {shown}: expected model/version/relation as printed "
+            "after a page (e.g. churn/3/trained), relation trained or evaluated"
+        )
+    model = validate_name(parts[0], "model name in the dependents cursor")
+    return (model, int(parts[1]), parts[2])
 
 
 def delete(

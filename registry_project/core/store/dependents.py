@@ -1,14 +1,28 @@
 """The model versions that depend on a dataset: trained on it (a run input) or evaluated on
-it (metrics logged against it), in pages.
+it (metrics logged against it), in (model, version, relation) order, in keyset pages.
 
-One statement (both relations, each version once per relation, ordered in SQL) run on the
-driver's cursor (prepared.py): `delete_dataset` reads every dependent under its lock, and a
-snapshot shared by a whole model family can have tens of thousands of them, so the per-row
-cost is the cost. Pages are keyset pages: the next one starts after the last (model, version,
-relation) returned, so reading page 500 costs what page 1 does.
+`delete_dataset` reads every dependent under its lock, and a snapshot shared by a whole
+model family can have tens of thousands of them, so the per-row cost is the cost: both
+statements run on the driver's cursor (prepared.py) and read indexes only (migration 0009:
+run_inputs (dataset_id, run_id, role), version_metrics (dataset_id, version_id),
+model_versions (run_id, model_name, version, stage, id) and (model_name, version, run_id,
+stage, id)).
+
+Two plans, one order (tested equal page by page):
+- gathered: every dependent after the cursor from the dataset's side (its runs, then their
+  versions; its evaluated versions), sorted. Costs the number of dependents left, so a
+  whole listing costs one sort, but paging through N dependents K at a time would cost
+  N²/K: every page gathers and sorts the rest again.
+- walked: the versions in (model, version) order from the cursor, each probed on the two
+  indexes ("did its run read the dataset", "was it evaluated on it") until the page is
+  full. Costs the versions walked, about K x versions / dependents per page: the plan for
+  a page of a dataset that most versions depend on.
+A page takes whichever costs less by those estimates (`_walks`); a whole listing gathers.
 """
 
 from __future__ import annotations
+
+import math
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,54 +37,120 @@ NO_LIMIT = 2**62
 # Sorts before every real (model, version, relation): names are never empty.
 _START = ("", 0, "")
 _STAGE_OF = {stage.value: stage for stage in Stage}
+TRAINED, EVALUATED = "trained", "evaluated"
 
+
+def _after(
+    model: sa.ColumnElement[str], version: sa.ColumnElement[int], relation: str
+) -> sa.ColumnElement[bool]:
+    """(model, version, relation) after the cursor; the relation is each branch's constant."""
+    return sa.tuple_(model, version, sa.literal(relation)) > sa.tuple_(
+        sa.bindparam("after_model", type_=sa.String()),
+        sa.bindparam("after_version", type_=sa.Integer()),
+        sa.bindparam("after_relation", type_=sa.String()),
+    )
+
+
+# Gathered. The dataset's runs with their first role (a snapshot read in two roles, train
+# and test, is one dependent), grouped in the index's own order: no sort, no table.
+_runs = (
+    sa.select(run_inputs.c.run_id, sa.func.min(run_inputs.c.role).label("role"))
+    .where(run_inputs.c.dataset_id == sa.bindparam("dataset_id"))
+    .group_by(run_inputs.c.run_id)
+    .subquery("runs_read")
+)
 _version_columns = (
     model_versions.c.id.label("version_id"),
     model_versions.c.model_name,
     model_versions.c.version,
     model_versions.c.stage,
 )
-# Semi-joins (`IN (subquery)`), not joins: each version comes out once per relation with no
-# GROUP BY or DISTINCT to sort away duplicates.
-_first_role = (
-    sa.select(sa.func.min(run_inputs.c.role))
-    .where(
-        run_inputs.c.run_id == model_versions.c.run_id,
-        run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
-    )
-    # A snapshot read in two roles (train and test) is one dependent: its first role.
-    .scalar_subquery()
+_gathered_trained = (
+    sa.select(*_version_columns, sa.literal(TRAINED).label("relation"), _runs.c.role)
+    .select_from(_runs.join(model_versions, model_versions.c.run_id == _runs.c.run_id))
+    .where(_after(model_versions.c.model_name, model_versions.c.version, TRAINED))
 )
-_trained = sa.select(
-    *_version_columns, sa.literal("trained").label("relation"), _first_role.label("role")
-).where(
-    model_versions.c.run_id.in_(
-        sa.select(run_inputs.c.run_id).where(run_inputs.c.dataset_id == sa.bindparam("dataset_id"))
-    )
-)
-_evaluated = sa.select(
-    *_version_columns, sa.literal("evaluated").label("relation"), sa.null().label("role")
+# A semi-join: a version with several metrics on the dataset is one dependent, no DISTINCT.
+_gathered_evaluated = sa.select(
+    *_version_columns, sa.literal(EVALUATED).label("relation"), sa.null().label("role")
 ).where(
     model_versions.c.id.in_(
         sa.select(version_metrics.c.version_id).where(
             version_metrics.c.dataset_id == sa.bindparam("dataset_id")
         )
-    )
+    ),
+    _after(model_versions.c.model_name, model_versions.c.version, EVALUATED),
 )
-_both = sa.union_all(_trained, _evaluated).subquery("dependents")
-_PAGE = PreparedStatement(
+_both = sa.union_all(_gathered_trained, _gathered_evaluated).subquery("dependents")
+_GATHERED = PreparedStatement(
     sa.select(_both)
-    .where(
-        sa.tuple_(_both.c.model_name, _both.c.version, _both.c.relation)
-        > sa.tuple_(
-            sa.bindparam("after_model", type_=sa.String()),
-            sa.bindparam("after_version", type_=sa.Integer()),
-            sa.bindparam("after_relation", type_=sa.String()),
-        )
-    )
     .order_by(_both.c.model_name, _both.c.version, _both.c.relation)
     .limit(sa.bindparam("page_size", type_=sa.BigInteger()))
 )
+
+# Walked: the versions after (model, version) in order, a batch at a time, each with its
+# first role as a trainee (NULL if none) and whether it was evaluated on the dataset (NULL
+# if not); split into rows, and the others dropped, in Python. Not filtered in SQL: there
+# each probe would run twice (in the WHERE and the result), and PostgreSQL turns an EXISTS
+# under OR into a hashed subplan (every run that read the dataset, hashed on each page).
+_role_read = (
+    sa.select(sa.func.min(run_inputs.c.role))
+    .where(
+        run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
+        run_inputs.c.run_id == model_versions.c.run_id,
+    )
+    .scalar_subquery()
+)
+_evaluated_on = (
+    sa.select(sa.literal(1))
+    .where(
+        version_metrics.c.dataset_id == sa.bindparam("dataset_id"),
+        version_metrics.c.version_id == model_versions.c.id,
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+_WALKED = PreparedStatement(
+    sa.select(*_version_columns, _role_read.label("role"), _evaluated_on.label("evaluated"))
+    .where(
+        sa.tuple_(model_versions.c.model_name, model_versions.c.version)
+        > sa.tuple_(
+            sa.bindparam("after_model", type_=sa.String()),
+            sa.bindparam("after_version", type_=sa.Integer()),
+        )
+    )
+    .order_by(model_versions.c.model_name, model_versions.c.version)
+    .limit(sa.bindparam("batch", type_=sa.BigInteger()))
+)
+
+# The estimates a page's plan is chosen by: how many runs read the dataset and versions
+# were evaluated on it (counted on the indexes), and how many versions there are.
+_capped_runs = (
+    sa.select(run_inputs.c.run_id)
+    .where(run_inputs.c.dataset_id == sa.bindparam("dataset_id"))
+    .limit(sa.bindparam("cap", type_=sa.BigInteger()))
+    .subquery("capped_runs")
+)
+_capped_evaluated = (
+    sa.select(version_metrics.c.version_id)
+    .where(version_metrics.c.dataset_id == sa.bindparam("dataset_id"))
+    .limit(sa.bindparam("cap", type_=sa.BigInteger()))
+    .subquery("capped_evaluated")
+)
+# Counted up to a cap (the count at which walking wins), so the choice costs at most what
+# the walked page does, whatever the number of dependents.
+_DEPENDENT_COUNT = PreparedStatement(
+    sa.select(
+        sa.select(sa.func.count()).select_from(_capped_runs).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(_capped_evaluated).scalar_subquery(),
+    )
+)
+# SQLite: versions are never deleted, so the largest rowid is their number (read off the
+# table's b-tree, not counted). PostgreSQL: the planner's own estimate (-1 before the
+# first ANALYZE, then counted).
+_SQLITE_VERSIONS = "SELECT max(rowid) FROM model_versions"
+_POSTGRES_VERSIONS = "SELECT reltuples::bigint FROM pg_class WHERE oid = 'model_versions'::regclass"
+_COUNT_VERSIONS = PreparedStatement(sa.select(sa.func.count()).select_from(model_versions))
 
 
 def dependents_of(
@@ -78,12 +158,54 @@ def dependents_of(
     dataset_id: str,
     *,
     limit: int | None = None,
-    after: Dependent | None = None,
+    after: tuple[str, int, str] | None = None,
+    plan: str | None = None,
 ) -> list[Dependent]:
     """Versions trained or evaluated on the dataset, ordered by (model, version, relation):
-    the first `limit` of them after `after` (the last dependent of the previous page)."""
-    start = _START if after is None else (after.model_name, after.version, after.relation)
-    rows = _PAGE.execute(
+    the first `limit` of them after `after` (the (model, version, relation) of the last
+    dependent of the previous page). `plan` ("gathered" or "walked") forces a plan: tests
+    compare them."""
+    start = _START if after is None else after
+    if plan is None:
+        plan = (
+            "walked"
+            if limit is not None and _walks(connection, dataset_id, limit)
+            else ("gathered")
+        )
+    if plan == "gathered":
+        return _gathered(connection, dataset_id, start, limit)
+    if limit is None:
+        raise ValueError("the walked plan reads pages: give a limit")
+    return _walked(connection, dataset_id, start, limit)
+
+
+def _walks(connection: Connection, dataset_id: str, limit: int) -> bool:
+    """Whether walking the versions costs less than gathering: a walked page visits about
+    (limit + 1) x versions / dependents versions, a gathered one every dependent, so
+    walking wins from sqrt((limit + 1) x versions) dependents on (runs that read the
+    dataset and metric rows on it stand for them: either is at least one per dependent
+    version in the common case, and an estimate is all a plan needs)."""
+    cap = max(limit + 1, math.isqrt((limit + 1) * _version_estimate(connection)) + 1)
+    [(runs, evaluated)] = _DEPENDENT_COUNT.execute(
+        connection, {"dataset_id": dataset_id, "cap": cap}
+    )
+    return runs + evaluated >= cap
+
+
+def _version_estimate(connection: Connection) -> int:
+    if connection.dialect.name == "postgresql":
+        estimate = connection.exec_driver_sql(_POSTGRES_VERSIONS).scalar()
+        if estimate is not None and estimate >= 0:
+            return int(estimate)
+        [(counted,)] = _COUNT_VERSIONS.execute(connection)
+        return int(counted)
+    return int(connection.exec_driver_sql(_SQLITE_VERSIONS).scalar() or 0)
+
+
+def _gathered(
+    connection: Connection, dataset_id: str, start: tuple[str, int, str], limit: int | None
+) -> list[Dependent]:
+    rows = _GATHERED.execute(
         connection,
         {
             "dataset_id": dataset_id,
@@ -98,3 +220,39 @@ def dependents_of(
         Dependent(version_id, model_name, version, stage_of[stage], relation, role)
         for version_id, model_name, version, stage, relation, role in rows
     ]
+
+
+def _walked(
+    connection: Connection, dataset_id: str, start: tuple[str, int, str], limit: int
+) -> list[Dependent]:
+    # From the cursor's own version on (it may have its "trained" row left after an
+    # "evaluated" one): after (model, version - 1).
+    model, version = start[0], start[1] - 1
+    # Twice the page in versions per batch: a walk is chosen when most versions depend on
+    # the dataset, so one batch usually fills the page.
+    batch = 2 * (limit + 1)
+    stage_of = _STAGE_OF
+    found: list[Dependent] = []
+    while True:
+        rows = _WALKED.execute(
+            connection,
+            {
+                "dataset_id": dataset_id,
+                "after_model": model,
+                "after_version": version,
+                "batch": batch,
+            },
+        )
+        for version_id, model_name, number, stage, role, evaluated in rows:
+            # "evaluated" sorts before "trained": a version's rows in relation order.
+            if evaluated is not None and (model_name, number, EVALUATED) > start:
+                found.append(Dependent(version_id, model_name, number, stage_of[stage], EVALUATED))
+            if role is not None and (model_name, number, TRAINED) > start:
+                found.append(
+                    Dependent(version_id, model_name, number, stage_of[stage], TRAINED, role)
+                )
+            if len(found) >= limit:
+                return found[:limit]
+        if len(rows) < batch:  # the last version walked
+            return found
+        model, version = rows[-1][1], rows[-1][2]

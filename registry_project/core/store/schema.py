@@ -187,7 +187,8 @@ run_inputs = sa.Table(
     _id("run_id", sa.ForeignKey("runs.id"), primary_key=True),
     _id("dataset_id", sa.ForeignKey("datasets.id"), primary_key=True),
     sa.Column("role", sa.String(32), primary_key=True),
-    sa.Index(None, "dataset_id"),
+    # Migration 0009: a dataset's runs and their roles from the index alone (dependents).
+    sa.Index(None, "dataset_id", "run_id", "role"),
 )
 
 run_environment_files = sa.Table(
@@ -222,7 +223,10 @@ model_versions = sa.Table(
     sa.Column("asset_key", sa.String(1024)),
     sa.UniqueConstraint("model_name", "version"),
     sa.Index(None, "model_name", "stage"),
-    sa.Index(None, "run_id"),
+    # Migration 0009: a run's versions with what a dependent shows, from the index alone;
+    # and the versions in order with their runs (the dependents walk), likewise.
+    sa.Index(None, "run_id", "model_name", "version", "stage", "id"),
+    sa.Index(None, "model_name", "version", "run_id", "stage", "id"),
     sa.Index(None, "artifact_digest"),
     sa.Index(None, "created_at"),  # migration 0008: search's time ranges and default order
     sa.Index(
@@ -244,7 +248,8 @@ version_metrics = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("logged_at", UTCDateTime(), nullable=False),
     sa.Column("logged_by", sa.String(256), nullable=False),
-    sa.Index(None, "dataset_id"),
+    # Migration 0009: the versions evaluated on a dataset, from the index alone.
+    sa.Index(None, "dataset_id", "version_id"),
 )
 
 # The current value of each metric of a version (the last one logged): what ordering,
