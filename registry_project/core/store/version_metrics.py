@@ -102,7 +102,7 @@ def insert_new_version_metrics(
     cached INSERTs instead of upserts (registration is the hot write path)."""
     if not metrics:
         return
-    _INSERT_METRIC.execute_many(
+    _INSERT_METRIC.execute_many_later(
         connection,
         [
             {
@@ -116,7 +116,7 @@ def insert_new_version_metrics(
             for key, value in metrics.items()
         ],
     )
-    _INSERT_LATEST_METRIC.execute_many(
+    _INSERT_LATEST_METRIC.execute_many_later(
         connection,
         [
             {"version_id": version_id, "key": key, "model_name": model_name, "value": value}
