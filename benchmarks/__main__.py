@@ -6,11 +6,14 @@ Examples:
     python -m benchmarks --scale medium          # ~20 minutes
     python -m benchmarks --scale full            # the README table: ~2 hours, nearly all MLflow
     python -m benchmarks --scale full --workloads W2,W3   # only some workloads
+    python -m benchmarks --workloads W1 --postgres postgresql+psycopg://postgres@127.0.0.1/test
+                                                 # W1 on PostgreSQL, both systems
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import dagster_overhead, mlflow_side, ours, tracking
-from benchmarks.harness import Measurement, Report, machine_info
+from benchmarks.harness import Measurement, Report, machine_info, postgres_schema
 from registry_project.core.blobs import CHUNK_SIZE
 
 
@@ -70,10 +73,11 @@ def run(
     workdir: Path,
     with_mlflow: bool,
     report: Report,
+    postgres: str | None = None,
 ) -> None:
     systems = ["registry_project", "mlflow"] if with_mlflow else ["registry_project"]
     if "W1" in workloads:
-        registrations(scale, systems, workdir, report)
+        registrations(scale, systems, workdir, report, postgres)
     if workloads & {"W2", "W3"}:
         lookups(scale, systems, workloads, workdir, report)
     if "W4" in workloads:
@@ -127,9 +131,14 @@ def step_metrics(scale: Scale, systems: list[str], workdir: Path, report: Report
         )
 
 
-def registrations(scale: Scale, systems: list[str], workdir: Path, report: Report) -> None:
+def registrations(
+    scale: Scale, systems: list[str], workdir: Path, report: Report, postgres: str | None = None
+) -> None:
+    """W1; with `postgres` (a server URL) both systems keep their tables on that server,
+    each round in a fresh schema of its own, artifacts still on local disk."""
     artifact = os.urandom(100 * 1024)
-    print("W1 registration", flush=True)
+    where = "PostgreSQL" if postgres else "SQLite"
+    print(f"W1 registration ({where})", flush=True)
     for count in scale.registrations:
         samples: dict[str, list[float]] = {s: [] for s in systems}
         firsts: dict[str, list[float]] = {s: [] for s in systems}
@@ -138,14 +147,16 @@ def registrations(scale: Scale, systems: list[str], workdir: Path, report: Repor
             for system in order:
                 directory = _fresh(workdir, f"w1-{system}-{count}-{round_}")
                 side = ours if system == "registry_project" else mlflow_side
-                first, rest = side.registration(directory, count, artifact)
+                with contextlib.ExitStack() as stack:
+                    url = stack.enter_context(postgres_schema(postgres)) if postgres else None
+                    first, rest = side.registration(directory, count, artifact, url)
                 firsts[system].append(first)
                 samples[system].extend(rest)
         for system in systems:
             report.add(
                 Measurement(
                     "W1 registration",
-                    f"N={count}",
+                    f"N={count}" + (", PostgreSQL" if postgres else ""),
                     system,
                     "ms each",
                     tuple(samples[system]),
@@ -346,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, help="Where stores are created (default: a temp dir)."
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="Run W1 with both systems' databases on this PostgreSQL server (a fresh "
+        "schema per system and round), e.g. postgresql+psycopg://postgres@127.0.0.1/test.",
+    )
     args = parser.parse_args(argv)
     workloads = {w.strip().upper() for w in args.workloads.split(",") if w.strip()}
     if not workloads or not workloads <= set(WORKLOADS):
@@ -363,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"cannot create --workdir {args.workdir}: {exc.strerror or exc}")
     report = Report(machine=machine_info())
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        run(SCALES[args.scale], workloads, Path(workdir), with_mlflow, report)
+        run(SCALES[args.scale], workloads, Path(workdir), with_mlflow, report, args.postgres)
     json_path, md_path = report.write(args.out)
     print()
     print(report.markdown())

@@ -118,7 +118,9 @@ def _pipeline_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(connection: Connection) -> None:
-        discard_pending(connection.info)
+        # An invalidated connection has no pooled connection left (nor queue) to clear.
+        if not connection.invalidated:
+            discard_pending(connection.info)
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection: Any, record: Any) -> None:

@@ -433,8 +433,18 @@ def flush_pending(connection: Connection, last: tuple[str, Any, bool] | None = N
         for cursor in cursors:
             cursor.close()
         sql = "; ".join(sql for sql, _, _ in statements)
+        # A lost connection is invalidated as SQLAlchemy invalidates it, so `Writer.write`
+        # may run the work again on a fresh one (when the COMMIT was not among these).
+        lost = dialect.is_disconnect(exc, driver, None)
+        if lost:
+            connection.invalidate(exc)
         raise sa.exc.DBAPIError.instance(
-            sql, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            sql,
+            None,
+            exc,
+            dialect.loaded_dbapi.Error,
+            dialect=dialect,
+            connection_invalidated=lost,
         ) from exc
     for cursor in cursors[:-1] if last is not None else cursors:
         cursor.close()
