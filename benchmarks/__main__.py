@@ -6,8 +6,9 @@ Examples:
     python -m benchmarks --scale medium          # ~20 minutes
     python -m benchmarks --scale full            # the README table: ~2 hours, nearly all MLflow
     python -m benchmarks --scale full --workloads W2,W3   # only some workloads
-    python -m benchmarks --scale small --workloads W4 --no-mlflow \\
-        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test   # W4 on both backends
+    python -m benchmarks --scale small --workloads W1,W4 \\
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+                        # W1 on PostgreSQL (both systems), W4's huge result on both backends
 """
 
 from __future__ import annotations
@@ -24,14 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from benchmarks import dagster_overhead, mlflow_side, ours, tracking
-from benchmarks.harness import Measurement, Report, machine_info
+from benchmarks.harness import Measurement, Report, machine_info, postgres_schema
 from registry_project.core.blobs import CHUNK_SIZE
 
 
@@ -109,11 +108,11 @@ def run(
     workdir: Path,
     with_mlflow: bool,
     report: Report,
-    postgres_url: str | None = None,
+    postgres: str | None = None,
 ) -> None:
     systems = ["registry_project", "mlflow"] if with_mlflow else ["registry_project"]
     if "W1" in workloads:
-        registrations(scale, systems, workdir, report)
+        registrations(scale, systems, workdir, report, postgres)
     if workloads & {"W2", "W3"}:
         lookups(scale, systems, workloads, workdir, report)
     if "W4" in workloads:
@@ -128,7 +127,7 @@ def run(
                 samples,
             )
         )
-        huge_dependents(scale, workdir, report, postgres_url)
+        huge_dependents(scale, workdir, report, postgres)
     if "W5" in workloads:
         print("W5 large artifact", flush=True)
         large_artifact(scale, workdir, report)
@@ -164,24 +163,12 @@ def huge_dependents(scale: Scale, workdir: Path, report: Report, postgres_url: s
 
 @contextlib.contextmanager
 def _database(directory: Path, postgres_base: str | None) -> Iterator[str]:
-    """A SQLite file in `directory`, or a fresh schema on the PostgreSQL server (dropped
-    after), selected through search_path."""
+    """A SQLite file in `directory`, or a fresh schema on the PostgreSQL server."""
     if postgres_base is None:
         yield f"sqlite:///{directory / 'registry.db'}"
         return
-    import sqlalchemy as sa
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        separator = "&" if "?" in postgres_base else "?"
-        yield f"{postgres_base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema(postgres_base) as url:
+        yield url
 
 
 def step_metrics(scale: Scale, systems: list[str], workdir: Path, report: Report) -> None:
@@ -214,9 +201,14 @@ def step_metrics(scale: Scale, systems: list[str], workdir: Path, report: Report
         )
 
 
-def registrations(scale: Scale, systems: list[str], workdir: Path, report: Report) -> None:
+def registrations(
+    scale: Scale, systems: list[str], workdir: Path, report: Report, postgres: str | None = None
+) -> None:
+    """W1; with `postgres` (a server URL) both systems keep their tables on that server,
+    each round in a fresh schema of its own, artifacts still on local disk."""
     artifact = os.urandom(100 * 1024)
-    print("W1 registration", flush=True)
+    where = "PostgreSQL" if postgres else "SQLite"
+    print(f"W1 registration ({where})", flush=True)
     for count in scale.registrations:
         samples: dict[str, list[float]] = {s: [] for s in systems}
         firsts: dict[str, list[float]] = {s: [] for s in systems}
@@ -225,14 +217,16 @@ def registrations(scale: Scale, systems: list[str], workdir: Path, report: Repor
             for system in order:
                 directory = _fresh(workdir, f"w1-{system}-{count}-{round_}")
                 side = ours if system == "registry_project" else mlflow_side
-                first, rest = side.registration(directory, count, artifact)
+                with contextlib.ExitStack() as stack:
+                    url = stack.enter_context(postgres_schema(postgres)) if postgres else None
+                    first, rest = side.registration(directory, count, artifact, url)
                 firsts[system].append(first)
                 samples[system].extend(rest)
         for system in systems:
             report.add(
                 Measurement(
                     "W1 registration",
-                    f"N={count}",
+                    f"N={count}" + (", PostgreSQL" if postgres else ""),
                     system,
                     "ms each",
                     tuple(samples[system]),
@@ -436,7 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres",
         metavar="URL",
-        help="Also time W4's huge result on this PostgreSQL server (in a fresh schema).",
+        help="Run W1 with both systems' databases on this PostgreSQL server (a fresh "
+        "schema per system and round), and time W4's huge result there too, e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1/test.",
     )
     parser.add_argument(
         "--shared-dependents",

@@ -52,20 +52,29 @@ def _export_package(revision: str, destination: Path) -> str:
 
 
 def _run_harness(
-    package_dir: Path, scale: str, workloads: str, out: Path, with_mlflow: bool
+    package_dir: Path,
+    scale: str,
+    workloads: str,
+    out: Path,
+    with_mlflow: bool,
+    postgres: str | None = None,
 ) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": f"{package_dir}{os.pathsep}{ROOT}"}
     command = [sys.executable, "-m", "benchmarks", "--scale", scale, "--workloads", workloads]
     command += ["--out", str(out)] + ([] if with_mlflow else ["--no-mlflow"])
+    command += ["--postgres", postgres] if postgres else []
     with tempfile.TemporaryDirectory() as cwd:  # not ROOT: its registry_project would win
         subprocess.run(command, check=True, cwd=cwd, env=env)
     return json.loads((out / "results.json").read_text())
 
 
-def _statement_count(package_dir: Path) -> dict[str, object]:
-    """SQL statements and commits per registration (benchmarks/statement_count.py)."""
+def _statement_count(package_dir: Path, postgres: str | None = None) -> dict[str, object]:
+    """SQL statements and commits per registration (benchmarks/statement_count.py); with
+    `postgres`, round trips on that server instead."""
     env = {**os.environ, "PYTHONPATH": f"{package_dir}{os.pathsep}{ROOT}"}
-    command = [sys.executable, "-m", "benchmarks.statement_count"]
+    command = [sys.executable, "-m", "benchmarks.statement_count"] + (
+        [postgres] if postgres else []
+    )
     with tempfile.TemporaryDirectory() as cwd:
         done = subprocess.run(command, check=True, cwd=cwd, env=env, capture_output=True)
     return json.loads(done.stdout)
@@ -129,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=3, help="runs of each side (alternating)")
     parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/before_after")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="W1 on this PostgreSQL server (python -m benchmarks)"
+    )
     args = parser.parse_args(argv)
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
@@ -141,18 +153,30 @@ def main(argv: list[str] | None = None) -> int:
             for side, revision in (("before", args.before), ("after", args.after))
         }
         counted = {side: _statement_count(base / side) for side in commits}
+        trips = (
+            {side: _statement_count(base / side, args.postgres) for side in commits}
+            if args.postgres
+            else None
+        )
         for pair in range(args.pairs):
             order = ("before", "after") if pair % 2 == 0 else ("after", "before")
             for side in order:
                 print(f"== pair {pair + 1}/{args.pairs}: {side} ({commits[side][:10]})", flush=True)
                 out = base / f"{side}-{pair}"
                 results[side].append(
-                    _run_harness(base / side, args.scale, args.workloads, out, False)
+                    _run_harness(base / side, args.scale, args.workloads, out, False, args.postgres)
                 )
         if not args.no_mlflow:
             print("== MLflow beside the 'after' code", flush=True)
             results["mlflow"].append(
-                _run_harness(base / "after", args.scale, args.workloads, base / "mlflow", True)
+                _run_harness(
+                    base / "after",
+                    args.scale,
+                    args.workloads,
+                    base / "mlflow",
+                    True,
+                    args.postgres,
+                )
             )
 
     table = _table(results["before"], results["after"], results["mlflow"])
@@ -161,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         f"| {label} | {counted['before'][key]:g} | {counted['after'][key]:g} |"
         for key, label in (("statements", "SQL statements"), ("commits", "commits"))
     )
+    if trips is not None:
+        table += (
+            f"\n| PostgreSQL round trips | {trips['before']['round_trips']:g} "
+            f"| {trips['after']['round_trips']:g} |"
+        )
     machine = ", ".join(f"{k}: {v}" for k, v in results["after"][0]["machine"].items())
     text = (
         f"# Before / after: {args.before} ({commits['before'][:10]}) vs {args.after} "

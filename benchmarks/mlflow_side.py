@@ -1,4 +1,5 @@
-"""The same workloads on MLflow (mlflow-skinny, SQLite tracking/registry store, local disk)."""
+"""The same workloads on MLflow (mlflow-skinny, SQLite tracking/registry store, local disk;
+W1 optionally on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from benchmarks.harness import Progress, time_each
 from benchmarks.ours import PARAMS, metrics
 
 
-def client_for(directory: Path) -> tuple[Any, str]:
+def client_for(directory: Path, database_url: str | None = None) -> tuple[Any, str]:
     import mlflow
     from mlflow import MlflowClient
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    uri = database_url or f"sqlite:///{directory / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -23,9 +24,12 @@ def client_for(directory: Path) -> tuple[Any, str]:
     return client, experiment
 
 
-def registration(directory: Path, count: int, artifact: bytes) -> tuple[float, tuple[float, ...]]:
-    """W1 on MLflow: run + 5 params + 5 metrics + a 100 KB artifact + a model version."""
-    client, experiment = client_for(directory)
+def registration(
+    directory: Path, count: int, artifact: bytes, database_url: str | None = None
+) -> tuple[float, tuple[float, ...]]:
+    """W1 on MLflow: run + 5 params + 5 metrics + a 100 KB artifact + a model version (its
+    tracking and registry store on SQLite, or the empty PostgreSQL schema `database_url`)."""
+    client, experiment = client_for(directory, database_url)
     client.create_registered_model("bench")
     staging = directory / "staging"
     staging.mkdir()

@@ -20,16 +20,19 @@ def metrics(i: int) -> dict[str, float]:
     return {f"metric_{j}": rng.random() for j in range(4)} | {"auc": rng.random()}
 
 
-def open_registry(directory: Path) -> ModelRegistry:
+def open_registry(directory: Path, database_url: str | None = None) -> ModelRegistry:
     return ModelRegistry.open(
-        f"sqlite:///{directory / 'registry.db'}", str(directory / "artifacts")
+        database_url or f"sqlite:///{directory / 'registry.db'}", str(directory / "artifacts")
     )
 
 
-def registration(directory: Path, count: int, artifact: bytes) -> tuple[float, tuple[float, ...]]:
+def registration(
+    directory: Path, count: int, artifact: bytes, database_url: str | None = None
+) -> tuple[float, tuple[float, ...]]:
     """W1: a run with 5 params and 5 metrics and a 100 KB artifact, registered: the first
-    call's milliseconds, then each of `count` more."""
-    with open_registry(directory) as registry:
+    call's milliseconds, then each of `count` more. On SQLite in `directory`, or on the
+    (empty) PostgreSQL database or schema `database_url`."""
+    with open_registry(directory, database_url) as registry:
 
         def register(i: int) -> None:
             with registry.start_run("bench", params=PARAMS) as run:

@@ -5,8 +5,10 @@ Figures that do not depend on how busy the machine is, so two versions of the pa
 be compared exactly. On SQLite the driver's trace callback sees every statement it runs
 (the prepared hot path included, which SQLAlchemy's events do not see). On PostgreSQL
 libpq's protocol trace sees every message the client sends; a round trip is a message the
-client must wait on: a `Sync` (the end of an extended-protocol statement, or of a pipeline
-step) or a simple `Query` (BEGIN, COMMIT, the pool's pre-ping). Prints one JSON object.
+client must wait on: a `Sync` (the end of an extended-protocol statement, or of a pipeline)
+or a simple `Query` (a BEGIN or COMMIT outside a pipeline, the pool's pre-ping). The `Flush`
+psycopg sends right behind a pipeline's Sync waits for nothing more, so it is not counted.
+Prints one JSON object.
 """
 
 from __future__ import annotations

@@ -235,3 +235,74 @@ def test_an_unknown_switch_value_is_a_configuration_error(
     ):
         ModelRegistry.open(f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path / "a"))
     assert not (tmp_path / "r.db").exists()
+
+
+def test_queued_statements_are_written_in_order_with_the_next_read(engine: sa.Engine) -> None:
+    insert = PreparedStatement(models.insert())
+    at = datetime.now(UTC)
+    with write_transaction(engine) as connection:
+        insert.execute_later(connection, {"name": "a", "created_at": at, "created_by": "x"})
+        insert.execute_many_later(
+            connection, [{"name": n, "created_at": at, "created_by": "x"} for n in ("b", "c")]
+        )
+        # the read sees what was queued before it (sent ahead of it, in one pipeline)
+        assert _ALLOCATE_NUMBER.execute(connection, {"model_name": "b"}) == [(1,)]
+        insert.execute_later(connection, {"name": "d", "created_at": at, "created_by": "x"})
+        # a statement through SQLAlchemy also runs after what was queued
+        count = connection.execute(sa.select(sa.func.count()).select_from(models)).scalar()
+        assert count == 4
+        insert.execute_later(connection, {"name": "e", "created_at": at, "created_by": "x"})
+    # the last one was sent with the COMMIT
+    with engine.connect() as connection:
+        names = connection.execute(sa.select(models.c.name).order_by(models.c.name)).scalars()
+        assert list(names) == ["a", "b", "c", "d", "e"]
+
+
+@pytest.mark.parametrize("failing", ["with-the-commit", "before-a-read"])
+def test_a_queued_statements_error_is_sqlalchemys_and_nothing_is_written(
+    engine: sa.Engine, failing: str
+) -> None:
+    insert = PreparedStatement(models.insert())
+    row = {"name": "dup", "created_at": datetime.now(UTC), "created_by": "a"}
+    with pytest.raises(sa.exc.IntegrityError) as caught, write_transaction(engine) as connection:
+        insert.execute_later(connection, {**row, "name": "kept-only-if-committed"})
+        insert.execute_later(connection, row)
+        insert.execute_later(connection, row)  # violates the primary key
+        insert.execute_later(connection, {**row, "name": "after-the-error"})
+        if failing == "before-a-read":
+            _ALLOCATE_NUMBER.execute(connection, {"model_name": "dup"})
+            pytest.fail("the read ran after a failed statement")
+    assert isinstance(caught.value.orig, engine.dialect.loaded_dbapi.IntegrityError)
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(models)).scalar() == 0
+    # the connection is usable again: the next transaction commits
+    with write_transaction(engine) as connection:
+        insert.execute_later(connection, {**row, "name": "next"})
+    assert _model_row(engine, "next").created_by == "a"
+
+
+def test_a_queued_conflict_in_a_registration_is_a_conflict_error_and_writes_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from registry_project.core.errors import ConflictError
+    from registry_project.core.store.schema import audit_events
+
+    registry = open_registry("postgres-local", tmp_path, request)
+    registry.register_model("m", {"w": 1})
+    engine = registry._engine
+    with engine.connect() as connection:
+        events = connection.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar()
+    # The next version's number is allocated as 1 again: its queued INSERT collides.
+    with engine.begin() as connection:
+        connection.execute(models.update().values(last_version=0))
+    with pytest.raises(ConflictError, match="nothing was written"):
+        registry.register_model("m", {"w": 2}, metrics={"auc": 0.5})
+    with engine.connect() as connection:
+        assert (
+            connection.execute(sa.select(sa.func.count()).select_from(model_versions)).scalar() == 1
+        )
+        assert (
+            connection.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar()
+            == events
+        )
+    assert [v.version for v in registry.versions("m")] == [1]

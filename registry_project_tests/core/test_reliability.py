@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -272,6 +273,37 @@ def test_a_backend_lost_before_commit_is_retried_once(tmp_path: Path) -> None:
             assert connection.execute(sa.select(schema.models.c.description)).scalar_one() == (
                 "written once"
             )
+        registry.close()
+
+
+def test_a_backend_lost_while_queued_statements_travel_is_retried_once(tmp_path: Path) -> None:
+    """The backend dies before a pipeline (store/prepared.py) carrying queued statements
+    and a read is sent: nothing was committed, so the work runs again on a fresh
+    connection, and its rows are written once."""
+    from registry_project.core.store.prepared import PreparedStatement
+    from registry_project.core.store.versions import _ALLOCATE_NUMBER
+
+    with postgres_schema_url() as url:
+        registry, name = _named_registry(url, tmp_path)
+        registry.register_model("churn", 1)
+        insert = PreparedStatement(schema.models.insert())
+        attempts = []
+
+        def work(connection: sa.Connection) -> int:
+            attempts.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            insert.execute_later(
+                connection, {"name": "queued", "created_at": datetime.now(UTC), "created_by": "a"}
+            )
+            if len(attempts) == 1:
+                assert _terminate(url, name) >= 1
+            assert _ALLOCATE_NUMBER.execute(connection, {"model_name": "queued"}) == [(1,)]
+            return len(attempts)
+
+        assert registry._w.write(work) == 2
+        assert attempts[0] != attempts[1]
+        with registry.engine.connect() as connection:
+            names = connection.execute(sa.select(schema.models.c.name)).scalars().all()
+        assert sorted(names) == ["churn", "queued"]
         registry.close()
 
 

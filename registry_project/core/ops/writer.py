@@ -161,7 +161,9 @@ class Writer:
                     # The connection died (a server restart, a terminated backend) before
                     # COMMIT was sent, so nothing was committed: run again once, on a fresh
                     # connection (the pool discarded the dead ones). A connection lost
-                    # during COMMIT is not retried: the commit may have happened.
+                    # during COMMIT is not retried: the commit may have happened. On
+                    # PostgreSQL the statements queued last travel with the COMMIT
+                    # (store/prepared.py), so their failure arrives after `in_work`.
                     reconnected = True
                     continue
                 if isinstance(exc, sa.exc.IntegrityError) or not is_retriable(exc):

@@ -173,8 +173,8 @@ def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
         "prev_hash": head_hash,
     }
     values["hash"] = compute_hash(**values)
-    _INSERT_EVENT.execute(connection, values)
-    _ADVANCE_HEAD.execute(connection, {"new_seq": values["seq"], "new_hash": values["hash"]})
+    _INSERT_EVENT.execute_later(connection, values)
+    _ADVANCE_HEAD.execute_later(connection, {"new_seq": values["seq"], "new_hash": values["hash"]})
     return _event_from_values(values)
 
 

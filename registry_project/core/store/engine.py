@@ -20,6 +20,10 @@ from registry_project.core.errors import ConfigurationError
 from registry_project.core.secrets import mask_credentials
 from registry_project.core.store.prepared import (
     DRIVER_CURSOR_OPTION,
+    begin_later,
+    commit_pending,
+    discard_pending,
+    flush_pending,
     on_driver_cursor,
     prepared_statements_enabled,
     run_on_driver,
@@ -78,7 +82,51 @@ def create_registry_engine(database_url: str, environ: Mapping[str, str] | None 
         return _sqlite_engine(url, options)
     engine = sa.create_engine(url, pool_size=5, max_overflow=5, execution_options=options)
     _guard_checkouts(engine)
+    if options[DRIVER_CURSOR_OPTION]:
+        _pipeline_transactions(engine)
     return engine
+
+
+def _pipeline_transactions(engine: Engine) -> None:
+    """Transactions whose statements travel in psycopg pipelines (prepared.py): BEGIN is
+    queued with the first statements, COMMIT rides the last ones, so a transaction whose
+    work only writes costs one round trip, not BEGIN + one per statement + COMMIT.
+
+    psycopg would send its own BEGIN, as a separate wait, before the first statement, so the
+    driver runs in autocommit mode and the transaction is begun here; SQLAlchemy still
+    drives begin, commit and rollback (psycopg's commit and rollback act on the open
+    transaction whatever the mode)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if on_driver_cursor(connection):
+            begin_later(connection)
+            return
+        # A connection switched to ordinary execution on its own still needs its BEGIN.
+        connection.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(connection: Connection, *_args: Any) -> None:
+        # A statement through SQLAlchemy runs after what was queued before it.
+        flush_pending(connection)
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Connection) -> None:
+        commit_pending(connection)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Connection) -> None:
+        # An invalidated connection has no pooled connection left (nor queue) to clear.
+        if not connection.invalidated:
+            discard_pending(connection.info)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        discard_pending(record.info)
 
 
 # A pooled PostgreSQL connection idle for longer than this is pinged (one round trip)

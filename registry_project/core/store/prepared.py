@@ -16,6 +16,17 @@ Skipping the layer also skips what hangs off it: `create_engine(echo=True)` and
 `before_cursor_execute` listeners see neither these statements nor SQLite's BEGIN (see
 engine.py); COMMIT and every other query still go through SQLAlchemy.
 
+On PostgreSQL each statement that waits for its answer costs a round trip. Statements whose
+results nobody reads (the INSERTs of a run's or a version's rows, the audit event, the head
+UPDATE) are queued instead (`execute_later`, `execute_many_later`) and sent together in one
+psycopg pipeline, in front of the next statement whose result is needed, so the whole batch
+waits on one Sync. The transaction's BEGIN is queued the same way (engine.py runs the driver
+in autocommit mode and sends BEGIN itself), and COMMIT rides the last pipeline
+(`commit_pending`). A queued statement's error arrives at that flush, wrapped as every other
+driver error here; the transaction is rolled back by its caller, so nothing it queued is
+written. On SQLite (no network between client and database) and with the switch off, the
+queued methods execute at once.
+
 The switch, for hunting a bug: with `REGISTRY_PREPARED_STATEMENTS=0` in the environment when
 the registry opens its engine, the same statements run through SQLAlchemy's ordinary
 `Connection.execute` (and BEGIN through `exec_driver_sql`), so echo, listeners and
@@ -68,6 +79,14 @@ def prepared_statements_enabled(environ: Mapping[str, str]) -> bool:
             "statements through SQLAlchemy's ordinary execution, 1 (or leave it unset) for "
             "the driver's cursor"
         ) from None
+
+
+# Connection.info key (the pooled connection's own dict): the statements queued on it, as
+# (SQL, the driver's parameters, many rows?). Cleared on every flush, rollback and checkin.
+PENDING_KEY = "registry_pending"
+BEGIN_SQL = "BEGIN"
+COMMIT_SQL = "COMMIT"
+Pending = list[tuple[str, Any, bool]]
 
 
 def on_driver_cursor(connection: Connection) -> bool:
@@ -177,6 +196,29 @@ class PreparedStatement:
             for row in rows
         ]
 
+    def execute_later(self, connection: Connection, parameters: Mapping[str, Any]) -> None:
+        """Run `execute`'s statement, whose result nobody reads, with the next statement that
+        waits for one (or the COMMIT): on PostgreSQL's fast path it is queued on the
+        connection; elsewhere it runs at once. Bind values are converted now, so a value
+        the column type refuses fails here as with `execute`."""
+        pending = _pending(connection)
+        if pending is None:
+            self.execute(connection, parameters)
+            return
+        compiled = self._compile(connection.dialect, tuple(parameters))
+        pending.append((compiled.sql, compiled.driver_parameters(parameters), False))
+
+    def execute_many_later(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`execute_many`, queued as `execute_later` queues."""
+        if not rows:
+            return
+        pending = _pending(connection)
+        if pending is None:
+            self.execute_many(connection, rows)
+            return
+        compiled = self._compile(connection.dialect, tuple(rows[0]))
+        pending.append((compiled.sql, compiled.driver_rows(rows), True))
+
     def stream(self, connection: Connection, batch: int = 5000) -> Iterator[Sequence[Any]]:
         """Run a SELECT (its literal values bound, no others); its rows in lists of up to
         `batch`, read as they are needed (a scan of the whole audit log never holds it in
@@ -192,6 +234,7 @@ class PreparedStatement:
                 yield [tuple(row) for row in rows]
             return
         compiled = self._compile(connection.dialect, ())
+        flush_pending(connection)
         driver = connection.connection
         named = connection.dialect.name == "postgresql"
         cursor = driver.cursor(name=f"registry_stream_{id(self):x}") if named else driver.cursor()
@@ -241,6 +284,9 @@ class PreparedStatement:
             return
         compiled = self._compile(connection.dialect, tuple(rows[0]))
         driver_rows = compiled.driver_rows(rows)
+        if _pending(connection):
+            flush_pending(connection, (compiled.sql, driver_rows, True))
+            return
         cursor = connection.connection.cursor()
         try:
             run_on_driver(connection.dialect, cursor.executemany, compiled.sql, driver_rows)
@@ -253,6 +299,12 @@ class PreparedStatement:
         """(the compiled statement, every row it returned, the cursor's description)."""
         compiled = self._compile(connection.dialect, tuple(parameters))
         driver_parameters = compiled.driver_parameters(parameters)
+        if _pending(connection):
+            cursor = flush_pending(connection, (compiled.sql, driver_parameters, False))
+            description = cursor.description
+            rows = cursor.fetchall() if description else []
+            cursor.close()
+            return compiled, rows, description
         cursor = connection.connection.cursor()
         try:
             run_on_driver(connection.dialect, cursor.execute, compiled.sql, driver_parameters)
@@ -327,3 +379,86 @@ def run_on_driver(
         raise sa.exc.DBAPIError.instance(
             sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect
         ) from exc
+
+
+def _pending(connection: Connection) -> Pending | None:
+    """The queue of `connection`'s transaction; None where statements are not queued
+    (SQLite, the switch off, a connection engine.py did not set up for it)."""
+    if not on_driver_cursor(connection):
+        return None
+    return connection.info.get(PENDING_KEY)
+
+
+def begin_later(connection: Connection) -> None:
+    """Queue the transaction's BEGIN (engine.py's begin event on PostgreSQL)."""
+    connection.info[PENDING_KEY] = [(BEGIN_SQL, None, False)]
+
+
+def discard_pending(info: dict[str, Any]) -> None:
+    """Forget what was queued (a rollback: none of it may be written)."""
+    pending = info.get(PENDING_KEY)
+    if pending:
+        pending.clear()
+
+
+def flush_pending(connection: Connection, last: tuple[str, Any, bool] | None = None) -> Any:
+    """Send the queued statements, then `last` (SQL, parameters, many rows?), in one
+    pipeline: one Sync, one wait. Returns the cursor `last` ran on (its rows read), None
+    without `last`. The first error of any of them is raised wrapped as SQLAlchemy's; the
+    server skipped everything after it, so the transaction is left failed for its caller
+    to roll back."""
+    pending = connection.info.get(PENDING_KEY)
+    if not pending and last is None:
+        return None
+    statements = list(pending or ())
+    if pending:
+        pending.clear()
+    if last is not None:
+        statements.append(last)
+    driver = connection.connection.driver_connection
+    dialect = connection.dialect
+    cursors = []
+    try:
+        with driver.pipeline():  # type: ignore[union-attr]
+            for sql, parameters, many in statements:
+                cursor = driver.cursor()  # type: ignore[union-attr]
+                cursors.append(cursor)
+                if many:
+                    cursor.executemany(sql, parameters)
+                elif parameters is None:  # BEGIN, COMMIT: nothing to prepare
+                    cursor.execute(sql, prepare=False)
+                else:
+                    cursor.execute(sql, parameters)
+    except dialect.loaded_dbapi.Error as exc:
+        for cursor in cursors:
+            cursor.close()
+        sql = "; ".join(sql for sql, _, _ in statements)
+        # A lost connection is invalidated as SQLAlchemy invalidates it, so `Writer.write`
+        # may run the work again on a fresh one (when the COMMIT was not among these).
+        lost = dialect.is_disconnect(exc, driver, None)
+        if lost:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            dialect.loaded_dbapi.Error,
+            dialect=dialect,
+            connection_invalidated=lost,
+        ) from exc
+    for cursor in cursors[:-1] if last is not None else cursors:
+        cursor.close()
+    return cursors[-1] if last is not None else None
+
+
+def commit_pending(connection: Connection) -> None:
+    """Send what is queued with the COMMIT in one pipeline (engine.py's commit event): the
+    driver is then out of its transaction, and SQLAlchemy's own commit has nothing to send.
+    Nothing queued but the BEGIN: nothing was run, nothing to commit."""
+    pending = connection.info.get(PENDING_KEY)
+    if not pending:
+        return
+    if len(pending) == 1 and pending[0][0] == BEGIN_SQL:
+        pending.clear()
+        return
+    flush_pending(connection, (COMMIT_SQL, None, False)).close()

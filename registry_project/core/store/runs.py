@@ -25,20 +25,20 @@ from registry_project.core.store.schema import (
 def insert_run(connection: Connection, run: TrainingRun, *, params_json: str) -> None:
     """A new run's row, its inputs and its environment files (`params_json` is the
     canonical JSON `validate_params` made of `run.params`)."""
-    _INSERT_RUN.execute(connection, run_values(run, params_json))
-    _INSERT_INPUTS.execute_many(
+    _INSERT_RUN.execute_later(connection, run_values(run, params_json))
+    _INSERT_INPUTS.execute_many_later(
         connection,
         [
             {"run_id": run.id, "dataset_id": item.dataset_id, "role": item.role.value}
             for item in run.inputs
         ],
     )
-    _INSERT_TAGS.execute_many(
+    _INSERT_TAGS.execute_many_later(
         connection,
         [{"run_id": run.id, "key": key, "value": value} for key, value in run.tags.items()],
     )
     files = run.environment.files if run.environment is not None else ()
-    _INSERT_FILES.execute_many(
+    _INSERT_FILES.execute_many_later(
         connection,
         [
             {"run_id": run.id, "path": f.path, "digest": f.digest, "size_bytes": f.size_bytes}
@@ -57,7 +57,7 @@ _INSERT_TAGS = PreparedStatement(run_tags.insert())
 def finish_run(
     connection: Connection, run_id: str, *, status: str, ended_at: datetime, error: str | None
 ) -> None:
-    _FINISH_RUN.execute(
+    _FINISH_RUN.execute_later(
         connection,
         {"run_id": run_id, "new_status": status, "new_ended_at": ended_at, "new_error": error},
     )
@@ -155,7 +155,9 @@ def lock_run_inputs(connection: Connection, run_id: str) -> None:
     locks: the statement would only read the ids)."""
     if connection.dialect.name == "sqlite":
         return
-    _LOCK_RUN_INPUTS.execute(connection, {"run_id": run_id})
+    # Nobody reads the rows: on PostgreSQL the locks are taken with the next statement's
+    # round trip (prepared.py), still before it runs.
+    _LOCK_RUN_INPUTS.execute_later(connection, {"run_id": run_id})
 
 
 # On every registration from a run on PostgreSQL (see prepared.py).

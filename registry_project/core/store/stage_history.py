@@ -29,7 +29,7 @@ def record_transition(
     reason: str | None,
     at: datetime,
 ) -> None:
-    _INSERT_TRANSITION.execute(
+    _INSERT_TRANSITION.execute_later(
         connection,
         {
             "version_id": version_id,

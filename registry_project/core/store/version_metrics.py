@@ -118,7 +118,7 @@ def insert_new_version_metrics(
     cached INSERTs instead of upserts (registration is the hot write path)."""
     if not metrics:
         return
-    _INSERT_METRIC.execute_many(
+    _INSERT_METRIC.execute_many_later(
         connection,
         [
             {
@@ -132,7 +132,10 @@ def insert_new_version_metrics(
             for key, value in metrics.items()
         ],
     )
-    _COPY_LATEST_METRICS.execute(connection, {"version_id": version_id, "model_name": model_name})
+    # Nobody reads the result: queued on PostgreSQL, sent with the next read or COMMIT.
+    _COPY_LATEST_METRICS.execute_later(
+        connection, {"version_id": version_id, "model_name": model_name}
+    )
 
 
 def metric_records(connection: Connection, version_id: str) -> list[MetricRecord]:

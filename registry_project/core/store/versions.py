@@ -277,7 +277,7 @@ def _list_by_metric(
 
 
 def insert_version(connection: Connection, version: ModelVersion) -> None:
-    _INSERT_VERSION.execute(connection, version_values(version))
+    _INSERT_VERSION.execute_later(connection, version_values(version))
 
 
 def set_stage(connection: Connection, version_id: str, stage: Stage, at: datetime) -> None:
