@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 
 from registry_project import ModelRegistry
 from registry_project.core import errors
+from registry_project.core.store import engine as engine_module
 from registry_project.core.store import migrate, schema
 from registry_project.core.store.engine import create_registry_engine
 from registry_project_tests.backends import postgres_schema_url
@@ -205,3 +207,34 @@ def test_a_database_with_several_recorded_revisions_is_refused(database_url: str
             ModelRegistry.open(database_url, "/tmp/unused-artifacts")
     finally:
         engine.dispose()
+
+
+def test_only_the_run_start_commits_unsynced_on_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL's counterpart: the run start commits with synchronous_commit=off for its
+    own transaction (SET LOCAL; the version's synchronous commit flushes it), every other
+    write with the server's default (on), also on the pooled connection the run start
+    used. Read inside each transaction, just before its COMMIT: the engine's commit
+    listener, which sends the COMMIT with what is queued, is wrapped to look first."""
+    levels: list[str] = []
+    send_commit = engine_module.commit_pending
+
+    def looking_first(connection: sa.Connection) -> None:
+        wrote = connection.exec_driver_sql("SELECT txid_current_if_assigned()").scalar()
+        if wrote is not None:
+            levels.append(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+        send_commit(connection)
+
+    monkeypatch.setattr(engine_module, "commit_pending", looking_first)
+    with postgres_schema_url() as url:
+        registry = ModelRegistry.open(url, tempfile.mkdtemp())
+        levels.clear()  # opening wrote the schema
+        try:
+            for number in (1, 2):
+                with registry.start_run("train", params={"lr": 0.1}) as run:
+                    registry.register_model("churn", b"model", run=run, metrics={"auc": 0.9})
+                registry.promote(f"churn/{number}", reason="test")
+            assert registry.get_run(run.id).status.value == "finished"
+        finally:
+            registry.close()
+    # Per round: run start, version, run end, promotion.
+    assert levels == ["off", "on", "on", "on"] * 2, levels
