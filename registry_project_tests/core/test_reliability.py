@@ -164,7 +164,7 @@ def test_terminated_postgres_backend_mid_operation(tmp_path: Path) -> None:
             with admin.connect() as connection:
                 killed = connection.execute(
                     sa.text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
                         "WHERE application_name = :name AND state <> 'idle'"
                     ),
                     {"name": name},
@@ -185,14 +185,17 @@ def test_terminated_postgres_backend_mid_operation(tmp_path: Path) -> None:
 
 def _terminate(url: str, name: str) -> int:
     """pg_terminate_backend on every backend of the registry named `name`, from another
-    connection; how many were killed."""
+    connection; how many were killed. Each call waits (up to 5 s) until its backend has
+    exited, as a finished server restart has: without the wait, the next call could check
+    out a connection whose backend is still on its way out and has not yet told the
+    client (the race a loaded machine showed)."""
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             return int(
                 connection.execute(
                     sa.text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
                         "WHERE application_name = :name"
                     ),
                     {"name": name},
