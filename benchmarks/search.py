@@ -280,13 +280,15 @@ def open_mlflow(workdir: Path, versions: int) -> tuple[Any, str]:
     directory = workdir / f"mlflow-{LAYOUT}-{versions}"
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     built = (directory / "built").exists()
+    # Before the client: opening it creates an empty mlflow.db, which is not a build.
+    interrupted = not built and (directory / "mlflow.db").exists()
     directory.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     if built:
         return client, client.get_experiment_by_name("bench").experiment_id
-    if (directory / "mlflow.db").exists():  # an interrupted build: finish it in SQL
+    if interrupted:  # finish it in SQL
         experiment = client.get_experiment_by_name("bench").experiment_id
         _copy_mlflow_rows(directory / "mlflow.db", versions, random.Random(versions))
         (directory / "built").write_text(str(versions))

@@ -149,12 +149,27 @@ def _in(column: sa.ColumnElement[Any], select: sa.Select[Any]) -> Candidates:
     return Candidates(column.in_(select), select)
 
 
-def _own(column_name: str, op: str, values: tuple[Any, ...]) -> Candidates:
+def _own(*terms: tuple[str, str, tuple[Any, ...]]) -> Candidates:
+    """Comparisons (column, op, values) on model_versions' own columns, all of them."""
     other = model_versions.alias("counted")
     return Candidates(
-        compare(_MV[column_name], op, values),
-        sa.select(other.c.id).where(compare(other.c[column_name], op, values)).correlate(None),
+        sa.and_(*(compare(_MV[column], op, values) for column, op, values in terms)),
+        sa.select(other.c.id)
+        .where(*(compare(other.c[column], op, values) for column, op, values in terms))
+        .correlate(None),
     )
+
+
+_COLUMN = {"name": "model_name", "stage": "stage"}
+
+
+def name_and_stage(name: Comparison, stage: Comparison | None) -> Candidates:
+    """A `name` term and, when the filter also has one, its `stage` term as one lookup on
+    model_versions (model_name, stage): `name = 'm7' and stage = 'production'` counts the
+    one version it names, not the model's thousands (`stage` alone has a handful of
+    values over every model, so it is never a term of its own)."""
+    terms = [name] if stage is None else [name, stage]
+    return _own(*((_COLUMN[t.field.name], t.op, t.values) for t in terms))
 
 
 def candidates(node: Comparison) -> Candidates | None:
@@ -170,7 +185,7 @@ def candidates(node: Comparison) -> Candidates | None:
             _MV.id, sa.select(m.version_id).where(m.key == field.key, compare(m.value, op, values))
         )
     if field.name == "created_at":  # model_versions (created_at)
-        return _own("created_at", op, values)
+        return _own(("created_at", op, values))
     if op not in ("=", "in"):
         return None
     if field.name == "tags":  # version_tags (key, value, version_id)
@@ -196,5 +211,5 @@ def candidates(node: Comparison) -> Candidates | None:
             .where(sa.or_(compare(d.name, op, values), compare(d.id, op, values))),
         )
     if field.name == "name":  # model_versions (model_name, stage)
-        return _own("model_name", op, values)
+        return name_and_stage(node, None)
     return None

@@ -34,7 +34,12 @@ from registry_project.core.filters import And, Comparison, Node
 from registry_project.core.store import versions as version_store
 from registry_project.core.store.filter_sql import compare
 from registry_project.core.store.schema import model_versions, version_metric_latest
-from registry_project.core.store.search import Candidates, candidates, compile_filter
+from registry_project.core.store.search import (
+    Candidates,
+    candidates,
+    compile_filter,
+    name_and_stage,
+)
 
 # Below this many matches a term drives the query and its versions are sorted; at or
 # above it, walking the order's index finds `limit` matches sooner. A count reads at most
@@ -54,7 +59,7 @@ class SearchOrder:
 
 @dataclass(frozen=True)
 class _Driver:
-    term: int  # its index among the conjuncts
+    terms: frozenset[int]  # the conjuncts it stands for (a name and its stage: two)
     candidates: Candidates
     count: int
 
@@ -91,9 +96,15 @@ def statements(connection: Connection, node: Node | None, order: SearchOrder) ->
     if not order.is_metric:
         return [_sorted(terms, dialect, driver, order)]
     on_order_key = [i for i, term in enumerate(terms) if _bounds_metric(term, order.field)]
-    if driver is not None and driver.term not in on_order_key:
+    name = _one_name(terms)
+    # A name alone, selective or not, is better walked than sorted: the model's own
+    # (model_name, key, value) index is in the order, so the walk stops at `limit`
+    # however many versions the model has. With its stage it names a few versions,
+    # which the driver sorts.
+    drives = driver is not None and driver.terms != {name}
+    if drives and driver is not None and driver.terms.isdisjoint(on_order_key):
         return [_sorted(terms, dialect, driver, order)]
-    walk = [_walk(terms, dialect, on_order_key, order)]
+    walk = [_walk(terms, dialect, on_order_key, order, name)]
     # A version without the metric cannot match a term on it; otherwise those versions
     # follow (the single-query form put them last too).
     return walk if on_order_key else [*walk, _without_metric(terms, dialect, order)]
@@ -102,14 +113,50 @@ def statements(connection: Connection, node: Node | None, order: SearchOrder) ->
 def _most_selective(connection: Connection, terms: list[Node]) -> _Driver | None:
     best: _Driver | None = None
     for i, term in enumerate(terms):
-        found = candidates(term) if isinstance(term, Comparison) else None
+        covered, found = _lookup(terms, i)
         if found is None:
             continue
         capped = found.count.limit(SELECTIVE).subquery()
         count = connection.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one()
         if count < SELECTIVE and (best is None or count < best.count):
-            best = _Driver(i, found, count)
+            best = _Driver(covered, found, count)
     return best
+
+
+def _lookup(terms: list[Node], i: int) -> tuple[frozenset[int], Candidates | None]:
+    """Term `i` as an index lookup, and the terms that lookup stands for: a name with the
+    filter's first `stage =`/`in` term is one range of model_versions (model_name, stage)."""
+    term = terms[i]
+    if not isinstance(term, Comparison):
+        return frozenset({i}), None
+    if term.field.name == "name" and term.op in ("=", "in"):
+        stage = next(
+            (
+                j
+                for j, other in enumerate(terms)
+                if isinstance(other, Comparison)
+                and other.field.name == "stage"
+                and other.op in ("=", "in")
+            ),
+            None,
+        )
+        if stage is not None:
+            found = name_and_stage(term, terms[stage])  # type: ignore[arg-type]
+            return frozenset({i, stage}), found
+    return frozenset({i}), candidates(term)
+
+
+def _one_name(terms: list[Node]) -> int | None:
+    """The first term naming one model (`name = 'm7'`), whose metric index a walk reads."""
+    for i, term in enumerate(terms):
+        if (
+            isinstance(term, Comparison)
+            and term.field.name == "name"
+            and term.op in ("=", "in")
+            and len(term.values) == 1
+        ):
+            return i
+    return None
 
 
 def _bounds_metric(term: Node, key: str) -> bool:
@@ -135,7 +182,7 @@ def _sorted(
     query = sa.select(model_versions)
     if driver is not None:
         query = query.where(driver.candidates.condition)
-    query = query.where(*_checks(terms, dialect, {driver.term} if driver else set()))
+    query = query.where(*_checks(terms, dialect, set(driver.terms) if driver else set()))
     if order.is_metric:
         m = version_metric_latest.c
         value = (
@@ -153,15 +200,25 @@ def _sorted(
     return query.order_by(column.desc() if order.descending else column.asc(), *_TIE)
 
 
-def _walk(terms: list[Node], dialect: str, on_key: list[int], order: SearchOrder) -> sa.Select:
-    """The versions having the metric, in its index's order, each checked."""
+def _walk(
+    terms: list[Node], dialect: str, on_key: list[int], order: SearchOrder, name: int | None
+) -> sa.Select:
+    """The versions having the metric, in its index's order, each checked: the
+    (key, value, version_id) index across models, or with a term `name` naming one model,
+    that model's (model_name, key, value) index."""
     ordered = version_metric_latest.alias("ordered")
     value = ordered.c.value
     bounds = [_compare_value(value, terms[i]) for i in on_key if isinstance(terms[i], Comparison)]
+    skip = set(on_key)
+    if name is not None:
+        named = terms[name]
+        assert isinstance(named, Comparison)
+        bounds.append(ordered.c.model_name == named.values[0])
+        skip.add(name)
     return (
         sa.select(model_versions)
         .select_from(ordered.join(model_versions, _MV.id == ordered.c.version_id))
-        .where(ordered.c.key == order.field, *bounds, *_checks(terms, dialect, set(on_key)))
+        .where(ordered.c.key == order.field, *bounds, *_checks(terms, dialect, skip))
         .order_by(value.desc() if order.descending else value.asc(), *_TIE)
     )
 
