@@ -108,6 +108,14 @@ VALID = [
     ("name like 'f%'", ["fraud/2", "fraud/1"]),
     ("name like '%r%' and not name = 'churn'", ["fraud/2", "fraud/1"]),
     ("name in ('notes', 'nothing')", ["notes/1"]),
+    # a name with its stage is one lookup on (model_name, stage); a name alone walks its
+    # model's metric index
+    ("name = 'churn' and stage = 'production'", ["churn/3"]),
+    ("stage in ('staging', 'production') and name in ('churn', 'notes')", ["churn/3", "churn/2"]),
+    ("name = 'churn' and stage = 'archived'", []),
+    ("name in ('fraud') and not stage = 'production'", ["fraud/2"]),
+    ("name = 'fraud' and metrics.recall > 0.5", ["fraud/2"]),
+    ("name = 'churn' and name = 'fraud'", []),
     ("version = 2", ["fraud/2", "churn/2"]),
     ("version > 2", ["churn/3"]),
     ("creator = 'carol'", ["fraud/2", "fraud/1"]),

@@ -25,6 +25,8 @@ from registry_project_tests.backends import postgres_schema_url
 
 VERSIONS = 20_000
 METRIC_INDEX = "ix_version_metric_latest_key_value_version_id"
+MODEL_METRIC_INDEX = "ix_version_metric_latest_model_name_key_value"
+STAGE_INDEX = "ix_model_versions_model_name_stage"
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,15 @@ CASES = [
     ("dataset = 'ds-3'", BY_AUC, "ix_run_inputs_dataset_id"),
     (f"created_at > '{LATE}'", NEWEST, "ix_model_versions_created_at"),
     (None, NEWEST, "ix_model_versions_created_at"),
-    ("name = 'm7' and stage = 'production'", BY_AUC, "model_versions"),
+    # a name and its stage: one range of (model_name, stage) (SQLite picks the partial
+    # unique index on production, which holds the same rows); a name alone walks its
+    # model's metric index in order
+    (
+        "name = 'm7' and stage = 'production'",
+        BY_AUC,
+        (STAGE_INDEX, "uq_model_versions_one_production"),
+    ),
+    ("name = 'm7'", BY_AUC, MODEL_METRIC_INDEX),
 ]
 
 
@@ -147,3 +157,28 @@ def test_the_plans_find_what_the_filters_say(populated: Populated) -> None:
     assert 0 < len(found) <= 10
     aucs = [v.metrics["auc"] for v in found]
     assert aucs == sorted(aucs, reverse=True) and min(aucs) > 0.99
+
+
+def test_a_name_stays_on_its_models_indexes_however_many_versions_it_has(
+    populated: Populated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 100,000 versions a model has 2,000, more than SELECTIVE: with SELECTIVE below
+    # this registry's 400 per model, the name is no longer a driver. Alone it still walks
+    # its model's (model_name, key, value) index, not every model's auc; with its stage it
+    # is one (model_name, stage) lookup of the one production version, sorted, with no
+    # walk after it.
+    monkeypatch.setattr(search_plan, "SELECTIVE", 100)
+    with populated.engine.connect() as connection:
+        alone = plans(connection, "name = 'm7'", BY_AUC)
+        staged = plans(connection, "name = 'm7' and stage = 'production'", BY_AUC)
+        found = search_plan.search_versions(
+            connection, parse_filter("name = 'm7'", VERSION_VOCABULARY), BY_AUC
+        )
+    assert MODEL_METRIC_INDEX in alone[0] and METRIC_INDEX not in alone[0], alone[0]
+    assert not scans_versions(alone[0], walked=MODEL_METRIC_INDEX), alone[0]
+    assert len(staged) == 1, staged
+    assert STAGE_INDEX in staged[0] or "uq_model_versions_one_production" in staged[0], staged
+    assert "ordered" not in staged[0] and not scans_versions(staged[0]), staged[0]
+    aucs = [v.metrics["auc"] for v in found]
+    assert {v.model_name for v in found} == {"m7"} and len(found) == BY_AUC.limit
+    assert aucs == sorted(aucs, reverse=True)
