@@ -66,6 +66,7 @@ def cases(versions: int) -> list[Case]:
         ),
         ("tags.team = 'risk'", "runs:tags.team = 'risk'"),
         ("name = 'm7' and stage = 'production'", None),
+        ("stage = 'production'", None),
         ("name = 'm7'", "versions:name = 'm7'"),
         (f"created_at > '{recent}'", f"runs:attributes.start_time > {recent_ms}"),
         ("dataset = 'ds-3'", None),

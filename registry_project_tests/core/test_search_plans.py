@@ -114,6 +114,8 @@ CASES = [
         (STAGE_INDEX, "uq_model_versions_one_production"),
     ),
     ("name = 'm7'", BY_AUC, MODEL_METRIC_INDEX),
+    # the partial unique index holds the one production version of each model
+    ("stage = 'production'", BY_AUC, "uq_model_versions_one_production"),
 ]
 
 

@@ -174,7 +174,8 @@ def name_and_stage(name: Comparison, stage: Comparison | None) -> Candidates:
 
 def candidates(node: Comparison) -> Candidates | None:
     """The comparison as an index lookup, when an index serves it (none for `!=`, `like`,
-    `version`, `creator`, `stage` alone and params, which stay per-row checks). The
+    `version`, `creator`, `stage` other than production and params, which stay per-row
+    checks). The
     indexes named are those of migration 0008 and before."""
     field, op, values = node.field, node.op, node.values
     if op in ("!=", "like"):
@@ -212,4 +213,17 @@ def candidates(node: Comparison) -> Candidates | None:
         )
     if field.name == "name":  # model_versions (model_name, stage)
         return name_and_stage(node, None)
+    if field.name == "stage" and op == "=" and values == (Stage.PRODUCTION.value,):
+        # The partial unique index on production holds exactly these rows (one a model).
+        # Its predicate is written as the index's own literal, not a bound parameter:
+        # PostgreSQL uses a partial index only when it can prove the WHERE implies it,
+        # which a generic plan of `stage = $1` cannot. The other stages hold most of the
+        # versions and stay per-row checks.
+        other = model_versions.alias("counted")
+        return Candidates(
+            _MV.stage == _PRODUCTION, sa.select(other.c.id).where(other.c.stage == _PRODUCTION)
+        )
     return None
+
+
+_PRODUCTION = sa.literal_column(f"'{Stage.PRODUCTION.value}'")  # a constant of the code
