@@ -5,14 +5,19 @@ A filter compiled as one WHERE of per-row EXISTS probes (`search.py`) makes the 
 visit every version and probe each; ORDER BY a metric then sorts every match. Instead:
 
 - The top-level `and` terms an index serves (`search.candidates`: a metric range, a tag,
-  an alias, a dataset, a name, a creation time) are each counted on their index, capped
-  at `SELECTIVE` rows: a bounded index range, no version read.
+  an alias, a dataset, a name, a creation time, `stage = 'production'`) are each counted
+  on their index, capped at `SELECTIVE` rows: a bounded index range, no version read. A
+  name and a stage term count together, as one range of model_versions (model_name,
+  stage): `name = 'm7' and stage = 'production'` is one version, however many m7 has.
 - Ordered by a metric: when no term is selective (each matches `SELECTIVE` or more), or
   the most selective is a range on the ordering metric itself, the query walks the
   metric's (key, value, version_id) index in order, checks each version against the
   filter and stops at `limit` (many matches: few steps; a range on that metric bounds the
-  walk). Otherwise the most selective term drives (`id IN (its index range)`), and the
-  fewer than `SELECTIVE` versions it finds are checked and sorted.
+  walk). With a term naming one model (`name = 'm7'`), the walk reads that model's own
+  (model_name, key, value) index instead, so `limit` steps find `limit` matches whatever
+  the model's size; such a name alone never drives a sort. Otherwise the most selective
+  term drives (`id IN (its index range)`), and the fewer than `SELECTIVE` versions it
+  finds are checked and sorted.
 - Ordered by a column: the most selective term drives the same way, else the column's
   index (`created_at`, the default order) is walked.
 
@@ -112,7 +117,7 @@ def statements(connection: Connection, node: Node | None, order: SearchOrder) ->
 
 def _most_selective(connection: Connection, terms: list[Node]) -> _Driver | None:
     best: _Driver | None = None
-    for i, term in enumerate(terms):
+    for i in range(len(terms)):
         covered, found = _lookup(terms, i)
         if found is None:
             continue
