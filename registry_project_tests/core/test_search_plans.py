@@ -116,6 +116,12 @@ CASES = [
     ("name = 'm7'", BY_AUC, MODEL_METRIC_INDEX),
     # the partial unique index holds the one production version of each model
     ("stage = 'production'", BY_AUC, "uq_model_versions_one_production"),
+    # by name, newest model first: the (model_name, version) unique index walked backward
+    (
+        None,
+        SearchOrder("name", False, True, 10),
+        ("sqlite_autoindex_model_versions_2", "uq_model_versions_model_name_version"),
+    ),
 ]
 
 

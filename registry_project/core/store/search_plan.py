@@ -202,7 +202,12 @@ def _sorted(
         "stage_changed_at": _MV.stage_changed_at,
         "name": _MV.model_name,
     }[order.field]
-    return query.order_by(column.desc() if order.descending else column.asc(), *_TIE)
+    # Ordered by name, the tie's own name term is a no-op that keeps SQLite off the
+    # (model_name, version) unique index: without it `-name` walks that index backward
+    # and stops at `limit`. (`name` ascending with the newest version first is a sort of
+    # each model's versions: no index has that mixed order.)
+    tie = _TIE[1:] if order.field == "name" else _TIE
+    return query.order_by(column.desc() if order.descending else column.asc(), *tie)
 
 
 def _walk(
