@@ -150,11 +150,14 @@ def _in(column: sa.ColumnElement[Any], select: sa.Select[Any]) -> Candidates:
 
 
 def _own(*terms: tuple[str, str, tuple[Any, ...]]) -> Candidates:
-    """Comparisons (column, op, values) on model_versions' own columns, all of them."""
+    """Comparisons (column, op, values) on model_versions' own columns, all of them. The
+    count selects the first compared column, which its index holds: selecting `id` would
+    read each match's table row (SQLite's indexes hold the rowid, not the text key), a
+    cost that grows with the matches the count was meant to cap cheaply."""
     other = model_versions.alias("counted")
     return Candidates(
         sa.and_(*(compare(_MV[column], op, values) for column, op, values in terms)),
-        sa.select(other.c.id)
+        sa.select(other.c[terms[0][0]])
         .where(*(compare(other.c[column], op, values) for column, op, values in terms))
         .correlate(None),
     )
@@ -220,8 +223,9 @@ def candidates(node: Comparison) -> Candidates | None:
         # which a generic plan of `stage = $1` cannot. The other stages hold most of the
         # versions and stay per-row checks.
         other = model_versions.alias("counted")
-        return Candidates(
-            _MV.stage == _PRODUCTION, sa.select(other.c.id).where(other.c.stage == _PRODUCTION)
+        return Candidates(  # model_name: the column the partial index holds
+            _MV.stage == _PRODUCTION,
+            sa.select(other.c.model_name).where(other.c.stage == _PRODUCTION),
         )
     return None
 
