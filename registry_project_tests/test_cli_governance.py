@@ -156,6 +156,10 @@ def test_search_across_models(where: tuple[str, str]) -> None:
     assert [(v["model_name"], v["version"]) for v in every] == [("churn", 1), ("fraud", 1)]
     bad = run(where, "search", "metrics.auc > 0.9; DROP TABLE models")
     assert bad.exit_code == 1
+    assert "invalid filter at character 18" in bad.output, bad.output  # the ';'
+    assert "Traceback" not in bad.output
+    with ModelRegistry.open(*where) as reg:
+        assert {m.name for m in reg.models()} == {"churn", "fraud"}
     assert bad.output.startswith("error: invalid filter at character 18 (at '; DROP TABLE models')")
     assert bad.output.count("\n") == 1 and "Traceback" not in bad.output
     with ModelRegistry.open(*where) as reg:

@@ -28,6 +28,8 @@ def test_model_and_version_pages_show_governance(tmp_path: Path) -> None:
             model = client.get("/models/churn").text
             version = client.get("/models/churn/versions/2").text
             plain = client.get("/models/churn/versions/1").text
+            # an alias is a reference in the UI too (audit links take any reference)
+            by_alias = client.get("/versions/churn@shadow", follow_redirects=False)
     governance = model[model.index('id="governance"') :]
     assert "2 approvals by others than the registrant to enter production, @champion" in governance
     assert "@shadow</code> &rarr; v2" in governance and "owner=ml-platform" in governance
@@ -38,6 +40,8 @@ def test_model_and_version_pages_show_governance(tmp_path: Path) -> None:
     assert "churn@shadow" in version and "team=&lt;risk&gt;" in version
     assert "<risk>" not in version
     assert 'id="approvals"><span class="muted">nobody' in plain
+    assert by_alias.status_code == 302
+    assert by_alias.headers["location"].endswith("/models/churn/versions/2")
 
 
 def test_the_search_page(tmp_path: Path) -> None:
