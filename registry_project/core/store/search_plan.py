@@ -178,6 +178,7 @@ def _checks(terms: list[Node], dialect: str, skip: set[int]) -> list[sa.ColumnEl
 
 
 _TIE = (_MV.model_name.asc(), _MV.version.desc())
+_ORDERED = version_metric_latest.alias("ordered")  # built once, as search.py's count table
 
 
 def _sorted(
@@ -216,7 +217,7 @@ def _walk(
     """The versions having the metric, in its index's order, each checked: the
     (key, value, version_id) index across models, or with a term `name` naming one model,
     that model's (model_name, key, value) index."""
-    ordered = version_metric_latest.alias("ordered")
+    ordered = _ORDERED
     value = ordered.c.value
     bounds = [_compare_value(value, terms[i]) for i in on_key if isinstance(terms[i], Comparison)]
     skip = set(on_key)
