@@ -464,6 +464,22 @@ def timed(call: Callable[[int], object], count: int, budget_s: float | None) -> 
     return Timing(first, time_each(call, count, budget_s), found)
 
 
+def interleaved(calls: dict[int, Callable[[int], object]], count: int) -> dict[int, Timing]:
+    """Each call's first time, then `count` rounds calling each once in turn."""
+    first, found, samples = {}, {}, {n: [] for n in calls}  # type: ignore[var-annotated]
+    for n, call in calls.items():
+        start = time.perf_counter()
+        result = call(-1)
+        first[n] = (time.perf_counter() - start) * 1000
+        found[n] = len(result) if hasattr(result, "__len__") else -1  # type: ignore[arg-type]
+    for i in range(count):
+        for n, call in calls.items():
+            start = time.perf_counter()
+            call(i)
+            samples[n].append((time.perf_counter() - start) * 1000)
+    return {n: Timing(first[n], tuple(samples[n]), found[n]) for n in calls}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--versions", default="10000,100000")
@@ -490,18 +506,20 @@ def main() -> None:
     clients = {n: open_mlflow(args.workdir, n) for n in mlflow_sizes}
     results: dict[tuple[str, int, str], Timing] = {}
     for case_index in range(len(cases(sizes[0]))):
-        # Alternate the sizes (and MLflow) case by case, so load on the machine spreads
-        # over both sides of each ratio.
+        # Our sizes alternate call by call (a loaded machine's bursts then fall on both
+        # sides of each ratio); MLflow, seconds a call, follows case by case.
+        calls = {}
         for n in sizes:
-            case = cases(n)[case_index]
-            reg = registries[n]
-            call = lambda _, reg=reg, case=case: reg.search(  # noqa: E731
+            case, reg = cases(n)[case_index], registries[n]
+            calls[n] = lambda _, reg=reg, case=case: reg.search(
                 case.filter, order_by=case.order_by, limit=case.limit
             )
-            results[(f"`{case.label}` | {case.order_by} | {case.limit}", n, "ours")] = timing = (
-                timed(call, args.calls, None)
-            )
+        for n, timing in interleaved(calls, args.calls).items():
+            case = cases(n)[case_index]
+            results[(f"`{case.label}` | {case.order_by} | {case.limit}", n, "ours")] = timing
             print(f"  ours {n:>7} {_line(case, timing)}, {timing.found} found", flush=True)
+        for n in sizes:
+            case = cases(n)[case_index]
             if n in clients and case.mlflow is not None:
                 client, experiment = clients[n]
                 theirs = timed(
