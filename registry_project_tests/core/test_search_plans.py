@@ -170,12 +170,12 @@ def test_the_plans_find_what_the_filters_say(populated: Populated) -> None:
 def test_a_name_stays_on_its_models_indexes_however_many_versions_it_has(
     populated: Populated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # At 100,000 versions a model has 2,000, more than SELECTIVE: with SELECTIVE below
-    # this registry's 400 per model, the name is no longer a driver. Alone it still walks
-    # its model's (model_name, key, value) index, not every model's auc; with its stage it
-    # is one (model_name, stage) lookup of the one production version, sorted, with no
-    # walk after it.
-    monkeypatch.setattr(search_plan, "SELECTIVE", 100)
+    # At 100,000 versions a model has 2,000: with WALK_COST at 1/100 the walk looks cheaper
+    # than sorting this registry's 400 a model (400 * 400 > 0.01 * 10 * 20,000), so the
+    # name is no longer a driver. Alone it still walks its model's (model_name, key,
+    # value) index, not every model's auc; with its stage it is one (model_name, stage)
+    # lookup of the one production version, sorted, with no walk after it.
+    monkeypatch.setattr(search_plan, "WALK_COST", 0.01)
     with populated.engine.connect() as connection:
         alone = plans(connection, "name = 'm7'", BY_AUC)
         staged = plans(connection, "name = 'm7' and stage = 'production'", BY_AUC)
@@ -190,3 +190,30 @@ def test_a_name_stays_on_its_models_indexes_however_many_versions_it_has(
     aucs = [v.metrics["auc"] for v in found]
     assert {v.model_name for v in found} == {"m7"} and len(found) == BY_AUC.limit
     assert aucs == sorted(aucs, reverse=True)
+
+
+def test_a_growing_match_set_ordered_by_another_index_switches_from_sort_to_walk(
+    populated: Populated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Newest first, `metrics.auc > t` for a falling t: its c matches are sorted while
+    # c * c <= WALK_COST * limit * total, then created_at's index is walked (one walked
+    # version in total / c matches). Over 20,000 versions at limit 100 the switch is near
+    # 1,414 matches; with WALK_COST at 1/4 it is at 707, so the same 1,000 matches (auc >
+    # 0.95) that are sorted here are walked, as they would be at a larger limit or total.
+    def plan(threshold: float) -> str:
+        with populated.engine.connect() as connection:
+            return plans(connection, f"metrics.auc > {threshold}", NEWEST)[0]
+
+    def sorts(first: str) -> bool:
+        return METRIC_INDEX in first and ("TEMP B-TREE" in first or "Sort" in first)
+
+    def walks(first: str) -> bool:
+        created = "ix_model_versions_created_at"
+        return created in first and METRIC_INDEX not in first and not scans_versions(first, created)
+
+    sorted_plans = [plan(t) for t in (0.999, 0.99, 0.95)]  # about 20, 200, 1,000 matches
+    walked_plans = [plan(t) for t in (0.9, 0.5)]  # about 2,000 and 10,000
+    assert all(sorts(first) for first in sorted_plans), sorted_plans
+    assert all(walks(first) for first in walked_plans), walked_plans
+    monkeypatch.setattr(search_plan, "WALK_COST", 0.25)
+    assert walks(plan(0.95)) and sorts(plan(0.99)), (plan(0.95), plan(0.99))
