@@ -1,25 +1,31 @@
 """How a search across models runs, so that its cost follows the size of its answer and
-not the number of versions (issue #15: flat from 10,000 to 100,000 versions).
+not the number of versions (issue #15: from 10,000 to 100,000 versions).
 
 A filter compiled as one WHERE of per-row EXISTS probes (`search.py`) makes the database
 visit every version and probe each; ORDER BY a metric then sorts every match. Instead:
 
 - The top-level `and` terms an index serves (`search.candidates`: a metric range, a tag,
   an alias, a dataset, a name, a creation time, `stage = 'production'`) are each counted
-  on their index, capped at `SELECTIVE` rows: a bounded index range, no version read. A
-  name and a stage term count together, as one range of model_versions (model_name,
-  stage): `name = 'm7' and stage = 'production'` is one version, however many m7 has.
-- Ordered by a metric: when no term is selective (each matches `SELECTIVE` or more), or
-  the most selective is a range on the ordering metric itself, the query walks the
-  metric's (key, value, version_id) index in order, checks each version against the
-  filter and stops at `limit` (many matches: few steps; a range on that metric bounds the
-  walk). With a term naming one model (`name = 'm7'`), the walk reads that model's own
-  (model_name, key, value) index instead, so `limit` steps find `limit` matches whatever
-  the model's size; such a name alone never drives a sort. Otherwise the most selective
-  term drives (`id IN (its index range)`), and the fewer than `SELECTIVE` versions it
-  finds are checked and sorted.
-- Ordered by a column: the most selective term drives the same way, else the column's
-  index (`created_at`, the default order) is walked.
+  on their index: a bounded index range, no version read. A name and a stage term count
+  together, as one range of model_versions (model_name, stage): `name = 'm7' and stage =
+  'production'` is one version, however many m7 has.
+- Sort or walk, by estimated cost. Driving from a term of `c` matches (`id IN (its index
+  range)`, each checked against the other terms) costs about `c` (read and sort them);
+  walking the order's index (the metric's (key, value, version_id) index, `created_at`
+  or the (model_name, version) unique index) and checking each version costs about
+  `limit * total / c` steps (one walked version in `total / c` matches). The term with
+  the fewest matches drives when c * c <= WALK_COST * limit * total; otherwise the walk
+  stops at `limit`. So no count need read past sqrt(WALK_COST * limit * total) entries
+  (about 3,200 at limit 100 over 100,000 versions): there the walk certainly wins.
+  `total` is the sum of the models' version counters (one row a model; versions deleted
+  since stay counted, an overestimate that only favours sorting). A filter matching 1%
+  of the versions, newest first at limit 100, sorts its 100 then 1,000 matches at 10,000
+  and 100,000 versions (a walk would take 10,000 steps at 100,000); it walks past
+  10,000 x limit versions, where the sort would cost more.
+- Ordered by a metric, a range on that metric always walks its index (the range bounds
+  the walk). With a term naming one model (`name = 'm7'`), the walk reads that model's
+  own (model_name, key, value) index instead, so `limit` steps find `limit` matches
+  whatever the model's size; such a name alone never drives a sort.
 
 Every plan returns exactly what the single-query form returned, in the same order
 (`core/test_search.py` runs its filter table through each plan on both databases), and
