@@ -66,6 +66,7 @@ def cases(versions: int) -> list[Case]:
         ),
         ("tags.team = 'risk'", "runs:tags.team = 'risk'"),
         ("name = 'm7' and stage = 'production'", None),
+        ("stage = 'production'", None),
         ("name = 'm7'", "versions:name = 'm7'"),
         (f"created_at > '{recent}'", f"runs:attributes.start_time > {recent_ms}"),
         ("dataset = 'ds-3'", None),
@@ -76,7 +77,10 @@ def cases(versions: int) -> list[Case]:
     found = []
     for limit in (10, 100):
         for text, theirs in table:
-            found.append(Case(text or "(no filter)", text, "-metrics.auc", limit, theirs))
+            # One label for every size (the table's rows pair sizes by label), though the
+            # recent-time filter's moment depends on the size.
+            label = "created_at > (the newest 1%)" if text and "created_at" in text else text
+            found.append(Case(label or "(no filter)", text, "-metrics.auc", limit, theirs))
     found.append(
         Case("metrics.auc > 0.99 (newest first)", "metrics.auc > 0.99", "-created_at", 100, None)
     )
@@ -280,13 +284,15 @@ def open_mlflow(workdir: Path, versions: int) -> tuple[Any, str]:
     directory = workdir / f"mlflow-{LAYOUT}-{versions}"
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     built = (directory / "built").exists()
+    # Before the client: opening it creates an empty mlflow.db, which is not a build.
+    interrupted = not built and (directory / "mlflow.db").exists()
     directory.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     if built:
         return client, client.get_experiment_by_name("bench").experiment_id
-    if (directory / "mlflow.db").exists():  # an interrupted build: finish it in SQL
+    if interrupted:  # finish it in SQL
         experiment = client.get_experiment_by_name("bench").experiment_id
         _copy_mlflow_rows(directory / "mlflow.db", versions, random.Random(versions))
         (directory / "built").write_text(str(versions))
@@ -458,6 +464,22 @@ def timed(call: Callable[[int], object], count: int, budget_s: float | None) -> 
     return Timing(first, time_each(call, count, budget_s), found)
 
 
+def interleaved(calls: dict[int, Callable[[int], object]], count: int) -> dict[int, Timing]:
+    """Each call's first time, then `count` rounds calling each once in turn."""
+    first, found, samples = {}, {}, {n: [] for n in calls}  # type: ignore[var-annotated]
+    for n, call in calls.items():
+        start = time.perf_counter()
+        result = call(-1)
+        first[n] = (time.perf_counter() - start) * 1000
+        found[n] = len(result) if hasattr(result, "__len__") else -1  # type: ignore[arg-type]
+    for i in range(count):
+        for n, call in calls.items():
+            start = time.perf_counter()
+            call(i)
+            samples[n].append((time.perf_counter() - start) * 1000)
+    return {n: Timing(first[n], tuple(samples[n]), found[n]) for n in calls}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--versions", default="10000,100000")
@@ -484,18 +506,20 @@ def main() -> None:
     clients = {n: open_mlflow(args.workdir, n) for n in mlflow_sizes}
     results: dict[tuple[str, int, str], Timing] = {}
     for case_index in range(len(cases(sizes[0]))):
-        # Alternate the sizes (and MLflow) case by case, so load on the machine spreads
-        # over both sides of each ratio.
+        # Our sizes alternate call by call (a loaded machine's bursts then fall on both
+        # sides of each ratio); MLflow, seconds a call, follows case by case.
+        calls = {}
         for n in sizes:
-            case = cases(n)[case_index]
-            reg = registries[n]
-            call = lambda _, reg=reg, case=case: reg.search(  # noqa: E731
+            case, reg = cases(n)[case_index], registries[n]
+            calls[n] = lambda _, reg=reg, case=case: reg.search(
                 case.filter, order_by=case.order_by, limit=case.limit
             )
-            results[(f"`{case.label}` | {case.order_by} | {case.limit}", n, "ours")] = timing = (
-                timed(call, args.calls, None)
-            )
+        for n, timing in interleaved(calls, args.calls).items():
+            case = cases(n)[case_index]
+            results[(f"`{case.label}` | {case.order_by} | {case.limit}", n, "ours")] = timing
             print(f"  ours {n:>7} {_line(case, timing)}, {timing.found} found", flush=True)
+        for n in sizes:
+            case = cases(n)[case_index]
             if n in clients and case.mlflow is not None:
                 client, experiment = clients[n]
                 theirs = timed(

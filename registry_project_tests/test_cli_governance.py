@@ -58,6 +58,24 @@ def test_promote_on_a_protected_model_is_refused_until_two_others_approve(
         assert reg.get_version("churn@production").version == 1
 
 
+def test_rollback_on_a_protected_model_needs_the_restored_versions_approvals(
+    where: tuple[str, str],
+) -> None:
+    assert run(where, "promote", "churn/1", "--reason", "before the rule").exit_code == 0
+    assert run(where, "protect", "churn", "--reason", "four eyes").exit_code == 0
+    assert run(where, "approve", "churn/2", "--reason", "ok", actor="bob").exit_code == 0
+    assert run(where, "promote", "churn/2", "--reason", "approved").exit_code == 0
+    before = _state(where)
+    refused = run(where, "rollback", "churn", "--reason", "incident 42")
+    assert refused.exit_code == 1 and "churn/1 cannot enter production" in refused.output
+    assert "1 missing" in refused.output and "Traceback" not in refused.output
+    assert _state(where) == before
+    assert run(where, "approve", "churn/1", "--reason", "ok", actor="carol").exit_code == 0
+    assert run(where, "rollback", "churn", "--reason", "incident 42").exit_code == 0
+    with ModelRegistry.open(*where) as reg:
+        assert reg.get_version("churn@production").version == 1
+
+
 def test_promote_with_an_empty_reason_is_refused_like_transition(where: tuple[str, str]) -> None:
     before = _state(where)
     for attempt in (
@@ -138,6 +156,10 @@ def test_search_across_models(where: tuple[str, str]) -> None:
     assert [(v["model_name"], v["version"]) for v in every] == [("churn", 1), ("fraud", 1)]
     bad = run(where, "search", "metrics.auc > 0.9; DROP TABLE models")
     assert bad.exit_code == 1
+    assert "invalid filter at character 18" in bad.output, bad.output  # the ';'
+    assert "Traceback" not in bad.output
+    with ModelRegistry.open(*where) as reg:
+        assert {m.name for m in reg.models()} == {"churn", "fraud"}
     assert bad.output.startswith("error: invalid filter at character 18 (at '; DROP TABLE models')")
     assert bad.output.count("\n") == 1 and "Traceback" not in bad.output
     with ModelRegistry.open(*where) as reg:

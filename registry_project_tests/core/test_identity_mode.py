@@ -4,6 +4,7 @@ client that sends raw SQL. On SQLite the mode is refused."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -213,3 +214,40 @@ def test_retention_policies_are_an_admins_and_sweeps_record_the_role(team: Team)
         assert report.done == ()
         event = alice.audit_log(action="set_retention")[-1]
         assert event.actor == f"{team.prefix}_root"
+
+
+def test_no_password_reaches_an_error_a_log_or_the_roles(
+    team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A login user's password (the database administrator's business) in the URL the
+    # client opens: a refusal, the CLI's message and every log record (SQLAlchemy's
+    # included, at DEBUG) leave it out; the roles `registry db roles` made have none.
+    secret = f"S3cr3t-{uuid.uuid4().hex[:8]}"
+    url = sa.make_url(team.url("dave")).set(password=secret).render_as_string(hide_password=False)
+    with team.open("alice") as alice:
+        mv = alice.register_model("churn", [1])
+    caplog.set_level(logging.DEBUG)
+    with ModelRegistry.open(url, team.root) as dave:
+        assert dave.identity == f"{team.prefix}_dave"
+        with pytest.raises(errors.PermissionDeniedError) as refused:
+            dave.approve(mv.id, reason="a writer")
+    cli_run = CliRunner().invoke(
+        cli, ["--database-url", url, "approve", "churn/1", "--reason", "a writer"]
+    )
+    assert cli_run.exit_code == 1 and "refused" in cli_run.output, cli_run.output
+    said = [str(refused.value), repr(refused.value), cli_run.output]
+    said += [record.getMessage() for record in caplog.records]
+    assert not [text for text in said if secret in text]
+    engine = sa.create_engine(team.admin_url)
+    try:
+        with engine.connect() as connection:
+            with_password = connection.execute(
+                sa.text(
+                    "SELECT rolname FROM pg_authid WHERE rolname LIKE :prefix "
+                    "AND rolpassword IS NOT NULL"
+                ),
+                {"prefix": f"{team.prefix}%"},
+            ).all()
+    finally:
+        engine.dispose()
+    assert with_password == []

@@ -108,6 +108,14 @@ VALID = [
     ("name like 'f%'", ["fraud/2", "fraud/1"]),
     ("name like '%r%' and not name = 'churn'", ["fraud/2", "fraud/1"]),
     ("name in ('notes', 'nothing')", ["notes/1"]),
+    # a name with its stage is one lookup on (model_name, stage); a name alone walks its
+    # model's metric index
+    ("name = 'churn' and stage = 'production'", ["churn/3"]),
+    ("stage in ('staging', 'production') and name in ('churn', 'notes')", ["churn/3", "churn/2"]),
+    ("name = 'churn' and stage = 'archived'", []),
+    ("name in ('fraud') and not stage = 'production'", ["fraud/2"]),
+    ("name = 'fraud' and metrics.recall > 0.5", ["fraud/2"]),
+    ("name = 'churn' and name = 'fraud'", []),
     ("version = 2", ["fraud/2", "churn/2"]),
     ("version > 2", ["churn/3"]),
     ("creator = 'carol'", ["fraud/2", "fraud/1"]),
@@ -213,14 +221,15 @@ def _single_query(reg: ModelRegistry, text: str, order: SearchOrder) -> list[str
 ORDERS = ["-metrics.auc", "metrics.recall", "-created_at", "name"]
 
 
-@pytest.mark.parametrize("selective", [0, 1, search_plan.SELECTIVE])
+@pytest.mark.parametrize("walk_cost", [0.0, search_plan.WALK_COST, 1e9])
 def test_every_plan_finds_what_the_single_query_found(
-    filled: Filled, selective: int, monkeypatch: pytest.MonkeyPatch
+    filled: Filled, walk_cost: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # SELECTIVE moves the choice between driving from a term and walking the order's
-    # index (0: always walk; 1: drive only from a term that matches nothing; ...), so each
-    # filter of the table runs through every plan, against the single-query oracle.
-    monkeypatch.setattr(search_plan, "SELECTIVE", selective)
+    # WALK_COST moves the choice between driving from a term and walking the order's
+    # index (0: walk unless a term matches nothing; the default: by estimated cost; 1e9:
+    # sort any indexed term's matches), so each filter of the table runs through every
+    # plan, against the single-query oracle.
+    monkeypatch.setattr(search_plan, "WALK_COST", walk_cost)
     for text, expected in VALID:
         if expected is None:
             continue

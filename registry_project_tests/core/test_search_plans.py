@@ -25,6 +25,8 @@ from registry_project_tests.backends import postgres_schema_url
 
 VERSIONS = 20_000
 METRIC_INDEX = "ix_version_metric_latest_key_value_version_id"
+MODEL_METRIC_INDEX = "ix_version_metric_latest_model_name_key_value"
+STAGE_INDEX = "ix_model_versions_model_name_stage"
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,23 @@ CASES = [
     ("dataset = 'ds-3'", BY_AUC, "ix_run_inputs_dataset_id"),
     (f"created_at > '{LATE}'", NEWEST, "ix_model_versions_created_at"),
     (None, NEWEST, "ix_model_versions_created_at"),
-    ("name = 'm7' and stage = 'production'", BY_AUC, "model_versions"),
+    # a name and its stage: one range of (model_name, stage) (SQLite picks the partial
+    # unique index on production, which holds the same rows); a name alone walks its
+    # model's metric index in order
+    (
+        "name = 'm7' and stage = 'production'",
+        BY_AUC,
+        (STAGE_INDEX, "uq_model_versions_one_production"),
+    ),
+    ("name = 'm7'", BY_AUC, MODEL_METRIC_INDEX),
+    # the partial unique index holds the one production version of each model
+    ("stage = 'production'", BY_AUC, "uq_model_versions_one_production"),
+    # by name, newest model first: the (model_name, version) unique index walked backward
+    (
+        None,
+        SearchOrder("name", False, True, 10),
+        ("sqlite_autoindex_model_versions_2", "uq_model_versions_model_name_version"),
+    ),
 ]
 
 
@@ -147,3 +165,63 @@ def test_the_plans_find_what_the_filters_say(populated: Populated) -> None:
     assert 0 < len(found) <= 10
     aucs = [v.metrics["auc"] for v in found]
     assert aucs == sorted(aucs, reverse=True) and min(aucs) > 0.99
+
+
+def test_a_name_stays_on_its_models_indexes_however_many_versions_it_has(
+    populated: Populated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 100,000 versions a model has 2,000: with WALK_COST at 1/100 the walk looks cheaper
+    # than sorting this registry's 400 a model (400 * 400 > 0.01 * 10 * 20,000), so the
+    # name is no longer a driver. Alone it still walks its model's (model_name, key,
+    # value) index, not every model's auc; with its stage it is one (model_name, stage)
+    # lookup of the one production version, sorted, with no walk after it.
+    monkeypatch.setattr(search_plan, "WALK_COST", 0.01)
+    with populated.engine.connect() as connection:
+        alone = plans(connection, "name = 'm7'", BY_AUC)
+        staged = plans(connection, "name = 'm7' and stage = 'production'", BY_AUC)
+        found = search_plan.search_versions(
+            connection, parse_filter("name = 'm7'", VERSION_VOCABULARY), BY_AUC
+        )
+    assert MODEL_METRIC_INDEX in alone[0] and METRIC_INDEX not in alone[0], alone[0]
+    assert not scans_versions(alone[0], walked=MODEL_METRIC_INDEX), alone[0]
+    assert len(staged) == 1, staged
+    assert STAGE_INDEX in staged[0] or "uq_model_versions_one_production" in staged[0], staged
+    assert "ordered" not in staged[0] and not scans_versions(staged[0]), staged[0]
+    aucs = [v.metrics["auc"] for v in found]
+    assert {v.model_name for v in found} == {"m7"} and len(found) == BY_AUC.limit
+    assert aucs == sorted(aucs, reverse=True)
+
+
+def test_a_growing_match_set_ordered_by_another_index_switches_from_sort_to_walk(
+    populated: Populated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Newest first, `metrics.auc > t` for a falling t: its c matches are sorted while
+    # c * c <= WALK_COST * limit * total, then created_at's index is walked (one walked
+    # version in total / c matches). Over 20,000 versions at limit 100 the switch is near
+    # 1,414 matches; with WALK_COST at 1/4 it is at 707, so the same 1,000 matches (auc >
+    # 0.95) that are sorted here are walked, as they would be at a larger limit or total.
+    # The choice is read from the statement (PostgreSQL's own planner may walk an `IN`
+    # of 1,000 ids too); SQLite's plan follows the statement's form.
+    def plan(threshold: float) -> tuple[bool, str]:
+        node = parse_filter(f"metrics.auc > {threshold}", VERSION_VOCABULARY)
+        with populated.engine.connect() as connection:
+            [statement] = search_plan.statements(connection, node, NEWEST)
+            first = plans(connection, f"metrics.auc > {threshold}", NEWEST)[0]
+        return "model_versions.id IN (SELECT" in str(statement), first
+
+    def sorts(threshold: float) -> bool:
+        driven, first = plan(threshold)
+        if populated.dialect == "sqlite":
+            assert METRIC_INDEX in first and "TEMP B-TREE" in first, first
+        return driven
+
+    def walks(threshold: float) -> bool:
+        driven, first = plan(threshold)
+        created = "ix_model_versions_created_at"
+        assert created in first and not scans_versions(first, created), first
+        return not driven
+
+    assert all(sorts(t) for t in (0.999, 0.99, 0.95))  # about 20, 200, 1,000 matches
+    assert all(walks(t) for t in (0.9, 0.5))  # about 2,000 and 10,000
+    monkeypatch.setattr(search_plan, "WALK_COST", 0.25)
+    assert walks(0.95) and sorts(0.99)

@@ -34,6 +34,33 @@ def test_plain_job_records_its_dagster_run_id(
     assert registry.load_model(version) == {"threshold": 0.5}
 
 
+@dg.op
+def load_champion(registry: ModelRegistryResource) -> tuple[int, object]:
+    reg = registry.get_registry()
+    return reg.get_version("rules@champion").version, reg.load_model("rules@champion")
+
+
+@dg.job
+def champion_job() -> None:
+    load_champion()
+
+
+def test_an_alias_is_a_reference_through_the_resource(
+    instance: dg.DagsterInstance,
+    registry_resource: ModelRegistryResource,
+    registry: ModelRegistry,
+) -> None:
+    # Issue #15: aliases work wherever a reference is accepted, the Dagster resource too.
+    registry.register_model("rules", {"threshold": 0.5}, actor="alice")
+    registry.register_model("rules", {"threshold": 0.7}, actor="alice")
+    registry.set_alias("rules", "champion", "rules/1", actor="ops", expected_current=None)
+    result = champion_job.execute_in_process(
+        instance=instance, resources={"registry": registry_resource}
+    )
+    assert result.success
+    assert result.output_for_node("load_champion") == (1, {"threshold": 0.5})
+
+
 def test_retraining_schedule_requests_the_retraining_job(instance: dg.DagsterInstance) -> None:
     (schedule,) = churn.schedules
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

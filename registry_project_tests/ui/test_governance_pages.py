@@ -9,7 +9,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from registry_project import ModelRegistry
-from registry_project.ui import create_app
+from registry_project.ui import create_app, formatting
 
 
 def test_model_and_version_pages_show_governance(tmp_path: Path) -> None:
@@ -23,19 +23,25 @@ def test_model_and_version_pages_show_governance(tmp_path: Path) -> None:
         reg.set_alias("churn", "shadow", "churn/2", actor="ops")
         reg.set_tag("churn/2", "team", "<risk>", actor="ops")
         reg.set_tag("churn", "owner", "ml-platform", actor="ops")
+        (approval,) = reg.approval_records("churn/2")
         with TestClient(create_app(reg, verify_max_age=0)) as client:
             model = client.get("/models/churn").text
             version = client.get("/models/churn/versions/2").text
             plain = client.get("/models/churn/versions/1").text
+            # an alias is a reference in the UI too (audit links take any reference)
+            by_alias = client.get("/versions/churn@shadow", follow_redirects=False)
     governance = model[model.index('id="governance"') :]
     assert "2 approvals by others than the registrant to enter production, @champion" in governance
     assert "@shadow</code> &rarr; v2" in governance and "owner=ml-platform" in governance
     approvals = version[version.index('id="approvals"') :]
     assert approvals.startswith('id="approvals">bob')
+    assert formatting.when(approval.at, seconds=True) in approvals  # when
     assert "read the &lt;b&gt;evaluation&lt;/b&gt;" in approvals  # why, escaped
     assert "churn@shadow" in version and "team=&lt;risk&gt;" in version
     assert "<risk>" not in version
     assert 'id="approvals"><span class="muted">nobody' in plain
+    assert by_alias.status_code == 302
+    assert by_alias.headers["location"].endswith("/models/churn/versions/2")
 
 
 def test_the_search_page(tmp_path: Path) -> None:
