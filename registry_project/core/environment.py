@@ -283,14 +283,23 @@ def capture_software_with(
     # git runs in its own processes: waited on in a thread while this one lists the
     # installed packages and does `work`, so a run's first call pays the longer of the
     # two, not both.
-    code_box: list[CodeVersion] = []
-    git = threading.Thread(target=lambda: code_box.append(capture_code(start)), daemon=True)
+    outcome: list[CodeVersion | BaseException] = []
+
+    def run_git() -> None:
+        try:
+            outcome.append(capture_code(start))
+        except BaseException as exc:  # raised in the caller's thread below, as before
+            outcome.append(exc)
+
+    git = threading.Thread(target=run_git, daemon=True)
     git.start()
     try:
         captured = capture_environment(start)
         done = work(captured)
     finally:
         git.join()
-    code = code_box[0] if code_box else CodeVersion()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    code = outcome[0]
     _recent_captures[key] = (now, code, captured)
     return code, captured, done
