@@ -37,8 +37,12 @@ from registry_project.cli.output import (
     when,
 )
 from registry_project.cli.retention import item_text
-from registry_project.core.entities import ModelSummary, ModelVersion
 from registry_project.core.validation import MAX_LIMIT
+
+if TYPE_CHECKING:
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import ModelSummary, ModelVersion
 
 if TYPE_CHECKING:
     pass

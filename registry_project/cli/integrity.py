@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich import box
@@ -22,8 +22,13 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.evidence import Anchor
 from registry_project.cli.output import clean, console, emit_json, number, text, when
-from registry_project.core.entities import AuditAction, AuditEvent
+from registry_project.core.entities import AuditAction
 from registry_project.core.validation import MAX_GRACE_PERIOD, MAX_LIMIT
+
+if TYPE_CHECKING:
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import AuditEvent
 
 CHANGE_WIDTH = 80
 
