@@ -9,7 +9,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -313,6 +312,9 @@ def download(state: CliState, ref: str, output: str) -> None:
     Example:
       registry download churn@production -o model.joblib
     """
+    # Only a command that shows progress loads rich.progress (start-up, issue #18).
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
     registry = state.registry()
     version = registry.get_version(ref)
     progress_console = console(stderr=True)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -192,6 +191,9 @@ def verify(
       registry verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
       python -m registry_project.orchestration.anchors | registry verify --anchor-file -
     """
+    # Only a command that shows progress loads rich.progress (start-up, issue #18).
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     if anchor_file is not None:
         # Here, not at the top: core.anchors loads the store (and SQLAlchemy).
         from registry_project.core.anchors import parse_anchor_lines
