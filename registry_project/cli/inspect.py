@@ -43,9 +43,6 @@ if TYPE_CHECKING:
     # `registry --help` does not need (issue #18).
     from registry_project.core.entities import ModelSummary, ModelVersion
 
-if TYPE_CHECKING:
-    pass
-
 
 def _model_row(summary: ModelSummary, metric: str | None) -> dict[str, Any]:
     """One line of `models`; the key metric comes from production, else the latest version."""
