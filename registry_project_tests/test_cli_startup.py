@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-import registry_project
 from registry_project import ModelRegistry
 
 REGISTRY = Path(sys.executable).parent / "registry"
@@ -103,6 +102,22 @@ def test_help_loads_neither_sqlalchemy_nor_the_core() -> None:
     assert loaded(modules, ("registry_project.core.registry", "registry_project.core.store")) == []
 
 
+def test_help_creates_no_record_and_loads_no_check() -> None:
+    """`--help` lists commands: no record dataclass (only the vocabulary their options
+    name), no validation module beyond the limits and names, no progress bar, no socket."""
+    _, modules = modules_after("--help")
+    assert loaded(modules, ("registry_project.core.entities",)) == [
+        "registry_project.core.entities",
+        "registry_project.core.entities.vocabulary",
+    ]
+    assert loaded(modules, ("registry_project.core.validation",)) == [
+        "registry_project.core.validation",
+        "registry_project.core.validation.limits",
+        "registry_project.core.validation.names",
+    ]
+    assert loaded(modules, ("rich.progress", "socket", "registry_project.core.facade")) == []
+
+
 def test_the_installed_console_script_help_loads_no_sqlalchemy() -> None:
     """The entry point pyproject.toml names (registry_project.cli:main), as installed."""
     modules = imported_by_console_script("--help")
@@ -138,6 +153,22 @@ def test_versions_opens_the_registry_without_heavy_libraries(registry_dir: Path)
     assert loaded(modules, OTHER_COMMANDS) == []
 
 
+def test_versions_on_sqlite_loads_neither_postgresql_nor_the_other_commands_ops(
+    registry_dir: Path,
+) -> None:
+    """SQLAlchemy's PostgreSQL dialect (and its psycopg and asyncpg adapters) only for a
+    PostgreSQL registry; the facade's ops modules for writes only in the calls using them."""
+    output, modules = modules_after("versions", "m", "--limit", "20", cwd=registry_dir)
+    assert "25" in output and "sqlalchemy.dialects.sqlite" in modules
+    assert loaded(modules, ("sqlalchemy.dialects.postgresql", "psycopg", "asyncpg")) == []
+    lazy_ops = ("audit_ops", "tag_ops", "registration", "retention_ops", "run_param_ops")
+    assert loaded(modules, tuple(f"registry_project.core.ops.{m}" for m in lazy_ops)) == []
+    assert (
+        loaded(modules, ("registry_project.core.ops.run_artifact_ops", "xml", "urllib.request"))
+        == []
+    )
+
+
 def test_versions_through_the_console_script_loads_no_heavy_library(registry_dir: Path) -> None:
     modules = imported_by_console_script("versions", "m", "--limit", "20", cwd=registry_dir)
     assert "sqlalchemy" in modules
@@ -158,23 +189,35 @@ def test_the_public_names_resolve_on_first_use() -> None:
     assert done.stdout.split() == ["False", "False", "True"], done.stderr
 
 
-def test_every_public_name_is_the_defining_modules_object() -> None:
-    public = registry_project._PUBLIC  # type: ignore[attr-defined]
-    assert sorted(public) == sorted(registry_project.__all__)
+# The packages whose names resolve on first use (PEP 562).
+LAZY_PACKAGES = (
+    "registry_project",
+    "registry_project.core.entities",
+    "registry_project.core.validation",
+)
+
+
+@pytest.mark.parametrize("package_name", LAZY_PACKAGES)
+def test_every_public_name_is_the_defining_modules_object(package_name: str) -> None:
+    package = importlib.import_module(package_name)
+    public = package._PUBLIC
+    assert sorted(public) == sorted(package.__all__)
     for name, module in public.items():
-        assert getattr(registry_project, name) is getattr(importlib.import_module(module), name)
-    assert set(registry_project.__all__) <= set(dir(registry_project))
+        assert getattr(package, name) is getattr(importlib.import_module(module), name)
+    assert set(package.__all__) <= set(dir(package))
     namespace: dict[str, object] = {}
-    exec("from registry_project import *", namespace)
-    assert set(registry_project.__all__) <= set(namespace)
+    exec(f"from {package_name} import *", namespace)
+    assert set(package.__all__) <= set(namespace)
     with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
-        registry_project.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+        package.NoSuchName  # noqa: B018
 
 
-def test_type_checkers_see_the_same_names() -> None:
+@pytest.mark.parametrize("package_name", LAZY_PACKAGES)
+def test_type_checkers_see_the_same_names(package_name: str) -> None:
     """The `if TYPE_CHECKING:` imports (what mypy and IDEs read) name exactly the public
     names, each from the module the lazy table resolves it from."""
-    tree = ast.parse(Path(registry_project.__file__).read_text())
+    package = importlib.import_module(package_name)
+    tree = ast.parse(Path(package.__file__ or "").read_text())
     seen: dict[str, str] = {}
     for node in tree.body:
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
@@ -182,4 +225,4 @@ def test_type_checkers_see_the_same_names() -> None:
                 assert isinstance(statement, ast.ImportFrom)
                 for alias in statement.names:
                     seen[alias.asname or alias.name] = statement.module or ""
-    assert seen == registry_project._PUBLIC  # type: ignore[attr-defined]
+    assert seen == package._PUBLIC

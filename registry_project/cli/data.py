@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.table import Table
@@ -26,9 +26,14 @@ from registry_project.cli.output import (
     to_jsonable,
     when,
 )
-from registry_project.core.entities import DatasetKind, DatasetSnapshot, Dependent, RetentionItem
+from registry_project.core.entities import DatasetKind
 from registry_project.core.errors import DatasetInUseError
 from registry_project.core.validation import MAX_LIMIT
+
+if TYPE_CHECKING:
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import DatasetSnapshot, Dependent, RetentionItem
 
 
 def _status(snap: DatasetSnapshot) -> Text:
@@ -153,6 +158,8 @@ def dependents(state: CliState, snapshot: str, limit: int | None, after: str | N
 def _refuse(state: CliState, exc: DatasetInUseError) -> NoReturn:
     """The refusal, naming the versions in the way: one error line and a table on stderr,
     and in --json mode `{"deleted": false, "dependents": [...]}` on stdout for scripts."""
+    from registry_project.core.entities import Dependent
+
     found = [d for d in exc.dependents if isinstance(d, Dependent)]
     if not found:  # the core's message is then the only account of what is in the way
         fail(str(exc))

@@ -4,7 +4,7 @@ call; the rules (approvals counted, compare-and-swap, reserved alias names) are 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,7 +17,11 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.output import clean, console, emit_json, when
 from registry_project.core import display
-from registry_project.core.entities import ProtectionRule
+
+if TYPE_CHECKING:
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import ProtectionRule
 
 REASON_HELP = "Why; recorded in the audit log."
 

@@ -9,7 +9,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -37,11 +36,12 @@ from registry_project.cli.output import (
     when,
 )
 from registry_project.cli.retention import item_text
-from registry_project.core.entities import ModelSummary, ModelVersion
 from registry_project.core.validation import MAX_LIMIT
 
 if TYPE_CHECKING:
-    pass
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import ModelSummary, ModelVersion
 
 
 def _model_row(summary: ModelSummary, metric: str | None) -> dict[str, Any]:
@@ -309,6 +309,9 @@ def download(state: CliState, ref: str, output: str) -> None:
     Example:
       registry download churn@production -o model.joblib
     """
+    # Only a command that shows progress loads rich.progress (start-up, issue #18).
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
     registry = state.registry()
     version = registry.get_version(ref)
     progress_console = console(stderr=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -22,8 +21,13 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.evidence import Anchor
 from registry_project.cli.output import clean, console, emit_json, number, text, when
-from registry_project.core.entities import AuditAction, AuditEvent
+from registry_project.core.entities import AuditAction
 from registry_project.core.validation import MAX_GRACE_PERIOD, MAX_LIMIT
+
+if TYPE_CHECKING:
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import AuditEvent
 
 CHANGE_WIDTH = 80
 
@@ -187,6 +191,9 @@ def verify(
       registry verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
       python -m registry_project.orchestration.anchors | registry verify --anchor-file -
     """
+    # Only a command that shows progress loads rich.progress (start-up, issue #18).
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     if anchor_file is not None:
         # Here, not at the top: core.anchors loads the store (and SQLAlchemy).
         from registry_project.core.anchors import parse_anchor_lines

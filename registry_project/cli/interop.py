@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from registry_project.cli.app import (
@@ -68,6 +67,9 @@ def import_mlflow(
       registry import mlflow --tracking-uri sqlite:///mlflow.db --dry-run
       registry import mlflow --tracking-uri http://mlflow:5000 --model churn --json
     """
+    # Only a command that shows progress loads rich.progress (start-up, issue #18).
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     # MLflow's own download bars would interleave with ours.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     progress_console = console(stderr=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.text import Text
@@ -20,7 +20,11 @@ from registry_project.cli.output import (
     text,
     when,
 )
-from registry_project.core.entities import CodeVersion, Lineage, LineageDataset, Reproduction
+
+if TYPE_CHECKING:
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import CodeVersion, Lineage, LineageDataset, Reproduction
 
 
 def params_text(params: Mapping[str, Any]) -> str:

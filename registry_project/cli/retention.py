@@ -5,7 +5,7 @@ deletes, and the re-checks that make the sweep safe, are the core's (ops/retenti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -19,7 +19,11 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import clean, console, emit_json, text, to_jsonable, when
-from registry_project.core.entities import RetentionItem, RetentionPolicy, RetentionReport
+
+if TYPE_CHECKING:
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import RetentionItem, RetentionPolicy, RetentionReport
 
 
 def policy_json(policy: RetentionPolicy) -> dict[str, Any]:

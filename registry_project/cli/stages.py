@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.text import Text
@@ -18,7 +18,11 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.output import clean, console, emit_json, stage_text
 from registry_project.core import stages
-from registry_project.core.entities import ModelVersion
+
+if TYPE_CHECKING:
+    # Records named in annotations only: importing one creates its dataclasses, which
+    # `registry --help` does not need (issue #18).
+    from registry_project.core.entities import ModelVersion
 
 REASON_HELP = "Why; recorded in the audit log."
 

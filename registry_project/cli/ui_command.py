@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import socket
+from typing import TYPE_CHECKING
 
 import click
 
 from registry_project.cli.app import CliState, RegistryGroup, fail, handles_errors, pass_state
+
+if TYPE_CHECKING:
+    import socket
 
 # Host headers a UI on a loopback address answers to: a web page elsewhere that rebinds its
 # own DNS name to 127.0.0.1 then cannot read the registry through the visitor's browser.
@@ -66,6 +69,8 @@ def _listen(host: str, port: int, shown: str) -> socket.socket:
     """The listening socket, bound before the banner is printed: a busy port is one error
     line (exit 1), not a banner followed by uvicorn's traceback. uvicorn serves on this
     very socket, so no other process can take the port in between."""
+    import socket  # here, not with the module: `registry --help` needs no network (issue #18)
+
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         return socket.create_server((host, port), family=family)

@@ -238,3 +238,44 @@ def test_only_the_run_start_commits_unsynced_on_postgres(monkeypatch: pytest.Mon
             registry.close()
     # Per round: run start, version, run end, promotion.
     assert levels == ["off", "on", "on", "on"] * 2, levels
+
+
+def test_the_one_production_index_is_partial_on_both_dialects() -> None:
+    """`PartialIndex` gives PostgreSQL the WHERE clause when its options are first read,
+    instead of importing its dialect with the schema: both compile the same DDL, and the
+    keyword reads back as `sa.Index(postgresql_where=...)` would."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    index = next(
+        i for i in schema.model_versions.indexes if i.name == "uq_model_versions_one_production"
+    )
+    expected = (
+        "CREATE UNIQUE INDEX uq_model_versions_one_production ON model_versions (model_name) "
+        "WHERE stage = 'production'"
+    )
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        assert str(sa.schema.CreateIndex(index).compile(dialect=dialect)).strip() == expected
+    assert str(index.dialect_kwargs["postgresql_where"]) == "stage = 'production'"
+    assert str(index.dialect_options["sqlite"]["where"]) == "stage = 'production'"
+
+
+def test_the_schema_does_not_import_the_postgresql_dialect() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import registry_project.core.store.schema, "
+        "registry_project.core.store.versions, registry_project.core.store.step_metrics, "
+        "registry_project.core.store.filter_sql; "
+        "print('sqlalchemy.dialects.postgresql' in sys.modules)"
+    )
+    root = str(Path(__file__).resolve().parents[2])  # this checkout, not an installed copy
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.split() == ["False"]

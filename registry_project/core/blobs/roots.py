@@ -14,7 +14,6 @@ import os
 import re
 from pathlib import Path
 from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from registry_project.core.blobs.interface import BlobStore
 from registry_project.core.blobs.local import LocalBlobStore
@@ -81,4 +80,8 @@ def _file_url_path(root: str) -> Path:
         )
     if not parsed.path:
         raise ConfigurationError(f"artifact root {root!r} has no path; use file:///absolute/path")
+    # Imported here: urllib.request loads http.client, email and ssl, ~10 ms of every
+    # command's start-up that only a file:// root needs (issue #18).
+    from urllib.request import url2pathname
+
     return Path(url2pathname(parsed.path))

@@ -15,71 +15,132 @@ from `registry_project.core.entities`:
 - `audit_records`: audit events, verify and gc reports, card texts, reproductions
 - `governance_records`: protection rules, aliases, tags
 - `retention_records`: retention policies, retired artifacts, a sweep's plan and report
+
+Resolved on first use (PEP 562), each name from its own module, as the top-level package
+does: importing one record does not create every dataclass (they are most of the cost of
+importing the core, and `registry --help` needs none of them; issue #18). Type checkers and
+IDEs read the `TYPE_CHECKING` imports below.
 """
 
-from registry_project.core.entities.audit_records import (
-    AuditEvent,
-    GcReport,
-    ModelCardText,
-    Reproduction,
-    VerifyProblem,
-    VerifyReport,
-)
-from registry_project.core.entities.comparisons import (
-    ComparedColumn,
-    Comparison,
-    RunComparison,
-)
-from registry_project.core.entities.dataset_records import (
-    Column,
-    DatasetSnapshot,
-    Dependent,
-    LineageDataset,
-)
-from registry_project.core.entities.governance_records import (
-    AliasChange,
-    ModelAlias,
-    ProtectionRule,
-    Tag,
-)
-from registry_project.core.entities.retention_records import (
-    ArtifactRetirement,
-    RetentionItem,
-    RetentionPolicy,
-    RetentionReport,
-)
-from registry_project.core.entities.run_records import (
-    CodeVersion,
-    EnvironmentFile,
-    EnvironmentInfo,
-    MetricStep,
-    MetricSteps,
-    RunArtifact,
-    RunInput,
-    TrainingRun,
-)
-from registry_project.core.entities.version_records import (
-    Approval,
-    Lineage,
-    MetricRecord,
-    Model,
-    ModelSummary,
-    ModelVersion,
-    Registration,
-    StageTransition,
-    key_metric,
-)
-from registry_project.core.entities.vocabulary import (
-    AuditAction,
-    ColumnKind,
-    DatasetKind,
-    InputRole,
-    ReproductionOutcome,
-    RetentionSubject,
-    RunStatus,
-    Stage,
-    frozen_mapping,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from registry_project.core.entities.audit_records import (
+        AuditEvent,
+        GcReport,
+        ModelCardText,
+        Reproduction,
+        VerifyProblem,
+        VerifyReport,
+    )
+    from registry_project.core.entities.comparisons import (
+        ComparedColumn,
+        Comparison,
+        RunComparison,
+    )
+    from registry_project.core.entities.dataset_records import (
+        Column,
+        DatasetSnapshot,
+        Dependent,
+        LineageDataset,
+    )
+    from registry_project.core.entities.governance_records import (
+        AliasChange,
+        ModelAlias,
+        ProtectionRule,
+        Tag,
+    )
+    from registry_project.core.entities.retention_records import (
+        ArtifactRetirement,
+        RetentionItem,
+        RetentionPolicy,
+        RetentionReport,
+    )
+    from registry_project.core.entities.run_records import (
+        CodeVersion,
+        EnvironmentFile,
+        EnvironmentInfo,
+        MetricStep,
+        MetricSteps,
+        RunArtifact,
+        RunInput,
+        TrainingRun,
+    )
+    from registry_project.core.entities.version_records import (
+        Approval,
+        Lineage,
+        MetricRecord,
+        Model,
+        ModelSummary,
+        ModelVersion,
+        Registration,
+        StageTransition,
+        key_metric,
+    )
+    from registry_project.core.entities.vocabulary import (
+        AuditAction,
+        ColumnKind,
+        DatasetKind,
+        InputRole,
+        ReproductionOutcome,
+        RetentionSubject,
+        RunStatus,
+        Stage,
+        frozen_mapping,
+    )
+
+_PUBLIC = {
+    "AliasChange": "registry_project.core.entities.governance_records",
+    "Approval": "registry_project.core.entities.version_records",
+    "ArtifactRetirement": "registry_project.core.entities.retention_records",
+    "AuditAction": "registry_project.core.entities.vocabulary",
+    "AuditEvent": "registry_project.core.entities.audit_records",
+    "CodeVersion": "registry_project.core.entities.run_records",
+    "Column": "registry_project.core.entities.dataset_records",
+    "ColumnKind": "registry_project.core.entities.vocabulary",
+    "ComparedColumn": "registry_project.core.entities.comparisons",
+    "Comparison": "registry_project.core.entities.comparisons",
+    "DatasetKind": "registry_project.core.entities.vocabulary",
+    "DatasetSnapshot": "registry_project.core.entities.dataset_records",
+    "Dependent": "registry_project.core.entities.dataset_records",
+    "EnvironmentFile": "registry_project.core.entities.run_records",
+    "EnvironmentInfo": "registry_project.core.entities.run_records",
+    "GcReport": "registry_project.core.entities.audit_records",
+    "InputRole": "registry_project.core.entities.vocabulary",
+    "Lineage": "registry_project.core.entities.version_records",
+    "LineageDataset": "registry_project.core.entities.dataset_records",
+    "MetricRecord": "registry_project.core.entities.version_records",
+    "MetricStep": "registry_project.core.entities.run_records",
+    "MetricSteps": "registry_project.core.entities.run_records",
+    "Model": "registry_project.core.entities.version_records",
+    "ModelAlias": "registry_project.core.entities.governance_records",
+    "ModelCardText": "registry_project.core.entities.audit_records",
+    "ModelSummary": "registry_project.core.entities.version_records",
+    "ModelVersion": "registry_project.core.entities.version_records",
+    "ProtectionRule": "registry_project.core.entities.governance_records",
+    "Registration": "registry_project.core.entities.version_records",
+    "Reproduction": "registry_project.core.entities.audit_records",
+    "ReproductionOutcome": "registry_project.core.entities.vocabulary",
+    "RetentionItem": "registry_project.core.entities.retention_records",
+    "RetentionPolicy": "registry_project.core.entities.retention_records",
+    "RetentionReport": "registry_project.core.entities.retention_records",
+    "RetentionSubject": "registry_project.core.entities.vocabulary",
+    "RunArtifact": "registry_project.core.entities.run_records",
+    "RunComparison": "registry_project.core.entities.comparisons",
+    "RunInput": "registry_project.core.entities.run_records",
+    "RunStatus": "registry_project.core.entities.vocabulary",
+    "Stage": "registry_project.core.entities.vocabulary",
+    "StageTransition": "registry_project.core.entities.version_records",
+    "Tag": "registry_project.core.entities.governance_records",
+    "TrainingRun": "registry_project.core.entities.run_records",
+    "VerifyProblem": "registry_project.core.entities.audit_records",
+    "VerifyReport": "registry_project.core.entities.audit_records",
+    "frozen_mapping": "registry_project.core.entities.vocabulary",
+    "key_metric": "registry_project.core.entities.version_records",
+}
 
 __all__ = [
     "AliasChange",
@@ -130,3 +191,16 @@ __all__ = [
     "frozen_mapping",
     "key_metric",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once resolved, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -3,12 +3,16 @@
 
 Part of the `ModelRegistry` facade (core/registry.py), which inherits this class; the
 docstrings here are the public API's.
+
+ops/tag_ops.py is imported in the calls that use it, not with this module:
+a command that opens the registry for something else (`registry versions`) does not
+pay for loading it (issue #18).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_project.core.entities import (
     AliasChange,
@@ -19,9 +23,11 @@ from registry_project.core.entities import (
     Tag,
 )
 from registry_project.core.facade.base import FacadeBase
-from registry_project.core.ops import alias_ops, governance_ops, tag_ops
-from registry_project.core.ops.tag_ops import TagSubject
+from registry_project.core.ops import alias_ops, governance_ops
 from registry_project.core.ops.version_ops import VersionRef
+
+if TYPE_CHECKING:
+    from registry_project.core.ops.tag_ops import TagSubject
 
 _UNSET: Any = alias_ops.UNSET
 
@@ -127,12 +133,18 @@ class GovernanceCalls(FacadeBase):
         """Label a model (`"churn"`) or a version (`"churn/7"`, `"churn@champion"`, a
         `ModelVersion`) with `key=value`; audited. Example: `reg.set_tag("churn/7", "team",
         "risk")`"""
+        from registry_project.core.ops import tag_ops
+
         return tag_ops.set_tag(self._w, subject, key, value, actor=actor)
 
     def remove_tag(self, subject: TagSubject, key: str, *, actor: str | None = None) -> None:
         """Remove a model's or version's tag `key`; audited."""
+        from registry_project.core.ops import tag_ops
+
         tag_ops.remove_tag(self._w, subject, key, actor=actor)
 
     def tags(self, subject: TagSubject) -> list[Tag]:
         """The tags of a model (a bare name) or of one version, by key."""
+        from registry_project.core.ops import tag_ops
+
         return tag_ops.tags(self._w, subject)

@@ -2,6 +2,10 @@
 
 Part of the `ModelRegistry` facade (core/registry.py), which inherits this class; the
 docstrings here are the public API's.
+
+ops/registration.py is imported in the calls that use it, not with this module:
+a command that opens the registry for something else (`registry versions`) does not
+pay for loading it (issue #18).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from registry_project.core.entities import ModelVersion, Registration
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.external import StoredArtifact
 from registry_project.core.facade.base import FacadeBase
-from registry_project.core.ops import registration
 from registry_project.core.ops.run_ops import RunRef
 
 # `register_model`'s model when none is given: None can be a model (pickle flavor).
@@ -67,6 +70,8 @@ class RegistrationCalls(FacadeBase):
             best = reg.runs("churn", order_by="-metrics.val_auc", limit=1)[0]
             mv = reg.register_model("churn", run=best.id, artifact="model")
         """
+        from registry_project.core.ops import registration
+
         if artifact is not None or model is _NO_MODEL:
             if artifact is None:
                 raise InvalidInputError(
@@ -140,6 +145,8 @@ class RegistrationCalls(FacadeBase):
             if done.reused:
                 print(f"nothing new: {done.version.ref} has these bytes, params and data")
         """
+        from registry_project.core.ops import registration
+
         _autolog_if_asked(run, model)
         return registration.register(
             self._w,
@@ -179,6 +186,8 @@ class RegistrationCalls(FacadeBase):
             artifact = StoredArtifact.from_json(reported["artifact"])
             mv = reg.register_artifact("churn", artifact, run=run, metrics={"auc": 0.91})
         """
+        from registry_project.core.ops import registration
+
         return registration.register_artifact(
             self._w,
             name,

@@ -2,6 +2,10 @@
 
 Part of the `ModelRegistry` facade (core/registry.py), which inherits this class; the
 docstrings here are the public API's.
+
+ops/retention_ops.py is imported in the calls that use it, not with this module:
+a command that opens the registry for something else (`registry versions`) does not
+pay for loading it (issue #18).
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from registry_project.core.entities import (
     RetentionReport,
 )
 from registry_project.core.facade.base import FacadeBase
-from registry_project.core.ops import retention_ops
 from registry_project.core.ops.dataset_ops import DatasetRef
 from registry_project.core.ops.version_ops import VersionRef
 
@@ -45,6 +48,8 @@ class RetentionCalls(FacadeBase):
 
         Example: `reg.set_retention(dataset="customers", keep_days=30, actor="dpo",
         reason="GDPR art. 5")`"""
+        from registry_project.core.ops import retention_ops
+
         return retention_ops.set_retention(
             self._w,
             dataset=dataset,
@@ -60,15 +65,21 @@ class RetentionCalls(FacadeBase):
         self, *, dataset: str | None = None, model: str | None = None
     ) -> RetentionPolicy | None:
         """The stored retention policy of a dataset name or a model (None: kept for ever)."""
+        from registry_project.core.ops import retention_ops
+
         return retention_ops.policy_of(self._w, dataset=dataset, model=model)
 
     def retention_policies(self) -> list[RetentionPolicy]:
         """Every stored retention policy, datasets first."""
+        from registry_project.core.ops import retention_ops
+
         return retention_ops.policies(self._w)
 
     def retention_plan(self) -> list[RetentionItem]:
         """Every snapshot and artifact a policy governs, with its verdict (`due`) and why;
         the due ones first."""
+        from registry_project.core.ops import retention_ops
+
         return retention_ops.plan(self._w)
 
     def apply_retention(
@@ -79,16 +90,24 @@ class RetentionCalls(FacadeBase):
         expiry) and the artifact bytes of retired versions (each re-checked under the
         model's lock, so a version promoted, aliased or approved meanwhile keeps them).
         `dry_run=True` lists what a real run would delete and changes nothing."""
+        from registry_project.core.ops import retention_ops
+
         return retention_ops.apply(self._w, dry_run=dry_run, actor=actor)
 
     def version_retention(self, version: VersionRef) -> RetentionItem | None:
         """What retention decides about one version's artifact (None: no policy)."""
+        from registry_project.core.ops import retention_ops
+
         return retention_ops.for_version(self._w, version)
 
     def dataset_retention(self, dataset: DatasetRef) -> RetentionItem | None:
         """What retention decides about one live snapshot (None: no policy)."""
+        from registry_project.core.ops import retention_ops
+
         return retention_ops.for_dataset(self._w, dataset)
 
     def retirement(self, version: VersionRef) -> ArtifactRetirement | None:
         """The tombstone of a version's artifact, if a retention policy retired it."""
+        from registry_project.core.ops import retention_ops
+
         return retention_ops.retirement(self._w, version)

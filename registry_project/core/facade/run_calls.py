@@ -2,6 +2,10 @@
 
 Part of the `ModelRegistry` facade (core/registry.py), which inherits this class; the
 docstrings here are the public API's.
+
+ops/run_param_ops.py is imported in the calls that use it, not with this module:
+a command that opens the registry for something else (`registry versions`) does not
+pay for loading it (issue #18).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from registry_project.core.active_run import ActiveRun
 from registry_project.core.entities import RunStatus, TrainingRun
 from registry_project.core.external import StoredSoftware
 from registry_project.core.facade.base import FacadeBase
-from registry_project.core.ops import run_ops, run_param_ops
+from registry_project.core.ops import run_ops
 from registry_project.core.ops.run_ops import InputsArg, RunRef
 
 
@@ -87,6 +91,8 @@ class RunCalls(FacadeBase):
         """Add params to a run after it started (`run.log_params` inside the block). A key
         the run has keeps its value: a different value is refused, or with `keep_existing`
         left out (autologging: the user's params win over the estimator's)."""
+        from registry_project.core.ops import run_param_ops
+
         run_param_ops.log_params(self._w, run, params, keep_existing=keep_existing)
 
     def finish_run(

@@ -4,6 +4,10 @@ metrics, tags) and ops/run_artifact_ops.py (files, figures and models a run logs
 Part of the `ModelRegistry` facade (core/registry.py), which inherits this class; the
 docstrings here are the public API's. `metric_history(run, key)` is in version_calls.py,
 beside `metric_history(version)`: one name, told apart by the key.
+
+ops/run_artifact_ops.py is imported in the calls that use it, not with this module:
+a command that opens the registry for something else (`registry versions`) does not
+pay for loading it (issue #18).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from registry_project.core.entities import RunArtifact, RunComparison, TrainingRun
 from registry_project.core.facade.base import FacadeBase
-from registry_project.core.ops import run_artifact_ops, tracking_ops
+from registry_project.core.ops import tracking_ops
 from registry_project.core.ops.run_ops import RunRef
 
 
@@ -82,6 +86,8 @@ class TrackingCalls(FacadeBase):
     ) -> RunArtifact:
         """Store a file or bytes as an artifact of a run (`run.log_artifact` inside the
         block): bytes first, then its row and audit event. A name is never reused."""
+        from registry_project.core.ops import run_artifact_ops
+
         return run_artifact_ops.log_artifact(
             self._w, run, path_or_bytes, name=name, media_type=media_type, actor=actor
         )
@@ -90,6 +96,8 @@ class TrackingCalls(FacadeBase):
         self, run: RunRef, figure: Any, name: str, *, actor: str | None = None
     ) -> RunArtifact:
         """Store a matplotlib figure (anything with `savefig`) as a PNG artifact."""
+        from registry_project.core.ops import run_artifact_ops
+
         return run_artifact_ops.log_figure(self._w, run, figure, name=name, actor=actor)
 
     def log_run_model(
@@ -103,12 +111,16 @@ class TrackingCalls(FacadeBase):
     ) -> RunArtifact:
         """Store a model as an artifact of a run, to register later if chosen:
         `register_model("churn", run=run_id, artifact=name)`."""
+        from registry_project.core.ops import run_artifact_ops
+
         return run_artifact_ops.log_model(
             self._w, run, model, name=name, flavor=flavor, actor=actor
         )
 
     def run_artifacts(self, run: RunRef) -> list[RunArtifact]:
         """Every artifact of a run, by name."""
+        from registry_project.core.ops import run_artifact_ops
+
         return run_artifact_ops.list_artifacts(self._w, run)
 
     def download_run_artifact(
@@ -126,4 +138,6 @@ class TrackingCalls(FacadeBase):
 
             reg.download_run_artifact(run.id, "confusion.png", "/tmp/confusion.png")
         """
+        from registry_project.core.ops import run_artifact_ops
+
         return run_artifact_ops.download(self._w, run, name, destination, on_bytes)

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -294,6 +294,17 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 
 def dialect_insert(connection: Connection, table: sa.Table) -> Any:
     """The dialect's INSERT, which has ON CONFLICT support on both SQLite and PostgreSQL."""
-    if connection.dialect.name == "postgresql":
+    return insert_for(connection.dialect.name, table)
+
+
+def insert_for(dialect_name: str, table: sa.Table) -> Any:
+    """`dialect_insert` by the dialect's name (for statements built once per dialect).
+
+    The PostgreSQL dialect is imported here, on first use, not with this module: it loads
+    the psycopg and asyncpg adapters, about a tenth of a second of every command's
+    start-up that a SQLite registry never needs (issue #18)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     return sqlite.insert(table)

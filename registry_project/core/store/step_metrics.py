@@ -7,34 +7,44 @@ statements per batch, each one executemany on the driver's cursor (store/prepare
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import MetricStep
+from registry_project.core.store.engine import insert_for
 from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.schema import run_metrics, run_step_metrics
 
 
-def _upserts(table: sa.Table, keys: list[str], updated: list[str]) -> dict[str, PreparedStatement]:
+def _upsert(
+    table: sa.Table, keys: list[str], updated: list[str], dialect: str
+) -> PreparedStatement:
     """The same upsert for each dialect (their ON CONFLICT clauses differ in class only)."""
-    statements = {}
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
-        insert = dialect.insert(table)
-        statements[name] = PreparedStatement(
-            insert.on_conflict_do_update(
-                index_elements=keys, set_={c: insert.excluded[c] for c in updated}
-            )
+    insert = insert_for(dialect, table)
+    return PreparedStatement(
+        insert.on_conflict_do_update(
+            index_elements=keys, set_={c: insert.excluded[c] for c in updated}
         )
-    return statements
+    )
 
 
-# A point logged twice at the same step keeps the last value (a re-run loop, a retry).
-_POINTS = _upserts(run_step_metrics, ["run_id", "key", "step"], ["value", "logged_at"])
-_LATEST = _upserts(run_metrics, ["run_id", "key"], ["value", "logged_at"])
+# Built once per dialect on first use (building PostgreSQL's imports its dialect, see
+# engine.insert_for). A point logged twice at the same step keeps the last value (a re-run
+# loop, a retry).
+@functools.cache
+def _points(dialect: str) -> PreparedStatement:
+    return _upsert(run_step_metrics, ["run_id", "key", "step"], ["value", "logged_at"], dialect)
+
+
+@functools.cache
+def _latest(dialect: str) -> PreparedStatement:
+    return _upsert(run_metrics, ["run_id", "key"], ["value", "logged_at"], dialect)
+
+
 _UNNEST_POINTS = sa.text(
     f"INSERT INTO {run_step_metrics.name} (run_id, key, step, value, logged_at) "
     "SELECT :run_id, u.key, u.step, u.value, u.logged_at FROM unnest("
@@ -74,14 +84,14 @@ def insert_points(
             },
         )
     else:
-        _POINTS[dialect].execute_many(
+        _points(dialect).execute_many(
             connection,
             [
                 {"run_id": run_id, "key": key, "step": step, "value": value, "logged_at": at}
                 for (key, step), (value, at) in by_step.items()
             ],
         )
-    _LATEST[dialect].execute_many(
+    _latest(dialect).execute_many(
         connection,
         [
             {"run_id": run_id, "key": key, "value": value, "logged_at": at}

@@ -4,15 +4,16 @@ in `stage_history.py`, the versions that depend on a dataset are read in `depend
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from registry_project.core.entities import Model, ModelVersion, Stage
+from registry_project.core.store.engine import insert_for
 from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.rows import version_from_row, version_from_values, version_values
 from registry_project.core.store.schema import (
@@ -29,7 +30,7 @@ from registry_project.core.validation import OrderBy
 
 def ensure_model(connection: Connection, name: str, actor: str, at: datetime) -> bool:
     """Create the model row if missing; True when this call created it."""
-    statement = _ENSURE_MODEL[connection.dialect.name == "postgresql"]
+    statement = _ensure_model(connection.dialect.name)
     created = statement.execute(
         connection, {"model_name": name, "new_created_at": at, "new_created_by": actor}
     )
@@ -45,10 +46,12 @@ def allocate_version_number(connection: Connection, name: str) -> int | None:
 
 
 # Registration runs these on every new version, on the driver's cursor (see prepared.py).
-# Indexed by "is PostgreSQL".
-_ENSURE_MODEL = tuple(
-    PreparedStatement(
-        dialect.insert(models)
+# One statement per dialect, built on first use: a PreparedStatement keeps its compiled
+# SQL, and building PostgreSQL's imports its dialect (see engine.insert_for).
+@functools.cache
+def _ensure_model(dialect_name: str) -> PreparedStatement:
+    return PreparedStatement(
+        insert_for(dialect_name, models)
         .values(
             # Bind names differ from column names: SQLAlchemy reserves those in VALUES/SET.
             name=sa.bindparam("model_name"),
@@ -59,8 +62,8 @@ _ENSURE_MODEL = tuple(
         .on_conflict_do_nothing(index_elements=["name"])
         .returning(models.c.name)
     )
-    for dialect in (sqlite, postgresql)
-)
+
+
 _ALLOCATE_NUMBER = PreparedStatement(
     models.update()
     .where(models.c.name == sa.bindparam("model_name"))
