@@ -17,10 +17,17 @@ MARGIN = 12
 
 
 def escape(text: str) -> str:
-    """`xml.sax.saxutils.escape`: &, < and > as entities (& first). Not imported from
-    there: xml.sax.saxutils loads urllib.request, about 30 ms of every command's
-    start-up, since registering a model can autolog a chart (issue #18)."""
-    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    """&, <, > and both quotes as entities (& first): safe in text and in a quoted
+    attribute (the title is also the aria-label). Not `xml.sax.saxutils`: it loads
+    urllib.request, about 30 ms of every command's start-up, since registering a model
+    can autolog a chart (issue #18)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace(">", "&gt;")
+        .replace("<", "&lt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
 
 
 def horizontal_bars(rows: Sequence[tuple[str, float]], title: str) -> bytes:

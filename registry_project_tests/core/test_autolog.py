@@ -202,6 +202,10 @@ def test_the_svg_chart_escapes_labels_and_draws_negative_values_left_of_zero() -
     texts = [e.text for e in svg.iter("{http://www.w3.org/2000/svg}text")]
     assert "<script>x</script>" in texts and "b&c" in texts  # escaped in the file, parsed back
     assert not list(svg.iter("{http://www.w3.org/2000/svg}script"))
+    # A title with quotes stays inside its aria-label attribute: no attribute injected.
+    hostile = 'x" onload="alert(1)'
+    titled = ElementTree.fromstring(horizontal_bars([("a", 1.0)], hostile))
+    assert titled.get("aria-label") == hostile and titled.get("onload") is None
     negative, positive = svg.findall("{http://www.w3.org/2000/svg}rect")
     zero = float(svg.find("{http://www.w3.org/2000/svg}line").get("x1"))
     assert float(negative.get("x")) + float(negative.get("width")) == pytest.approx(zero, abs=0.1)
