@@ -306,3 +306,26 @@ def test_a_queued_conflict_in_a_registration_is_a_conflict_error_and_writes_noth
             == events
         )
     assert [v.version for v in registry.versions("m")] == [1]
+
+
+def test_statements_outside_begin_behave_as_through_sqlalchemy(engine: sa.Engine) -> None:
+    """A connection used without `begin()`: SQLAlchemy begins a transaction on its first
+    statement (autobegin) and rolls it back at close unless committed. The fast path does
+    the same on PostgreSQL, where the driver is in autocommit mode and BEGIN is queued: a
+    queued INSERT is sent and kept by `commit()`, dropped without it, and a streamed
+    SELECT (a server-side cursor there) runs. (SQLite's fast path keeps its driver's
+    autocommit, so an uncommitted statement there is not part of this contract.)"""
+    at = datetime(2026, 7, 1, tzinfo=UTC)
+    insert = PreparedStatement(models.insert())
+    names = PreparedStatement(sa.select(models.c.name).order_by(models.c.name))
+    with engine.connect() as connection:
+        insert.execute_later(connection, {"name": "kept", "created_at": at, "created_by": "a"})
+        connection.commit()
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            insert.execute_later(
+                connection, {"name": "dropped", "created_at": at, "created_by": "a"}
+            )
+    with engine.connect() as connection:
+        streamed = [row[0] for rows in names.stream(connection, 1) for row in rows]
+    assert streamed == ["kept"]

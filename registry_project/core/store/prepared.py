@@ -94,6 +94,19 @@ def on_driver_cursor(connection: Connection) -> bool:
     return connection.get_execution_options().get(DRIVER_CURSOR_OPTION, True)
 
 
+def _autobegin(connection: Connection) -> None:
+    """On PostgreSQL, begin the transaction SQLAlchemy begins on a first statement
+    (autobegin). The driver runs in autocommit mode there, its BEGIN queued by engine.py's
+    begin event (`_pipeline_transactions`), so a statement this module ran outside
+    `begin()` would run outside any transaction: a server-side cursor (`stream`) would be
+    refused, and queued statements would wait for a COMMIT that never comes. Through
+    SQLAlchemy, and with psycopg's own transactions before pipelines, such a statement ran
+    in a transaction that ends with the connection; so it does here. SQLite keeps its
+    driver's autocommit, as before."""
+    if connection.dialect.name == "postgresql" and not connection.in_transaction():
+        connection.begin()
+
+
 # eq=False: hashed by identity, because `fetch` looks its result processors up by the
 # compiled statement on every call (a field-wise hash would walk every column).
 @dataclass(frozen=True, eq=False)
@@ -201,6 +214,8 @@ class PreparedStatement:
         waits for one (or the COMMIT): on PostgreSQL's fast path it is queued on the
         connection; elsewhere it runs at once. Bind values are converted now, so a value
         the column type refuses fails here as with `execute`."""
+        if on_driver_cursor(connection):
+            _autobegin(connection)
         pending = _pending(connection)
         if pending is None:
             self.execute(connection, parameters)
@@ -212,6 +227,8 @@ class PreparedStatement:
         """`execute_many`, queued as `execute_later` queues."""
         if not rows:
             return
+        if on_driver_cursor(connection):
+            _autobegin(connection)
         pending = _pending(connection)
         if pending is None:
             self.execute_many(connection, rows)
@@ -234,6 +251,7 @@ class PreparedStatement:
                 yield [tuple(row) for row in rows]
             return
         compiled = self._compile(connection.dialect, ())
+        _autobegin(connection)
         flush_pending(connection)
         driver = connection.connection
         named = connection.dialect.name == "postgresql"
@@ -284,6 +302,7 @@ class PreparedStatement:
             return
         compiled = self._compile(connection.dialect, tuple(rows[0]))
         driver_rows = compiled.driver_rows(rows)
+        _autobegin(connection)
         if _pending(connection):
             flush_pending(connection, (compiled.sql, driver_rows, True))
             return
@@ -297,6 +316,7 @@ class PreparedStatement:
         self, connection: Connection, parameters: Mapping[str, Any]
     ) -> tuple[_Compiled, list[tuple[Any, ...]], Any]:
         """(the compiled statement, every row it returned, the cursor's description)."""
+        _autobegin(connection)
         compiled = self._compile(connection.dialect, tuple(parameters))
         driver_parameters = compiled.driver_parameters(parameters)
         if _pending(connection):
