@@ -15,13 +15,13 @@ from urllib.parse import quote
 
 
 @contextlib.contextmanager
-def postgres_schema(server_url: str) -> Iterator[str]:
+def postgres_schema(server_url: str, prefix: str = "bench_") -> Iterator[str]:
     """A fresh schema on a PostgreSQL server, dropped afterwards: its URL (search_path set
-    through libpq's options), so each system and round gets empty tables of its own on the
-    same server."""
+    through libpq's options), so each system and round (and each test:
+    registry_project_tests/backends.py) gets empty tables of its own on the same server."""
     import sqlalchemy as sa
 
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}{uuid.uuid4().hex[:16]}"
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:

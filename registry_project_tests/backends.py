@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
+
+from benchmarks.harness import postgres_schema
 
 POSTGRES_ENV = "REGISTRY_TEST_POSTGRES_URL"
 
@@ -35,15 +34,5 @@ def postgres_base_url() -> str:
 def postgres_schema_url() -> Iterator[str]:
     """A fresh schema on the test server, dropped afterwards; the URL selects it through
     search_path, so every table the registry creates lands in it."""
-    base = postgres_base_url()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        separator = "&" if "?" in base else "?"
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema(postgres_base_url(), prefix="t_") as url:
+        yield url
