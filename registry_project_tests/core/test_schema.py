@@ -215,19 +215,26 @@ def test_only_the_run_start_commits_unsynced_on_postgres(monkeypatch: pytest.Mon
     write with the server's default (on), also on the pooled connection the run start
     used. Read inside each transaction, just before its COMMIT: the engine's commit
     listener, which sends the COMMIT with what is queued, is wrapped to look first."""
-    levels: list[str] = []
+    seen: dict[int, str] = {}  # transaction id -> its synchronous_commit, in order
     send_commit = engine_module.commit_pending
 
-    def looking_first(connection: sa.Connection) -> None:
+    def looking(connection: sa.Connection) -> None:
+        # Called by both hooks below; with REGISTRY_PREPARED_STATEMENTS=0 nothing is queued
+        # and only the listener runs (SQLAlchemy sends the COMMIT after it). A transaction
+        # that wrote has an id; each is recorded once.
         wrote = connection.exec_driver_sql("SELECT txid_current_if_assigned()").scalar()
-        if wrote is not None:
-            levels.append(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+        if wrote is not None and wrote not in seen:
+            seen[wrote] = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+
+    def looking_first(connection: sa.Connection) -> None:
+        looking(connection)
         send_commit(connection)
 
     monkeypatch.setattr(engine_module, "commit_pending", looking_first)
     with postgres_schema_url() as url:
         registry = ModelRegistry.open(url, tempfile.mkdtemp())
-        levels.clear()  # opening wrote the schema
+        sa.event.listen(registry.engine, "commit", looking)
+        seen.clear()  # opening wrote the schema
         try:
             for number in (1, 2):
                 with registry.start_run("train", params={"lr": 0.1}) as run:
@@ -237,7 +244,7 @@ def test_only_the_run_start_commits_unsynced_on_postgres(monkeypatch: pytest.Mon
         finally:
             registry.close()
     # Per round: run start, version, run end, promotion.
-    assert levels == ["off", "on", "on", "on"] * 2, levels
+    assert list(seen.values()) == ["off", "on", "on", "on"] * 2, seen
 
 
 def test_the_one_production_index_is_partial_on_both_dialects() -> None:
