@@ -20,7 +20,6 @@ from registry_project.core.errors import ConfigurationError
 from registry_project.core.secrets import mask_credentials
 from registry_project.core.store.prepared import (
     DRIVER_CURSOR_OPTION,
-    PreparedStatement,
     begin_later,
     commit_pending,
     discard_pending,
@@ -236,7 +235,7 @@ def _on_driver(connection: Connection, statement: str) -> None:
 def write_transaction(engine: Engine, *, sync_later: bool = False) -> Iterator[Connection]:
     """A transaction that will write; on SQLite it holds the write lock from its start.
 
-    `sync_later=True`: the commit is not synced to disk
+    `sync_later=True` (SQLite): the commit is not synced to disk
     on its own but by the next synced commit of any connection, which fsyncs the WAL it
     was appended to. In WAL mode every commit appends its frames to the one log, in commit
     order, and with synchronous=FULL each commit first syncs that log, all of it; so a
@@ -249,11 +248,10 @@ def write_transaction(engine: Engine, *, sync_later: bool = False) -> Iterator[C
     start of a training run (run_ops.start), which its process's next write (a
     registration, the run's end) makes durable; see docs/ARCHITECTURE.md, Storage rules.
 
-    On PostgreSQL the same holds of `synchronous_commit=off` for one transaction (SET
-    LOCAL): its commit returns before its WAL record is flushed, and a later synchronous
-    commit flushes the WAL up to its own record, every earlier record with it; a server
-    crash can lose the unsynced commit only with everything after it. The setting is queued
-    with the transaction's first statements (prepared.py), so it costs no round trip."""
+    Not on PostgreSQL (`sync_later` is ignored there): the server is not the client's
+    machine, so a server crash that lost an unsynced run start would not take its client
+    with it; the client, acknowledged, would go on training and fail on its next write.
+    SQLite's file and the process writing it lose power together."""
     with engine.connect() as connection:
         relaxed = sync_later and connection.dialect.name == "sqlite"
         options: dict[str, bool] = {WRITE_OPTION: True}
@@ -262,18 +260,10 @@ def write_transaction(engine: Engine, *, sync_later: bool = False) -> Iterator[C
         connection = connection.execution_options(**options)
         try:
             with connection.begin():
-                if sync_later and connection.dialect.name == "postgresql":
-                    _COMMIT_UNSYNCED.execute_later(connection, {})
                 yield connection
         finally:
             if relaxed:
                 _restore_synchronous(connection)
-
-
-# SET LOCAL as a function call: a SELECT, which psycopg may prepare like any statement.
-_COMMIT_UNSYNCED = PreparedStatement(
-    sa.select(sa.func.set_config("synchronous_commit", "off", sa.true()))
-)
 
 
 def _restore_synchronous(connection: Connection) -> None:
