@@ -235,18 +235,18 @@ def _on_driver(connection: Connection, statement: str) -> None:
 def write_transaction(engine: Engine, *, sync_later: bool = False) -> Iterator[Connection]:
     """A transaction that will write; on SQLite it holds the write lock from its start.
 
-    `sync_later=True` (SQLite): the commit is not synced to disk
-    on its own but by the next synced commit of any connection, which fsyncs the WAL it
-    was appended to. In WAL mode every commit appends its frames to the one log, in commit
-    order, and with synchronous=FULL each commit first syncs that log, all of it; so a
-    commit made with synchronous=NORMAL, which is consistent but may be lost on a power
-    loss (sqlite.org/pragma.html#pragma_synchronous, sqlite.org/wal.html), becomes
-    durable with the next FULL commit after it, and a power loss can lose it only
-    together with every later commit, never behind one of them: no durable row can point
-    at a lost one. A checkpoint also syncs the WAL before it copies frames. For a write
-    whose loss with the power is harmless until a later synced write depends on it: the
-    start of a training run (run_ops.start), which its process's next write (a
-    registration, the run's end) makes durable; see docs/ARCHITECTURE.md, Storage rules.
+    `sync_later=True` (SQLite): the commit is not synced to disk on its own but by the next
+    synced commit of any connection, which fsyncs the WAL it was appended to. In WAL mode
+    every commit appends its frames to the one log, in commit order, and with
+    synchronous=FULL each commit first syncs that log, all of it; so a commit made with
+    synchronous=NORMAL, which is consistent but may be lost on a power loss
+    (sqlite.org/pragma.html#pragma_synchronous, sqlite.org/wal.html), becomes durable with
+    the next FULL commit after it, and a power loss can lose it only together with every
+    later commit, never behind one of them: no durable row can point at a lost one. A
+    checkpoint also syncs the WAL before it copies frames. For a write whose loss with the
+    power is harmless until a later synced write depends on it: the start of a training run
+    (run_ops.start), which its process's next write (a registration, the run's end) makes
+    durable; see docs/ARCHITECTURE.md, Storage rules.
 
     Not on PostgreSQL (`sync_later` is ignored there): the server is not the client's
     machine, so a server crash that lost an unsynced run start would not take its client

@@ -181,8 +181,7 @@ def name_and_stage(name: Comparison, stage: Comparison | None) -> Candidates:
 def candidates(node: Comparison) -> Candidates | None:
     """The comparison as an index lookup, when an index serves it (none for `!=`, `like`,
     `version`, `creator`, `stage` other than production and params, which stay per-row
-    checks). The
-    indexes named are those of migration 0008 and before."""
+    checks). The indexes named are those of migration 0008 and before."""
     field, op, values = node.field, node.op, node.values
     if op in ("!=", "like"):
         return None
