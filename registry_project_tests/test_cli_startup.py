@@ -1,7 +1,8 @@
 """What the `registry` command imports, as real processes (issue #18).
 
 `registry --help` must not load SQLAlchemy, the core registry or any heavy library;
-`registry versions m --limit 20` needs SQLAlchemy to open the registry, and nothing of
+`registry versions m --limit 20` reads a SQLite registry without SQLAlchemy
+(core/store/sqlite_reads.py), and opens any other registry with SQLAlchemy and nothing of
 Dagster, pandas, pyarrow, MLflow, Alembic or boto. No timing here (benchmarks/startup.py
 measures the seconds); a module list is what a test can hold without flaking.
 """
@@ -144,21 +145,37 @@ def registry_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_versions_opens_the_registry_without_heavy_libraries(registry_dir: Path) -> None:
+def test_versions_of_a_sqlite_registry_loads_neither_sqlalchemy_nor_the_core(
+    registry_dir: Path,
+) -> None:
     output, modules = modules_after("--json", "versions", "m", "--limit", "20", cwd=registry_dir)
     rows = json.loads(output)
     assert [row["version"] for row in rows] == list(range(25, 5, -1))
+    assert "registry_project.core.store.sqlite_reads" in modules  # the list is real
+    assert loaded(modules, ("sqlalchemy", "registry_project.core.registry")) == []
+    assert loaded(modules, ("registry_project.core.facade", "registry_project.core.ops")) == []
+    assert loaded(modules, (*HEAVY, *OTHER_COMMANDS)) == []
+
+
+def test_versions_opening_the_registry_loads_no_heavy_library(registry_dir: Path) -> None:
+    """A URL with options is SQLAlchemy's to read: the command opens the registry."""
+    url = f"sqlite:///{registry_dir / '.registry' / 'registry.db'}?timeout=30"
+    output, modules = modules_after(
+        "--database-url", url, "--json", "versions", "m", "--limit", "20"
+    )
+    assert [row["version"] for row in json.loads(output)] == list(range(25, 5, -1))
     assert "sqlalchemy" in modules and "registry_project.core.registry" in modules
     assert loaded(modules, HEAVY) == []
     assert loaded(modules, OTHER_COMMANDS) == []
 
 
-def test_versions_on_sqlite_loads_neither_postgresql_nor_the_other_commands_ops(
+def test_versions_opening_a_sqlite_registry_loads_neither_postgresql_nor_other_ops(
     registry_dir: Path,
 ) -> None:
     """SQLAlchemy's PostgreSQL dialect (and its psycopg and asyncpg adapters) only for a
     PostgreSQL registry; the facade's ops modules for writes only in the calls using them."""
-    output, modules = modules_after("versions", "m", "--limit", "20", cwd=registry_dir)
+    url = f"sqlite:///{registry_dir / '.registry' / 'registry.db'}?timeout=30"
+    output, modules = modules_after("--database-url", url, "versions", "m", "--limit", "20")
     assert "25" in output and "sqlalchemy.dialects.sqlite" in modules
     assert loaded(modules, ("sqlalchemy.dialects.postgresql", "psycopg", "asyncpg")) == []
     lazy_ops = ("audit_ops", "tag_ops", "registration", "retention_ops", "run_param_ops")
@@ -171,8 +188,8 @@ def test_versions_on_sqlite_loads_neither_postgresql_nor_the_other_commands_ops(
 
 def test_versions_through_the_console_script_loads_no_heavy_library(registry_dir: Path) -> None:
     modules = imported_by_console_script("versions", "m", "--limit", "20", cwd=registry_dir)
-    assert "sqlalchemy" in modules
-    assert loaded(modules, (*HEAVY, *OTHER_COMMANDS)) == []
+    assert "registry_project.core.store.sqlite_reads" in modules
+    assert loaded(modules, ("sqlalchemy", *HEAVY, *OTHER_COMMANDS)) == []
 
 
 def test_the_public_names_resolve_on_first_use() -> None:

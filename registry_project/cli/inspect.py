@@ -141,7 +141,16 @@ def versions(
     Example:
       registry versions churn --order-by -metrics.auc --limit 5
     """
-    found = state.registry().versions(name, stage=stage, order_by=order_by, limit=limit)
+    # A SQLite registry is listed without loading SQLAlchemy, most of this command's
+    # start-up (core/store/sqlite_reads.py); anything else opens the registry. Imported
+    # here: the records it builds are no part of `--help`.
+    from registry_project.core.store import sqlite_reads
+
+    found = sqlite_reads.list_versions(
+        state.config.database_url, name, stage=stage, order_by=order_by, limit=limit
+    )
+    if found is None:
+        found = state.registry().versions(name, stage=stage, order_by=order_by, limit=limit)
     if state.json:
         emit_json(found)
         return

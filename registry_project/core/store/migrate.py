@@ -16,15 +16,12 @@ from sqlalchemy.engine import Connection, Engine
 from registry_project.core.errors import RegistryNotFoundError, SchemaVersionError
 from registry_project.core.secrets import mask_credentials
 from registry_project.core.store.engine import write_transaction
+from registry_project.core.store.schema_revision import HEAD_REVISION
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# The newest migration's revision, so that opening a registry checks its schema without
-# importing Alembic (~0.1 s on every CLI command); Alembic is loaded only to change a
-# schema. `test_schema` checks this against the migrations directory.
-HEAD_REVISION = "0009"
 # Where Alembic records a database's revision (its default version table).
 _VERSION_TABLE = "alembic_version"
 # Arbitrary constant: the PostgreSQL advisory lock that serialises schema changes.

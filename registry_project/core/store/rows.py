@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from sqlalchemy.engine import Row
+from typing import TYPE_CHECKING, Any
 
 from registry_project.core.entities import (
     CodeVersion,
@@ -25,6 +23,11 @@ from registry_project.core.entities import (
     frozen_mapping,
 )
 from registry_project.core.validation import canonical_json
+
+if TYPE_CHECKING:
+    # Annotations only: the CLI's SQLAlchemy-free read path (sqlite_reads.py) builds its
+    # versions here too, without loading SQLAlchemy.
+    from sqlalchemy.engine import Row
 
 
 def columns_to_json(columns: Sequence[Column]) -> str:

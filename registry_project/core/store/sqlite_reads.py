@@ -1,0 +1,210 @@
+"""A model's versions read on the stdlib sqlite3 driver, without SQLAlchemy (issue #18).
+
+A CLI command is a whole process, and importing SQLAlchemy and the facade was about 0.4 s
+of the 0.56 s that `registry versions churn --limit 20` took. For a SQLite registry at
+this package's schema, `list_versions` answers with the same `ModelVersion` values as
+`ModelRegistry.versions`, from the same queries (store/versions.py) written as SQL text,
+in one read transaction. Whatever it does not handle (PostgreSQL, a URL with options or
+escapes, no such file, another schema revision, a driver error) returns None, and the
+caller opens the registry as usual, which reports each of those with its usual message.
+`test_sqlite_reads` holds both paths to the same results.
+
+It only reads: the connection is opened read-write so that SQLite can use the WAL's
+shared-memory file, and then set `query_only`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from registry_project.core.entities import ModelVersion
+from registry_project.core.errors import ModelNotFoundError
+from registry_project.core.store.rows import version_from_values
+from registry_project.core.store.schema_revision import HEAD_REVISION
+from registry_project.core.validation.names import validate_name
+from registry_project.core.validation.values import (
+    OrderBy,
+    parse_order_by,
+    parse_stage,
+    validate_limit,
+)
+
+_SCHEMES = ("sqlite:///", "sqlite+pysqlite:///")
+# The engine's own busy timeout (engine.SQLITE_BUSY_TIMEOUT_SECONDS); a WAL reader rarely
+# waits, but a checkpoint's or a recovery's lock can hold it for a moment.
+_BUSY_TIMEOUT_SECONDS = 60
+# The columns a listing may be ordered by (parse_order_by's fields): never SQL from input.
+_ORDER_COLUMNS = {
+    "version": "v.version",
+    "created_at": "v.created_at",
+    "stage_changed_at": "v.stage_changed_at",
+}
+_TIMES = ("created_at", "stage_changed_at")
+# Ids per `IN (...)` of the metrics query: far below SQLite's limit on bound parameters.
+_IDS_PER_QUERY = 500
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a plain SQLite URL (`sqlite:///relative.db`, `sqlite:////abs.db`); None
+    for anything SQLAlchemy would read differently from its text (options, escapes,
+    in-memory) and for other backends."""
+    scheme = next((s for s in _SCHEMES if database_url.startswith(s)), None)
+    if scheme is None:
+        return None
+    path = database_url[len(scheme) :]
+    if not path or path == ":memory:" or any(c in path for c in "?%#"):
+        return None
+    return Path(path).expanduser()
+
+
+def list_versions(
+    database_url: str,
+    name: str,
+    *,
+    stage: str | None,
+    order_by: str,
+    limit: int | None,
+) -> list[ModelVersion] | None:
+    """`ModelRegistry.versions(name, stage=, order_by=, limit=)` of a SQLite registry, or
+    None where the registry must be opened to answer (see the module's docstring). Raises
+    the same errors as `versions` for bad input and an unknown model."""
+    path = sqlite_path(database_url)
+    if path is None or not path.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(
+            f"file:{quote(str(path))}?mode=rw",
+            uri=True,
+            timeout=_BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+        )
+    except sqlite3.Error:
+        return None
+    try:
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA query_only=1")
+        connection.execute("BEGIN")  # one snapshot for the existence check and the rows
+        if not _at_head_revision(connection):
+            return None
+        return _versions(connection, name, stage=stage, order_by=order_by, limit=limit)
+    except sqlite3.Error:
+        return None
+    finally:
+        connection.close()
+
+
+def _at_head_revision(connection: sqlite3.Connection) -> bool:
+    try:
+        recorded = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.OperationalError:  # no version table: an empty or foreign database
+        return False
+    return [row[0] for row in recorded] == [HEAD_REVISION]
+
+
+def _versions(
+    connection: sqlite3.Connection,
+    name: str,
+    *,
+    stage: str | None,
+    order_by: str,
+    limit: int | None,
+) -> list[ModelVersion]:
+    # Validated in the order and with the errors of version_ops.list_versions.
+    validate_name(name, "model name")
+    order = parse_order_by(order_by)
+    wanted_stage = parse_stage(stage).value if stage is not None else None
+    limit = validate_limit(limit)
+    if connection.execute("SELECT 1 FROM models WHERE name = ?", (name,)).fetchone() is None:
+        raise ModelNotFoundError(f"no model named {name!r}; list models with `registry models`")
+    if order.is_metric:
+        rows = _by_metric(connection, name, wanted_stage, order, limit)
+    else:
+        rows = _by_column(connection, name, wanted_stage, order, limit)
+    metrics = _latest_metrics(connection, [row["id"] for row in rows])
+    return [version_from_values(_typed(row), metrics.get(row["id"], {})) for row in rows]
+
+
+def _stage_clause(stage: str | None, parameters: list[Any]) -> str:
+    if stage is None:
+        return ""
+    parameters.append(stage)
+    return " AND v.stage = ?"
+
+
+def _limit_clause(limit: int | None, parameters: list[Any]) -> str:
+    if limit is None:
+        return ""
+    parameters.append(limit)
+    return " LIMIT ?"
+
+
+def _by_column(
+    connection: sqlite3.Connection, name: str, stage: str | None, order: OrderBy, limit: int | None
+) -> list[sqlite3.Row]:
+    parameters: list[Any] = [name]
+    direction = "DESC" if order.descending else "ASC"
+    sql = (
+        "SELECT v.* FROM model_versions AS v WHERE v.model_name = ?"
+        + _stage_clause(stage, parameters)
+        + f" ORDER BY {_ORDER_COLUMNS[order.field]} {direction}, v.version DESC"
+        + _limit_clause(limit, parameters)
+    )
+    return connection.execute(sql, parameters).fetchall()
+
+
+def _by_metric(
+    connection: sqlite3.Connection, name: str, stage: str | None, order: OrderBy, limit: int | None
+) -> list[sqlite3.Row]:
+    """The versions with the metric by its value, then those without it, newest first."""
+    parameters: list[Any] = [name, order.field]
+    direction = "DESC" if order.descending else "ASC"
+    sql = (
+        "SELECT v.* FROM version_metric_latest AS m"
+        " JOIN model_versions AS v ON v.id = m.version_id"
+        " WHERE m.model_name = ? AND m.key = ?"
+        + _stage_clause(stage, parameters)
+        + f" ORDER BY m.value {direction}, v.version DESC"
+        + _limit_clause(limit, parameters)
+    )
+    rows = connection.execute(sql, parameters).fetchall()
+    if limit is not None and len(rows) >= limit:
+        return rows
+    parameters = [name, name, order.field]
+    rest = (
+        "SELECT v.* FROM model_versions AS v WHERE v.model_name = ? AND v.id NOT IN"
+        " (SELECT version_id FROM version_metric_latest WHERE model_name = ? AND key = ?)"
+        + _stage_clause(stage, parameters)
+        + " ORDER BY v.version DESC"
+        + _limit_clause(None if limit is None else limit - len(rows), parameters)
+    )
+    return rows + connection.execute(rest, parameters).fetchall()
+
+
+def _latest_metrics(
+    connection: sqlite3.Connection, version_ids: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    metrics: dict[str, dict[str, float]] = {}
+    for start in range(0, len(version_ids), _IDS_PER_QUERY):
+        chunk = version_ids[start : start + _IDS_PER_QUERY]
+        marks = ", ".join("?" * len(chunk))
+        for version_id, key, value in connection.execute(
+            f"SELECT version_id, key, value FROM version_metric_latest"
+            f" WHERE version_id IN ({marks})",
+            chunk,
+        ):
+            metrics.setdefault(version_id, {})[key] = value
+    return metrics
+
+
+def _typed(row: sqlite3.Row) -> dict[str, Any]:
+    """The row's values as SQLAlchemy's types give them: UTC-aware datetimes (stored as
+    naive UTC text, store/schema.UTCDateTime)."""
+    values = dict(zip(row.keys(), row, strict=True))
+    for column in _TIMES:
+        values[column] = datetime.fromisoformat(values[column]).replace(tzinfo=UTC)
+    return values
