@@ -216,6 +216,94 @@ def test_dependents_come_in_order_once_per_relation_and_page_by_keyset(
     )
 
 
+def test_dependents_are_whole_entities_field_by_field_on_every_plan(
+    registry: ModelRegistry,
+) -> None:
+    # The store builds Dependents without their __init__ (store/dependents.py): each must
+    # be the object Dependent(...) gives, field by field and type by type.
+    shared = registry.snapshot_dataset("shared", _customers())
+    with registry.start_run("both", inputs={"train": shared, "test": shared}) as run:
+        beta = [registry.register_model("beta", i, run=run) for i in range(2)]
+    with registry.start_run("alpha", inputs={"validation": shared}) as run:
+        alpha = registry.register_model("alpha", 0, run=run)
+    registry.transition(alpha, Stage.STAGING)
+    evaluated = registry.register_model("gamma", 1)
+    registry.log_metrics(evaluated, {"auc": 0.8, "f1": 0.7}, dataset=shared)
+    registry.log_metrics(beta[1], {"auc": 0.9}, dataset=shared)
+    expected = [
+        {
+            "version_id": alpha.id,
+            "model_name": "alpha",
+            "version": 1,
+            "stage": Stage.STAGING,
+            "relation": "trained",
+            "role": "validation",
+        },
+        {
+            "version_id": beta[0].id,
+            "model_name": "beta",
+            "version": 1,
+            "stage": Stage.EXPERIMENT,
+            "relation": "trained",
+            "role": "test",
+        },
+        {
+            "version_id": beta[1].id,
+            "model_name": "beta",
+            "version": 2,
+            "stage": Stage.EXPERIMENT,
+            "relation": "evaluated",
+            "role": None,
+        },
+        {
+            "version_id": beta[1].id,
+            "model_name": "beta",
+            "version": 2,
+            "stage": Stage.EXPERIMENT,
+            "relation": "trained",
+            "role": "test",
+        },
+        {
+            "version_id": evaluated.id,
+            "model_name": "gamma",
+            "version": 1,
+            "stage": Stage.EXPERIMENT,
+            "relation": "evaluated",
+            "role": None,
+        },
+    ]
+    with registry.engine.connect() as connection:
+        listings = [
+            registry.dependents(shared),
+            [d for p in _pages(registry, shared.id, 2) for d in p],
+            dependents_store.dependents_of(connection, shared.id, limit=10, plan="walked"),
+            dependents_store.dependents_of(connection, shared.id, limit=1, plan="gathered")
+            + dependents_store.dependents_of(
+                connection, shared.id, limit=10, after=("alpha", 1, "trained"), plan="gathered"
+            ),
+        ]
+    for found in listings:
+        assert [type(d) for d in found] == [Dependent] * len(expected)
+        assert [vars(d) for d in found] == expected
+        for dependent, fields in zip(found, expected, strict=True):
+            assert [type(value) for value in vars(dependent).values()] == [
+                type(value) for value in fields.values()
+            ]
+            built = Dependent(**fields)  # type: ignore[arg-type]
+            assert dependent == built and hash(dependent) == hash(built)
+            assert repr(dependent) == repr(built)
+            with pytest.raises(AttributeError):
+                dependent.role = "x"  # type: ignore[misc]
+
+
+def _pages(registry: ModelRegistry, dataset: str, limit: int) -> list[list[Dependent]]:
+    pages, page = [], registry.dependents(dataset, limit=limit)
+    while page:
+        pages.append(page)
+        page = registry.dependents(dataset, limit=limit, after=page[-1].cursor)
+    return pages
+
+
 def _many_dependents(registry: ModelRegistry) -> tuple[str, str]:
     """A snapshot most versions depend on, every way there is, and one a few depend on."""
     shared = registry.snapshot_dataset("shared", _customers())

@@ -22,7 +22,9 @@ A page takes whichever costs less by those estimates (`_walks`); a whole listing
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,6 +40,17 @@ NO_LIMIT = 2**62
 _START = ("", 0, "")
 _STAGE_OF = {stage.value: stage for stage in Stage}
 TRAINED, EVALUATED = "trained", "evaluated"
+# Dependent's fields, in order: `_dependent` and `_add_rows` fill them without __init__.
+_FIELDS = ("version_id", "model_name", "version", "stage", "relation", "role")
+if (
+    tuple(field.name for field in dataclasses.fields(Dependent)) != _FIELDS
+    or hasattr(Dependent, "__post_init__")
+    or hasattr(Dependent, "__slots__")
+):
+    raise RuntimeError(
+        "Dependent is no longer a plain dataclass of "
+        f"{', '.join(_FIELDS)}: update store/dependents.py's builders to match"
+    )
 
 
 def _after(
@@ -51,24 +64,24 @@ def _after(
     )
 
 
-# Gathered. The dataset's runs with their first role (a snapshot read in two roles, train
-# and test, is one dependent), grouped in the index's own order: no sort, no table.
-_runs = (
-    sa.select(run_inputs.c.run_id, sa.func.min(run_inputs.c.role).label("role"))
-    .where(run_inputs.c.dataset_id == sa.bindparam("dataset_id"))
-    .group_by(run_inputs.c.run_id)
-    .subquery("runs_read")
-)
 _version_columns = (
     model_versions.c.id.label("version_id"),
     model_versions.c.model_name,
     model_versions.c.version,
     model_versions.c.stage,
 )
+# Gathered. The dataset's run inputs joined straight to their runs' versions. A snapshot
+# read in two roles (train and test) by one run gives each of its versions two rows, which
+# the sort puts side by side, first role first; `_gathered` keeps the first (one dependent,
+# its first role). Not grouped in SQL: SQLite's GROUP BY (a materialized table, an
+# aggregate step per run) cost more than the join itself, for a case that is rare.
 _gathered_trained = (
-    sa.select(*_version_columns, sa.literal(TRAINED).label("relation"), _runs.c.role)
-    .select_from(_runs.join(model_versions, model_versions.c.run_id == _runs.c.run_id))
-    .where(_after(model_versions.c.model_name, model_versions.c.version, TRAINED))
+    sa.select(*_version_columns, sa.literal(TRAINED).label("relation"), run_inputs.c.role)
+    .select_from(run_inputs.join(model_versions, model_versions.c.run_id == run_inputs.c.run_id))
+    .where(
+        run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
+        _after(model_versions.c.model_name, model_versions.c.version, TRAINED),
+    )
 )
 # A semi-join: a version with several metrics on the dataset is one dependent, no DISTINCT.
 _gathered_evaluated = sa.select(
@@ -82,9 +95,11 @@ _gathered_evaluated = sa.select(
     _after(model_versions.c.model_name, model_versions.c.version, EVALUATED),
 )
 _both = sa.union_all(_gathered_trained, _gathered_evaluated).subquery("dependents")
+# Without the relation: a row is "trained" exactly when it has a role (run_inputs.role is
+# NOT NULL, an evaluation has none), and a column fewer is a value fewer per row to fetch.
 _GATHERED = PreparedStatement(
-    sa.select(_both)
-    .order_by(_both.c.model_name, _both.c.version, _both.c.relation)
+    sa.select(_both.c.version_id, _both.c.model_name, _both.c.version, _both.c.stage, _both.c.role)
+    .order_by(_both.c.model_name, _both.c.version, _both.c.relation, _both.c.role)
     .limit(sa.bindparam("page_size", type_=sa.BigInteger()))
 )
 
@@ -205,21 +220,69 @@ def _version_estimate(connection: Connection) -> int:
 def _gathered(
     connection: Connection, dataset_id: str, start: tuple[str, int, str], limit: int | None
 ) -> list[Dependent]:
-    rows = _GATHERED.execute(
-        connection,
-        {
-            "dataset_id": dataset_id,
-            "after_model": start[0],
-            "after_version": start[1],
-            "after_relation": start[2],
-            "page_size": NO_LIMIT if limit is None else limit,
-        },
-    )
-    stage_of = _STAGE_OF
-    return [
-        Dependent(version_id, model_name, version, stage_of[stage], relation, role)
-        for version_id, model_name, version, stage, relation, role in rows
-    ]
+    found: list[Dependent] = []
+    while True:
+        wanted = NO_LIMIT if limit is None else limit - len(found)
+        rows = _GATHERED.execute(
+            connection,
+            {
+                "dataset_id": dataset_id,
+                "after_model": start[0],
+                "after_version": start[1],
+                "after_relation": start[2],
+                "page_size": wanted,
+            },
+        )
+        _add_rows(found, rows)
+        # A page short of its limit only because a version's second role was dropped reads
+        # on after the last row (which skips that version's other roles).
+        if len(rows) < wanted or limit is None or len(found) >= limit:
+            return found
+        last = rows[-1]
+        start = (last[1], last[2], EVALUATED if last[4] is None else TRAINED)
+
+
+def _add_rows(found: list[Dependent], rows: list[tuple[Any, ...]]) -> None:
+    """`_GATHERED`'s rows (version id, model, version, stage, role) as Dependents on
+    `found`, a version's first "trained" row only (the others are its run's other roles)."""
+    stage_of, new, append = _STAGE_OF, object.__new__, found.append
+    last_id, last_trained = None, False
+    for version_id, model_name, version, stage, role in rows:
+        trained = role is not None
+        if trained and last_trained and version_id == last_id:
+            continue
+        last_id, last_trained = version_id, trained
+        # What Dependent(...) leaves in the instance's __dict__, in its field order, at
+        # under half the cost (see `_dependent`).
+        dependent = new(Dependent)
+        state = dependent.__dict__
+        state["version_id"] = version_id
+        state["model_name"] = model_name
+        state["version"] = version
+        state["stage"] = stage_of[stage]
+        state["relation"] = TRAINED if trained else EVALUATED
+        state["role"] = role
+        append(dependent)
+
+
+def _dependent(
+    version_id: str, model_name: str, version: int, stage: str, relation: str, role: str | None
+) -> Dependent:
+    """Dependent(version_id, model_name, version, Stage(stage), relation, role), built as
+    `_add_rows` builds it: the frozen dataclass's __init__ sets each field through
+    object.__setattr__, which on a listing of 10,000 dependents was about a quarter of
+    its time; filling the new instance's __dict__ gives the same object (equal, same
+    hash, same vars()), as long as Dependent stays a plain dataclass of `_FIELDS`
+    (checked on import)."""
+    dependent = object.__new__(Dependent)
+    state = dependent.__dict__
+    state["version_id"] = version_id
+    state["model_name"] = model_name
+    state["version"] = version
+    state["stage"] = _STAGE_OF[stage]
+    state["relation"] = relation
+    state["role"] = role
+    return dependent
 
 
 def _walked(
@@ -231,7 +294,6 @@ def _walked(
     # Twice the page in versions per batch: a walk is chosen when most versions depend on
     # the dataset, so one batch usually fills the page.
     batch = 2 * (limit + 1)
-    stage_of = _STAGE_OF
     found: list[Dependent] = []
     while True:
         rows = _WALKED.execute(
@@ -246,11 +308,9 @@ def _walked(
         for version_id, model_name, number, stage, role, evaluated in rows:
             # "evaluated" sorts before "trained": a version's rows in relation order.
             if evaluated is not None and (model_name, number, EVALUATED) > start:
-                found.append(Dependent(version_id, model_name, number, stage_of[stage], EVALUATED))
+                found.append(_dependent(version_id, model_name, number, stage, EVALUATED, None))
             if role is not None and (model_name, number, TRAINED) > start:
-                found.append(
-                    Dependent(version_id, model_name, number, stage_of[stage], TRAINED, role)
-                )
+                found.append(_dependent(version_id, model_name, number, stage, TRAINED, role))
             if len(found) >= limit:
                 return found[:limit]
         if len(rows) < batch:  # the last version walked
