@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from sqlalchemy.engine import Connection
 
 from registry_project import ModelRegistry, Stage
 from registry_project.core import errors
@@ -229,7 +230,8 @@ def test_dependents_are_whole_entities_field_by_field_on_every_plan(
     registry.transition(alpha, Stage.STAGING)
     evaluated = registry.register_model("gamma", 1)
     registry.log_metrics(evaluated, {"auc": 0.8, "f1": 0.7}, dataset=shared)
-    registry.log_metrics(beta[1], {"auc": 0.9}, dataset=shared)
+    # Two roles by two metric keys: four rows of one version on the walk.
+    registry.log_metrics(beta[1], {"auc": 0.9, "f1": 0.8}, dataset=shared)
     expected = [
         {
             "version_id": alpha.id,
@@ -277,6 +279,8 @@ def test_dependents_are_whole_entities_field_by_field_on_every_plan(
             registry.dependents(shared),
             [d for p in _pages(registry, shared.id, 2) for d in p],
             dependents_store.dependents_of(connection, shared.id, limit=10, plan="walked"),
+            _store_pages(connection, shared.id, 1, "walked"),
+            _store_pages(connection, shared.id, 2, "gathered"),
             dependents_store.dependents_of(connection, shared.id, limit=1, plan="gathered")
             + dependents_store.dependents_of(
                 connection, shared.id, limit=10, after=("alpha", 1, "trained"), plan="gathered"
@@ -294,6 +298,22 @@ def test_dependents_are_whole_entities_field_by_field_on_every_plan(
             assert repr(dependent) == repr(built)
             with pytest.raises(AttributeError):
                 dependent.role = "x"  # type: ignore[misc]
+
+
+def _store_pages(connection: Connection, dataset: str, limit: int, plan: str) -> list[Dependent]:
+    collected: list[Dependent] = []
+    page = dependents_store.dependents_of(connection, dataset, limit=limit, plan=plan)
+    while page:
+        collected += page
+        last = page[-1]
+        page = dependents_store.dependents_of(
+            connection,
+            dataset,
+            limit=limit,
+            after=(last.model_name, last.version, last.relation),
+            plan=plan,
+        )
+    return collected
 
 
 def _pages(registry: ModelRegistry, dataset: str, limit: int) -> list[list[Dependent]]:

@@ -103,39 +103,50 @@ _GATHERED = PreparedStatement(
     .limit(sa.bindparam("page_size", type_=sa.BigInteger()))
 )
 
-# Walked: the versions after (model, version) in order, a batch at a time, each with its
-# first role as a trainee (NULL if none) and whether it was evaluated on the dataset (NULL
-# if not); split into rows, and the others dropped, in Python. Not filtered in SQL: there
-# each probe would run twice (in the WHERE and the result), and PostgreSQL turns an EXISTS
-# under OR into a hashed subplan (every run that read the dataset, hashed on each page).
-_role_read = (
-    sa.select(sa.func.min(run_inputs.c.role))
-    .where(
-        run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
-        run_inputs.c.run_id == model_versions.c.run_id,
-    )
-    .scalar_subquery()
-)
-_evaluated_on = (
-    sa.select(sa.literal(1))
-    .where(
-        version_metrics.c.dataset_id == sa.bindparam("dataset_id"),
-        version_metrics.c.version_id == model_versions.c.id,
-    )
-    .limit(1)
-    .scalar_subquery()
-)
+# Walked: the versions after (model, version) in order, each left-joined to its run's
+# inputs of the dataset and its metrics on it, the versions with neither dropped in SQL,
+# a batch of rows at a time; split into dependents in Python. Joins, not correlated
+# subqueries: each probe runs once, as a nested-loop step (a scalar subquery per version
+# cost SQLite and PostgreSQL several times more), and the non-dependents' rows are never
+# fetched. A version has one row per role its run read the dataset in and metric key
+# logged on it (usually one); its first role, where it has several, is read apart
+# (`_FIRST_ROLE`), by the database's own collation as the gathered plan's order has it.
+_evaluated_column = version_metrics.c.version_id.label("evaluated")
 _WALKED = PreparedStatement(
-    sa.select(*_version_columns, _role_read.label("role"), _evaluated_on.label("evaluated"))
+    sa.select(*_version_columns, run_inputs.c.role, _evaluated_column)
+    .select_from(
+        model_versions.outerjoin(
+            run_inputs,
+            sa.and_(
+                run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
+                run_inputs.c.run_id == model_versions.c.run_id,
+            ),
+        ).outerjoin(
+            version_metrics,
+            sa.and_(
+                version_metrics.c.dataset_id == sa.bindparam("dataset_id"),
+                version_metrics.c.version_id == model_versions.c.id,
+            ),
+        )
+    )
     .where(
         sa.tuple_(model_versions.c.model_name, model_versions.c.version)
         > sa.tuple_(
             sa.bindparam("after_model", type_=sa.String()),
             sa.bindparam("after_version", type_=sa.Integer()),
-        )
+        ),
+        sa.or_(run_inputs.c.role.is_not(None), version_metrics.c.version_id.is_not(None)),
     )
     .order_by(model_versions.c.model_name, model_versions.c.version)
     .limit(sa.bindparam("batch", type_=sa.BigInteger()))
+)
+_FIRST_ROLE = PreparedStatement(
+    sa.select(sa.func.min(run_inputs.c.role))
+    .select_from(run_inputs.join(model_versions, model_versions.c.run_id == run_inputs.c.run_id))
+    .where(
+        run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
+        model_versions.c.id == sa.bindparam("version_id", type_=sa.String()),
+    )
 )
 
 # The estimates a page's plan is chosen by: how many runs read the dataset and versions
@@ -291,9 +302,9 @@ def _walked(
     # From the cursor's own version on (it may have its "trained" row left after an
     # "evaluated" one): after (model, version - 1).
     model, version = start[0], start[1] - 1
-    # Twice the page in versions per batch: a walk is chosen when most versions depend on
-    # the dataset, so one batch usually fills the page.
-    batch = 2 * (limit + 1)
+    # A page and two rows more: with a row per version, as usual, the batch's last version
+    # (set aside below) and the cursor's own (which may give nothing) still leave a page.
+    batch = limit + 2
     found: list[Dependent] = []
     while True:
         rows = _WALKED.execute(
@@ -305,14 +316,48 @@ def _walked(
                 "batch": batch,
             },
         )
-        for version_id, model_name, number, stage, role, evaluated in rows:
-            # "evaluated" sorts before "trained": a version's rows in relation order.
-            if evaluated is not None and (model_name, number, EVALUATED) > start:
-                found.append(_dependent(version_id, model_name, number, stage, EVALUATED, None))
-            if role is not None and (model_name, number, TRAINED) > start:
-                found.append(_dependent(version_id, model_name, number, stage, TRAINED, role))
-            if len(found) >= limit:
-                return found[:limit]
-        if len(rows) < batch:  # the last version walked
+        full = len(rows) == batch
+        if full:
+            # The last version's rows may go on past the batch: the next batch reads it.
+            end = len(rows) - 1
+            while end and rows[end - 1][0] == rows[-1][0]:
+                end -= 1
+            if end == 0:  # one version's rows fill the batch
+                batch *= 2
+                continue
+            rows = rows[:end]
+        _add_walked(connection, dataset_id, found, rows, start)
+        if len(found) >= limit:
+            return found[:limit]
+        if not full:  # the last version walked
             return found
         model, version = rows[-1][1], rows[-1][2]
+
+
+def _add_walked(
+    connection: Connection,
+    dataset_id: str,
+    found: list[Dependent],
+    rows: list[tuple[Any, ...]],
+    start: tuple[str, int, str],
+) -> None:
+    """`_WALKED`'s rows (whole versions) as the Dependents after `start`, on `found`."""
+    index, count = 0, len(rows)
+    while index < count:
+        version_id, model_name, number, stage, role, evaluated = rows[index]
+        index += 1
+        if index < count and rows[index][0] == version_id:
+            # Its run read the dataset in several roles, or it has several metrics on it.
+            roles = {role}
+            while index < count and rows[index][0] == version_id:
+                roles.add(rows[index][4])
+                index += 1
+            if len(roles) > 1:
+                [(role,)] = _FIRST_ROLE.execute(
+                    connection, {"dataset_id": dataset_id, "version_id": version_id}
+                )
+        # "evaluated" sorts before "trained": a version's rows in relation order.
+        if evaluated is not None and (model_name, number, EVALUATED) > start:
+            found.append(_dependent(version_id, model_name, number, stage, EVALUATED, None))
+        if role is not None and (model_name, number, TRAINED) > start:
+            found.append(_dependent(version_id, model_name, number, stage, TRAINED, role))
