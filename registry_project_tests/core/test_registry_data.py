@@ -386,6 +386,11 @@ def test_paging_by_either_plan_gives_exactly_the_whole_listing_in_order(
         assert dependents_store._walks(connection, shared, 2)
         assert not dependents_store._walks(connection, shared, 100)
         assert not dependents_store._walks(connection, other, 2)
+        # Chosen once per dataset and page size on a connection, then kept for a while.
+        dependents_store.dependents_of(connection, shared, limit=2)
+        dependents_store.dependents_of(connection, other, limit=2)
+        kept = connection.info[dependents_store.PLAN_CACHE_KEY]
+        assert kept[(shared, 2)][0] == "walked" and kept[(other, 2)][0] == "gathered"
     # Through the API, with cursors as text, on whichever plan it picks.
     for limit in (2, 5, 100):
         collected, page = [], registry.dependents(shared, limit=limit)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -171,6 +172,11 @@ _DEPENDENT_COUNT = PreparedStatement(
         sa.select(sa.func.count()).select_from(_capped_evaluated).scalar_subquery(),
     )
 )
+# Connection.info key (the pooled connection's own dict): {(dataset id, page size): (plan,
+# when chosen)}, at most _PLANS_KEPT of them, each for PLAN_SECONDS.
+PLAN_CACHE_KEY = "registry_dependents_plans"
+PLAN_SECONDS = 5.0
+_PLANS_KEPT = 256
 # SQLite: versions are never deleted, so the largest rowid is their number (read off the
 # table's b-tree, not counted). PostgreSQL: the planner's own estimate (-1 before the
 # first ANALYZE, then counted).
@@ -193,16 +199,29 @@ def dependents_of(
     compare them."""
     start = _START if after is None else after
     if plan is None:
-        plan = (
-            "walked"
-            if limit is not None and _walks(connection, dataset_id, limit)
-            else ("gathered")
-        )
+        plan = "gathered" if limit is None else _chosen_plan(connection, dataset_id, limit)
     if plan == "gathered":
         return _gathered(connection, dataset_id, start, limit)
     if limit is None:
         raise ValueError("the walked plan reads pages: give a limit")
     return _walked(connection, dataset_id, start, limit)
+
+
+def _chosen_plan(connection: Connection, dataset_id: str, limit: int) -> str:
+    """`_walks`'s choice for pages of `limit`, kept on the pooled connection for
+    `PLAN_SECONDS`: paging through a listing asks on every page, and on PostgreSQL the
+    counts cost about what the page's own rows do. Only the choice is kept, never rows: a
+    stale one costs time, not correctness (both plans give the same pages)."""
+    plans = connection.info.setdefault(PLAN_CACHE_KEY, {})
+    now = time.monotonic()
+    kept = plans.get((dataset_id, limit))
+    if kept is not None and now - kept[1] < PLAN_SECONDS:
+        return kept[0]
+    plan = "walked" if _walks(connection, dataset_id, limit) else "gathered"
+    if len(plans) >= _PLANS_KEPT:
+        plans.clear()
+    plans[(dataset_id, limit)] = (plan, now)
+    return plan
 
 
 def _walks(connection: Connection, dataset_id: str, limit: int) -> bool:
