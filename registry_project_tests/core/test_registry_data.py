@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from sqlalchemy.engine import Connection
 
 from registry_project import ModelRegistry, Stage
 from registry_project.core import errors
@@ -216,6 +217,113 @@ def test_dependents_come_in_order_once_per_relation_and_page_by_keyset(
     )
 
 
+def test_dependents_are_whole_entities_field_by_field_on_every_plan(
+    registry: ModelRegistry,
+) -> None:
+    # The store builds Dependents without their __init__ (store/dependents.py): each must
+    # be the object Dependent(...) gives, field by field and type by type.
+    shared = registry.snapshot_dataset("shared", _customers())
+    with registry.start_run("both", inputs={"train": shared, "test": shared}) as run:
+        beta = [registry.register_model("beta", i, run=run) for i in range(2)]
+    with registry.start_run("alpha", inputs={"validation": shared}) as run:
+        alpha = registry.register_model("alpha", 0, run=run)
+    registry.transition(alpha, Stage.STAGING)
+    evaluated = registry.register_model("gamma", 1)
+    registry.log_metrics(evaluated, {"auc": 0.8, "f1": 0.7}, dataset=shared)
+    # Two roles by two metric keys: four rows of one version on the walk.
+    registry.log_metrics(beta[1], {"auc": 0.9, "f1": 0.8}, dataset=shared)
+    expected = [
+        {
+            "version_id": alpha.id,
+            "model_name": "alpha",
+            "version": 1,
+            "stage": Stage.STAGING,
+            "relation": "trained",
+            "role": "validation",
+        },
+        {
+            "version_id": beta[0].id,
+            "model_name": "beta",
+            "version": 1,
+            "stage": Stage.EXPERIMENT,
+            "relation": "trained",
+            "role": "test",
+        },
+        {
+            "version_id": beta[1].id,
+            "model_name": "beta",
+            "version": 2,
+            "stage": Stage.EXPERIMENT,
+            "relation": "evaluated",
+            "role": None,
+        },
+        {
+            "version_id": beta[1].id,
+            "model_name": "beta",
+            "version": 2,
+            "stage": Stage.EXPERIMENT,
+            "relation": "trained",
+            "role": "test",
+        },
+        {
+            "version_id": evaluated.id,
+            "model_name": "gamma",
+            "version": 1,
+            "stage": Stage.EXPERIMENT,
+            "relation": "evaluated",
+            "role": None,
+        },
+    ]
+    with registry.engine.connect() as connection:
+        listings = [
+            registry.dependents(shared),
+            [d for p in _pages(registry, shared.id, 2) for d in p],
+            dependents_store.dependents_of(connection, shared.id, limit=10, plan="walked"),
+            _store_pages(connection, shared.id, 1, "walked"),
+            _store_pages(connection, shared.id, 2, "gathered"),
+            dependents_store.dependents_of(connection, shared.id, limit=1, plan="gathered")
+            + dependents_store.dependents_of(
+                connection, shared.id, limit=10, after=("alpha", 1, "trained"), plan="gathered"
+            ),
+        ]
+    for found in listings:
+        assert [type(d) for d in found] == [Dependent] * len(expected)
+        assert [vars(d) for d in found] == expected
+        for dependent, fields in zip(found, expected, strict=True):
+            assert [type(value) for value in vars(dependent).values()] == [
+                type(value) for value in fields.values()
+            ]
+            built = Dependent(**fields)  # type: ignore[arg-type]
+            assert dependent == built and hash(dependent) == hash(built)
+            assert repr(dependent) == repr(built)
+            with pytest.raises(AttributeError):
+                dependent.role = "x"  # type: ignore[misc]
+
+
+def _store_pages(connection: Connection, dataset: str, limit: int, plan: str) -> list[Dependent]:
+    collected: list[Dependent] = []
+    page = dependents_store.dependents_of(connection, dataset, limit=limit, plan=plan)
+    while page:
+        collected += page
+        last = page[-1]
+        page = dependents_store.dependents_of(
+            connection,
+            dataset,
+            limit=limit,
+            after=(last.model_name, last.version, last.relation),
+            plan=plan,
+        )
+    return collected
+
+
+def _pages(registry: ModelRegistry, dataset: str, limit: int) -> list[list[Dependent]]:
+    pages, page = [], registry.dependents(dataset, limit=limit)
+    while page:
+        pages.append(page)
+        page = registry.dependents(dataset, limit=limit, after=page[-1].cursor)
+    return pages
+
+
 def _many_dependents(registry: ModelRegistry) -> tuple[str, str]:
     """A snapshot most versions depend on, every way there is, and one a few depend on."""
     shared = registry.snapshot_dataset("shared", _customers())
@@ -278,6 +386,11 @@ def test_paging_by_either_plan_gives_exactly_the_whole_listing_in_order(
         assert dependents_store._walks(connection, shared, 2)
         assert not dependents_store._walks(connection, shared, 100)
         assert not dependents_store._walks(connection, other, 2)
+        # Chosen once per dataset and page size on a connection, then kept for a while.
+        dependents_store.dependents_of(connection, shared, limit=2)
+        dependents_store.dependents_of(connection, other, limit=2)
+        kept = connection.info[dependents_store.PLAN_CACHE_KEY]
+        assert kept[(shared, 2)][0] == "walked" and kept[(other, 2)][0] == "gathered"
     # Through the API, with cursors as text, on whichever plan it picks.
     for limit in (2, 5, 100):
         collected, page = [], registry.dependents(shared, limit=limit)

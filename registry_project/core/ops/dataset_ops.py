@@ -192,10 +192,14 @@ def get(w: Writer, dataset: DatasetRef) -> DatasetSnapshot:
     with w.read() as connection:
         found = dataset_store.fetch_dataset(connection, wanted)
     if found is None:
-        raise DatasetNotFoundError(
-            f"no dataset snapshot with id {wanted}; list them with `registry datasets`"
-        )
+        raise _not_found(wanted)
     return found
+
+
+def _not_found(wanted: str) -> DatasetNotFoundError:
+    return DatasetNotFoundError(
+        f"no dataset snapshot with id {wanted}; list them with `registry datasets`"
+    )
 
 
 def list_all(w: Writer, name: str | None, *, include_deleted: bool) -> list[DatasetSnapshot]:
@@ -236,9 +240,12 @@ def dependents(
 ) -> list[Dependent]:
     page_size = validate_limit(limit)
     start = None if after is None else dependents_cursor(after)
-    found_id = get(w, dataset).id
+    wanted = dataset_id(dataset)
     with w.read() as connection:
-        return dependents_store.dependents_of(connection, found_id, limit=page_size, after=start)
+        # Checked in the transaction the page is read in, as `get` would check it.
+        if not dataset_store.dataset_exists(connection, wanted):
+            raise _not_found(wanted)
+        return dependents_store.dependents_of(connection, wanted, limit=page_size, after=start)
 
 
 _RELATIONS = ("trained", "evaluated")

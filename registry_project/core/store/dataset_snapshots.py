@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import DatasetKind, DatasetSnapshot
+from registry_project.core.store.prepared import PreparedStatement
 from registry_project.core.store.rows import dataset_from_row, dataset_values
 from registry_project.core.store.schema import datasets
 
@@ -19,6 +20,18 @@ def insert_dataset(connection: Connection, snapshot: DatasetSnapshot) -> None:
 def fetch_dataset(connection: Connection, dataset_id: str) -> DatasetSnapshot | None:
     row = connection.execute(sa.select(datasets).where(datasets.c.id == dataset_id)).first()
     return dataset_from_row(row) if row is not None else None
+
+
+_EXISTS = PreparedStatement(
+    sa.select(sa.literal(1)).where(datasets.c.id == sa.bindparam("dataset_id", type_=sa.String()))
+)
+
+
+def dataset_exists(connection: Connection, dataset_id: str) -> bool:
+    """Whether a snapshot or reference (or its tombstone) has this id: for the callers that
+    need only that, one indexed probe on the driver's cursor (each page of `dependents`
+    checks it; reading the whole row through SQLAlchemy cost a page more than its rows)."""
+    return bool(_EXISTS.execute(connection, {"dataset_id": dataset_id}))
 
 
 def lock_dataset(connection: Connection, dataset_id: str) -> DatasetSnapshot | None:

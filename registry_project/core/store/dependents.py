@@ -22,7 +22,10 @@ A page takes whichever costs less by those estimates (`_walks`); a whole listing
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,6 +41,17 @@ NO_LIMIT = 2**62
 _START = ("", 0, "")
 _STAGE_OF = {stage.value: stage for stage in Stage}
 TRAINED, EVALUATED = "trained", "evaluated"
+# Dependent's fields, in order: `_dependent` and `_add_rows` fill them without __init__.
+_FIELDS = ("version_id", "model_name", "version", "stage", "relation", "role")
+if (
+    tuple(field.name for field in dataclasses.fields(Dependent)) != _FIELDS
+    or hasattr(Dependent, "__post_init__")
+    or hasattr(Dependent, "__slots__")
+):
+    raise RuntimeError(
+        "Dependent is no longer a plain dataclass of "
+        f"{', '.join(_FIELDS)}: update store/dependents.py's builders to match"
+    )
 
 
 def _after(
@@ -51,24 +65,24 @@ def _after(
     )
 
 
-# Gathered. The dataset's runs with their first role (a snapshot read in two roles, train
-# and test, is one dependent), grouped in the index's own order: no sort, no table.
-_runs = (
-    sa.select(run_inputs.c.run_id, sa.func.min(run_inputs.c.role).label("role"))
-    .where(run_inputs.c.dataset_id == sa.bindparam("dataset_id"))
-    .group_by(run_inputs.c.run_id)
-    .subquery("runs_read")
-)
 _version_columns = (
     model_versions.c.id.label("version_id"),
     model_versions.c.model_name,
     model_versions.c.version,
     model_versions.c.stage,
 )
+# Gathered. The dataset's run inputs joined straight to their runs' versions. A snapshot
+# read in two roles (train and test) by one run gives each of its versions two rows, which
+# the sort puts side by side, first role first; `_gathered` keeps the first (one dependent,
+# its first role). Not grouped in SQL: SQLite's GROUP BY (a materialized table, an
+# aggregate step per run) cost more than the join itself, for a case that is rare.
 _gathered_trained = (
-    sa.select(*_version_columns, sa.literal(TRAINED).label("relation"), _runs.c.role)
-    .select_from(_runs.join(model_versions, model_versions.c.run_id == _runs.c.run_id))
-    .where(_after(model_versions.c.model_name, model_versions.c.version, TRAINED))
+    sa.select(*_version_columns, sa.literal(TRAINED).label("relation"), run_inputs.c.role)
+    .select_from(run_inputs.join(model_versions, model_versions.c.run_id == run_inputs.c.run_id))
+    .where(
+        run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
+        _after(model_versions.c.model_name, model_versions.c.version, TRAINED),
+    )
 )
 # A semi-join: a version with several metrics on the dataset is one dependent, no DISTINCT.
 _gathered_evaluated = sa.select(
@@ -82,45 +96,58 @@ _gathered_evaluated = sa.select(
     _after(model_versions.c.model_name, model_versions.c.version, EVALUATED),
 )
 _both = sa.union_all(_gathered_trained, _gathered_evaluated).subquery("dependents")
+# Without the relation: a row is "trained" exactly when it has a role (run_inputs.role is
+# NOT NULL, an evaluation has none), and a column fewer is a value fewer per row to fetch.
 _GATHERED = PreparedStatement(
-    sa.select(_both)
-    .order_by(_both.c.model_name, _both.c.version, _both.c.relation)
+    sa.select(_both.c.version_id, _both.c.model_name, _both.c.version, _both.c.stage, _both.c.role)
+    .order_by(_both.c.model_name, _both.c.version, _both.c.relation, _both.c.role)
     .limit(sa.bindparam("page_size", type_=sa.BigInteger()))
 )
 
-# Walked: the versions after (model, version) in order, a batch at a time, each with its
-# first role as a trainee (NULL if none) and whether it was evaluated on the dataset (NULL
-# if not); split into rows, and the others dropped, in Python. Not filtered in SQL: there
-# each probe would run twice (in the WHERE and the result), and PostgreSQL turns an EXISTS
-# under OR into a hashed subplan (every run that read the dataset, hashed on each page).
-_role_read = (
-    sa.select(sa.func.min(run_inputs.c.role))
-    .where(
-        run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
-        run_inputs.c.run_id == model_versions.c.run_id,
-    )
-    .scalar_subquery()
-)
-_evaluated_on = (
-    sa.select(sa.literal(1))
-    .where(
-        version_metrics.c.dataset_id == sa.bindparam("dataset_id"),
-        version_metrics.c.version_id == model_versions.c.id,
-    )
-    .limit(1)
-    .scalar_subquery()
-)
+# Walked: the versions after (model, version) in order, each left-joined to its run's
+# inputs of the dataset and its metrics on it, the versions with neither dropped in SQL,
+# a batch of rows at a time; split into dependents in Python. Joins, not correlated
+# subqueries: each probe runs once, as a nested-loop step (a scalar subquery per version
+# cost SQLite and PostgreSQL several times more), and the non-dependents' rows are never
+# fetched. A version has one row per role its run read the dataset in and metric key
+# logged on it (usually one); its first role, where it has several, is read apart
+# (`_FIRST_ROLE`), by the database's own collation as the gathered plan's order has it.
+_evaluated_column = version_metrics.c.version_id.label("evaluated")
 _WALKED = PreparedStatement(
-    sa.select(*_version_columns, _role_read.label("role"), _evaluated_on.label("evaluated"))
+    sa.select(*_version_columns, run_inputs.c.role, _evaluated_column)
+    .select_from(
+        model_versions.outerjoin(
+            run_inputs,
+            sa.and_(
+                run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
+                run_inputs.c.run_id == model_versions.c.run_id,
+            ),
+        ).outerjoin(
+            version_metrics,
+            sa.and_(
+                version_metrics.c.dataset_id == sa.bindparam("dataset_id"),
+                version_metrics.c.version_id == model_versions.c.id,
+            ),
+        )
+    )
     .where(
         sa.tuple_(model_versions.c.model_name, model_versions.c.version)
         > sa.tuple_(
             sa.bindparam("after_model", type_=sa.String()),
             sa.bindparam("after_version", type_=sa.Integer()),
-        )
+        ),
+        sa.or_(run_inputs.c.role.is_not(None), version_metrics.c.version_id.is_not(None)),
     )
     .order_by(model_versions.c.model_name, model_versions.c.version)
     .limit(sa.bindparam("batch", type_=sa.BigInteger()))
+)
+_FIRST_ROLE = PreparedStatement(
+    sa.select(sa.func.min(run_inputs.c.role))
+    .select_from(run_inputs.join(model_versions, model_versions.c.run_id == run_inputs.c.run_id))
+    .where(
+        run_inputs.c.dataset_id == sa.bindparam("dataset_id"),
+        model_versions.c.id == sa.bindparam("version_id", type_=sa.String()),
+    )
 )
 
 # The estimates a page's plan is chosen by: how many runs read the dataset and versions
@@ -145,6 +172,11 @@ _DEPENDENT_COUNT = PreparedStatement(
         sa.select(sa.func.count()).select_from(_capped_evaluated).scalar_subquery(),
     )
 )
+# Connection.info key (the pooled connection's own dict): {(dataset id, page size): (plan,
+# when chosen)}, at most _PLANS_KEPT of them, each for PLAN_SECONDS.
+PLAN_CACHE_KEY = "registry_dependents_plans"
+PLAN_SECONDS = 5.0
+_PLANS_KEPT = 256
 # SQLite: versions are never deleted, so the largest rowid is their number (read off the
 # table's b-tree, not counted). PostgreSQL: the planner's own estimate (-1 before the
 # first ANALYZE, then counted).
@@ -167,16 +199,29 @@ def dependents_of(
     compare them."""
     start = _START if after is None else after
     if plan is None:
-        plan = (
-            "walked"
-            if limit is not None and _walks(connection, dataset_id, limit)
-            else ("gathered")
-        )
+        plan = "gathered" if limit is None else _chosen_plan(connection, dataset_id, limit)
     if plan == "gathered":
         return _gathered(connection, dataset_id, start, limit)
     if limit is None:
         raise ValueError("the walked plan reads pages: give a limit")
     return _walked(connection, dataset_id, start, limit)
+
+
+def _chosen_plan(connection: Connection, dataset_id: str, limit: int) -> str:
+    """`_walks`'s choice for pages of `limit`, kept on the pooled connection for
+    `PLAN_SECONDS`: paging through a listing asks on every page, and on PostgreSQL the
+    counts cost about what the page's own rows do. Only the choice is kept, never rows: a
+    stale one costs time, not correctness (both plans give the same pages)."""
+    plans = connection.info.setdefault(PLAN_CACHE_KEY, {})
+    now = time.monotonic()
+    kept = plans.get((dataset_id, limit))
+    if kept is not None and now - kept[1] < PLAN_SECONDS:
+        return kept[0]
+    plan = "walked" if _walks(connection, dataset_id, limit) else "gathered"
+    if len(plans) >= _PLANS_KEPT:
+        plans.clear()
+    plans[(dataset_id, limit)] = (plan, now)
+    return plan
 
 
 def _walks(connection: Connection, dataset_id: str, limit: int) -> bool:
@@ -205,21 +250,69 @@ def _version_estimate(connection: Connection) -> int:
 def _gathered(
     connection: Connection, dataset_id: str, start: tuple[str, int, str], limit: int | None
 ) -> list[Dependent]:
-    rows = _GATHERED.execute(
-        connection,
-        {
-            "dataset_id": dataset_id,
-            "after_model": start[0],
-            "after_version": start[1],
-            "after_relation": start[2],
-            "page_size": NO_LIMIT if limit is None else limit,
-        },
-    )
-    stage_of = _STAGE_OF
-    return [
-        Dependent(version_id, model_name, version, stage_of[stage], relation, role)
-        for version_id, model_name, version, stage, relation, role in rows
-    ]
+    found: list[Dependent] = []
+    while True:
+        wanted = NO_LIMIT if limit is None else limit - len(found)
+        rows = _GATHERED.execute(
+            connection,
+            {
+                "dataset_id": dataset_id,
+                "after_model": start[0],
+                "after_version": start[1],
+                "after_relation": start[2],
+                "page_size": wanted,
+            },
+        )
+        _add_rows(found, rows)
+        # A page short of its limit only because a version's second role was dropped reads
+        # on after the last row (which skips that version's other roles).
+        if len(rows) < wanted or limit is None or len(found) >= limit:
+            return found
+        last = rows[-1]
+        start = (last[1], last[2], EVALUATED if last[4] is None else TRAINED)
+
+
+def _add_rows(found: list[Dependent], rows: list[tuple[Any, ...]]) -> None:
+    """`_GATHERED`'s rows (version id, model, version, stage, role) as Dependents on
+    `found`, a version's first "trained" row only (the others are its run's other roles)."""
+    stage_of, new, append = _STAGE_OF, object.__new__, found.append
+    last_id, last_trained = None, False
+    for version_id, model_name, version, stage, role in rows:
+        trained = role is not None
+        if trained and last_trained and version_id == last_id:
+            continue
+        last_id, last_trained = version_id, trained
+        # What Dependent(...) leaves in the instance's __dict__, in its field order, at
+        # under half the cost (see `_dependent`).
+        dependent = new(Dependent)
+        state = dependent.__dict__
+        state["version_id"] = version_id
+        state["model_name"] = model_name
+        state["version"] = version
+        state["stage"] = stage_of[stage]
+        state["relation"] = TRAINED if trained else EVALUATED
+        state["role"] = role
+        append(dependent)
+
+
+def _dependent(
+    version_id: str, model_name: str, version: int, stage: str, relation: str, role: str | None
+) -> Dependent:
+    """Dependent(version_id, model_name, version, Stage(stage), relation, role), built as
+    `_add_rows` builds it: the frozen dataclass's __init__ sets each field through
+    object.__setattr__, which on a listing of 10,000 dependents was about a quarter of
+    its time; filling the new instance's __dict__ gives the same object (equal, same
+    hash, same vars()), as long as Dependent stays a plain dataclass of `_FIELDS`
+    (checked on import)."""
+    dependent = object.__new__(Dependent)
+    state = dependent.__dict__
+    state["version_id"] = version_id
+    state["model_name"] = model_name
+    state["version"] = version
+    state["stage"] = _STAGE_OF[stage]
+    state["relation"] = relation
+    state["role"] = role
+    return dependent
 
 
 def _walked(
@@ -228,10 +321,9 @@ def _walked(
     # From the cursor's own version on (it may have its "trained" row left after an
     # "evaluated" one): after (model, version - 1).
     model, version = start[0], start[1] - 1
-    # Twice the page in versions per batch: a walk is chosen when most versions depend on
-    # the dataset, so one batch usually fills the page.
-    batch = 2 * (limit + 1)
-    stage_of = _STAGE_OF
+    # A page and two rows more: with a row per version, as usual, the batch's last version
+    # (set aside below) and the cursor's own (which may give nothing) still leave a page.
+    batch = limit + 2
     found: list[Dependent] = []
     while True:
         rows = _WALKED.execute(
@@ -243,16 +335,48 @@ def _walked(
                 "batch": batch,
             },
         )
-        for version_id, model_name, number, stage, role, evaluated in rows:
-            # "evaluated" sorts before "trained": a version's rows in relation order.
-            if evaluated is not None and (model_name, number, EVALUATED) > start:
-                found.append(Dependent(version_id, model_name, number, stage_of[stage], EVALUATED))
-            if role is not None and (model_name, number, TRAINED) > start:
-                found.append(
-                    Dependent(version_id, model_name, number, stage_of[stage], TRAINED, role)
-                )
-            if len(found) >= limit:
-                return found[:limit]
-        if len(rows) < batch:  # the last version walked
+        full = len(rows) == batch
+        if full:
+            # The last version's rows may go on past the batch: the next batch reads it.
+            end = len(rows) - 1
+            while end and rows[end - 1][0] == rows[-1][0]:
+                end -= 1
+            if end == 0:  # one version's rows fill the batch
+                batch *= 2
+                continue
+            rows = rows[:end]
+        _add_walked(connection, dataset_id, found, rows, start)
+        if len(found) >= limit:
+            return found[:limit]
+        if not full:  # the last version walked
             return found
         model, version = rows[-1][1], rows[-1][2]
+
+
+def _add_walked(
+    connection: Connection,
+    dataset_id: str,
+    found: list[Dependent],
+    rows: list[tuple[Any, ...]],
+    start: tuple[str, int, str],
+) -> None:
+    """`_WALKED`'s rows (whole versions) as the Dependents after `start`, on `found`."""
+    index, count = 0, len(rows)
+    while index < count:
+        version_id, model_name, number, stage, role, evaluated = rows[index]
+        index += 1
+        if index < count and rows[index][0] == version_id:
+            # Its run read the dataset in several roles, or it has several metrics on it.
+            roles = {role}
+            while index < count and rows[index][0] == version_id:
+                roles.add(rows[index][4])
+                index += 1
+            if len(roles) > 1:
+                [(role,)] = _FIRST_ROLE.execute(
+                    connection, {"dataset_id": dataset_id, "version_id": version_id}
+                )
+        # "evaluated" sorts before "trained": a version's rows in relation order.
+        if evaluated is not None and (model_name, number, EVALUATED) > start:
+            found.append(_dependent(version_id, model_name, number, stage, EVALUATED, None))
+        if role is not None and (model_name, number, TRAINED) > start:
+            found.append(_dependent(version_id, model_name, number, stage, TRAINED, role))
