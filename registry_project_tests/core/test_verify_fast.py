@@ -14,8 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from registry_project import ModelRegistry
-from registry_project.core.blobs import S3BlobStore
+from registry_project.core.blobs import S3BlobStore, local
+from registry_project.core.blobs.layout import check_digest, relative_key
 from registry_project.core.blobs.streaming import CHUNK_SIZE
+from registry_project.core.errors import InvalidInputError
 from registry_project.core.ops.blob_checks import BlobChecks, check_blob
 from registry_project.core.store import audit, chain_scan
 from registry_project.core.store.prepared import PreparedStatement, on_driver_cursor
@@ -244,3 +246,34 @@ def test_stream_gives_fetch_rows_in_batches(registry: ModelRegistry, batch: int)
 
     assert streamed == fetched and len(fetched) == 5
     assert all(0 < len(rows) <= batch for rows in batches)
+
+
+class _Digest(str):
+    """A str subclass: the quick test in `local._blob_path` leaves it to check_digest."""
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        "0123456789abcdef" * 4,
+        _Digest("ab" * 32),
+        "AB" * 32,  # upper case
+        "ab" * 31 + "a",  # 63 characters
+        "ab" * 32 + "a",  # 65
+        "ab" * 31 + "ag",  # a letter that is not a hex digit
+        "ab" * 31 + "a\n",  # what a regex's `$` would let through
+        "../" * 21 + "a",
+        "",
+        5,
+    ],
+)
+def test_the_quick_digest_test_accepts_what_check_digest_accepts(digest: object) -> None:
+    root = "/blobs-root"
+    try:
+        expected = f"{root}/{relative_key(check_digest(digest))}"
+    except InvalidInputError as refused:
+        with pytest.raises(InvalidInputError) as raised:
+            local._blob_path(root, digest)  # type: ignore[arg-type]
+        assert str(raised.value) == str(refused)
+    else:
+        assert local._blob_path(root, digest) == expected  # type: ignore[arg-type]
