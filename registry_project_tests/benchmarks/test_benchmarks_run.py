@@ -107,3 +107,20 @@ def test_startup_benchmark_times_our_cli_beside_mlflows(tmp_path: Path) -> None:
     }
     for row in commands.values():
         assert row["runs"] == 2 and row["first_ms"] > 0 and row["median_ms"] > 0
+
+
+def test_floor_benchmark_times_the_floor_beside_w1(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.floor", "--count", "3", "--rounds", "1", "--json"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(done.stdout)["results"]
+    assert set(results) == {"floor", "ours", "ours without syncs"}
+    for figures in results.values():
+        assert figures["median_ms"] > 0 and figures["first_ms"] > 0
+        assert figures["cpu_median_ms"] > 0
