@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -165,3 +167,39 @@ def test_reading_writes_nothing(tmp_path: Path) -> None:
         assert sqlite_reads.list_versions(url, "m", stage=None, order_by=order_by, limit=None)
     assert (tmp_path / "registry.db").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["artifacts", "registry.db"]
+
+
+_WRITER = """
+import sys
+from registry_project import ModelRegistry
+with ModelRegistry.open(sys.argv[1], sys.argv[2]) as registry:
+    for i in range(int(sys.argv[3])):
+        registry.register_model("m", i, metrics={"auc": i / 1000, "loss": 1 - i / 1000})
+"""
+
+
+def test_listings_beside_a_writing_process_are_whole_snapshots(tmp_path: Path) -> None:
+    """Another process registers versions while the listing reads: every listing is one
+    snapshot (the newest versions without gaps, each with both of the metrics its own
+    transaction wrote), never a version whose metrics are not there yet."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    artifacts = str(tmp_path / "artifacts")
+    with ModelRegistry.open(url, artifacts) as registry:
+        registry.register_model("m", -1, metrics={"auc": 0.0, "loss": 1.0})
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, url, artifacts, "150"])
+    seen = set()
+    try:
+        while writer.poll() is None:
+            for order_by in ("-version", "-metrics.auc"):
+                found = sqlite_reads.list_versions(
+                    url, "m", stage=None, order_by=order_by, limit=20
+                )
+                assert found is not None
+                numbers = [version.version for version in found]
+                assert numbers == list(range(numbers[0], numbers[0] - len(numbers), -1))
+                assert all(set(version.metrics) == {"auc", "loss"} for version in found)
+                seen.add(numbers[0])
+    finally:
+        writer.wait(timeout=120)
+    assert writer.returncode == 0
+    assert len(seen) > 3  # the listings did run while versions were being written
