@@ -3,10 +3,15 @@
 Moving a large artifact costs a SHA-256 pass and a write; done one after the other in one
 thread they add up, while hashlib and file writes both release the GIL and can run on
 two cores at once. The caller hashes and hands each chunk over; the worker writes it and,
-if asked, has what it wrote so far flushed to disk every `sync_every` bytes, so a 1 GiB
-blob reaches the disk while it is still being hashed instead of all at once in the final
-fsync. Those flushes run on a third thread: done by the worker itself, each one stopped
-the writing (and, once the queue filled, the hashing) until the disk caught up.
+if asked, has the kernel start writing what it wrote so far out to disk every `sync_every`
+bytes, so a 1 GiB blob reaches the disk while it is still being hashed instead of all at
+once in the final fsync. On Linux that is `sync_file_range(SYNC_FILE_RANGE_WRITE)`: it
+queues the dirty pages for writeback without waiting for them or flushing the disk's
+cache, so the disk stays busy and the one cache flush is the store's final fsync (a
+periodic fdatasync flushed the cache each time and left the disk idle while it waited;
+W5 registered ~1.3x faster without it). Elsewhere it is an fdatasync. These calls run on
+a third thread: done by the worker itself, each one that blocked (a full device queue)
+stopped the writing (and, once the queue filled, the hashing) until the disk caught up.
 
 Invariants it keeps: chunks are written in the order they were handed over; at most
 `QUEUE_DEPTH` chunks wait in the queue, so a fast producer cannot pile up a blob ahead of a
@@ -18,12 +23,16 @@ The periodic syncs only shorten the final fsync, which the store still makes
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import queue
 import threading
+from collections.abc import Callable
 from typing import IO, Final
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has only fsync
+_SYNC_FILE_RANGE_WRITE: Final = 2  # <linux/fs.h>
 
 # Chunks in flight: bounds the memory a fast producer can pile up ahead of a slow disk.
 # Deep enough (8 MiB of 1 MiB chunks) that a worker woken late on a busy machine still
@@ -61,7 +70,7 @@ class BackgroundSink:
                 self._sink.write(chunk)
                 unsynced += len(chunk)
                 if self._syncer is not None and unsynced >= (self._sync_every or 0):
-                    self._sink.flush()  # into the kernel, where the syncer's fdatasync sees it
+                    self._sink.flush()  # into the kernel, where the syncer's call sees it
                     self._syncer.request()
                     unsynced = 0
             except BaseException as exc:  # reported to the producer, never lost
@@ -95,8 +104,9 @@ class BackgroundSink:
 
 
 class _Syncer:
-    """fdatasyncs a file descriptor on request, on its own thread. Requests made while a
-    sync runs are merged into one more sync after it (which covers everything written)."""
+    """Starts writeback of a file descriptor's dirty pages on request (`_start_writeback`),
+    on its own thread. Requests made while one runs are merged into one more call after
+    it (which covers everything written)."""
 
     def __init__(self, descriptor: int) -> None:
         self._descriptor = descriptor
@@ -126,6 +136,32 @@ class _Syncer:
                 return
             if self.error is None:
                 try:
-                    _fdatasync(self._descriptor)
+                    _start_writeback(self._descriptor)
                 except BaseException as exc:  # reported through the sink, never lost
                     self.error = exc
+
+
+def _start_writeback(descriptor: int) -> None:
+    """Have the kernel start writing the file's dirty pages to disk (not a durability
+    step: the store's fsync before the rename is)."""
+    _writeback_function()(descriptor)
+
+
+@functools.cache
+def _writeback_function() -> Callable[[int], None]:
+    """`sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)` where the C library has it
+    (Linux; Python's os module does not wrap it), else `fdatasync`."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (AttributeError, OSError):  # not Linux, or no C library to look in
+        return _fdatasync
+    call.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    call.restype = ctypes.c_int
+
+    def sync_file_range(descriptor: int) -> None:
+        # ctypes releases the GIL for the call, as os.fdatasync does.
+        if call(descriptor, 0, 0, _SYNC_FILE_RANGE_WRITE) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+
+    return sync_file_range
