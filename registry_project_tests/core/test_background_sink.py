@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ def test_a_failed_write_reaches_the_producer_who_is_never_blocked(tmp_path: Path
 def test_a_slow_disk_flush_does_not_stop_the_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The periodic fdatasync runs on its own thread: while one is stuck, chunks keep
+    # The periodic writeback call runs on its own thread: while one is stuck, chunks keep
     # being written (with the flush on the writer thread, the queue filled and the
     # producer blocked here until the disk caught up).
     flushing, release = threading.Event(), threading.Event()
@@ -54,6 +55,8 @@ def test_a_slow_disk_flush_does_not_stop_the_writing(
         release.wait(timeout=30)
         synced.append(descriptor)
 
+    # Both kinds of periodic call (requests merged while one runs may become a flush).
+    monkeypatch.setattr(background_sink, "_start_writeback", slow_fdatasync)
     monkeypatch.setattr(background_sink, "_fdatasync", slow_fdatasync)
     path = tmp_path / "out.bin"
     chunks = [os.urandom(1000) for _ in range(QUEUE_DEPTH * 20)]
@@ -71,7 +74,8 @@ def test_a_slow_disk_flush_does_not_stop_the_writing(
 
 
 def test_a_failed_disk_flush_reaches_the_producer(tmp_path: Path) -> None:
-    read_end, write_end = os.pipe()  # fdatasync refuses a pipe (EINVAL), as a bad disk would
+    # sync_file_range (ESPIPE) and fdatasync (EINVAL) refuse a pipe, as a bad disk would.
+    read_end, write_end = os.pipe()
     try:
         with open(write_end, "wb") as sink:
             background = BackgroundSink(sink, sync_every=100)
@@ -83,6 +87,36 @@ def test_a_failed_disk_flush_reaches_the_producer(tmp_path: Path) -> None:
             background.abandon()
     finally:
         os.close(read_end)
+
+
+def test_every_few_writeback_calls_one_is_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Writeback alone let a disk's (or a VM host's) write cache fill with the whole blob,
+    # and the final fsync waited for all of it: every FLUSH_EVERY-th call empties it.
+    calls: list[str] = []
+    monkeypatch.setattr(background_sink, "_start_writeback", lambda fd: calls.append("w"))
+    monkeypatch.setattr(background_sink, "_fdatasync", lambda fd: calls.append("f"))
+    with open(tmp_path / "out.bin", "wb") as sink:
+        background = BackgroundSink(sink, sync_every=1000)
+        for written in range(1, background_sink.FLUSH_EVERY * 3 + 1):
+            background.write(b"x" * 1000)  # one request each
+            deadline = time.monotonic() + 10
+            while len(calls) < written and time.monotonic() < deadline:
+                time.sleep(0.001)  # one request at a time: none is merged into another
+        background.close()
+    assert calls == (["w"] * (background_sink.FLUSH_EVERY - 1) + ["f"]) * 3
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="sync_file_range is Linux's")
+def test_writeback_is_started_without_a_disk_cache_flush_on_linux(tmp_path: Path) -> None:
+    # Most periodic calls only start writeback (the store's fsync makes the blob durable):
+    # an fdatasync flushes the disk's cache and leaves the disk idle while it waits.
+    assert background_sink._writeback_function() is not background_sink._fdatasync
+    with open(tmp_path / "out.bin", "wb") as sink:
+        sink.write(b"x" * 100_000)
+        sink.flush()
+        background_sink._start_writeback(sink.fileno())
 
 
 def test_chunks_are_hashed_in_order_after_what_the_caller_hashed() -> None:

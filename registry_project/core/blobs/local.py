@@ -5,9 +5,10 @@ Its one job is the local backend's primitives. Invariants it keeps:
 - **Atomic rename.** A blob is written to `<root>/tmp/<uuid>.part`, on the same file
   system as `<root>/blobs/`, and renamed into place with `os.replace`: a blob is either
   absent or complete, never partial under its real name.
-- **fsync before rename, directory fsync after.** The temp file is flushed to disk every
-  `SYNC_EVERY` bytes while it is written and fsynced before the rename; the directory is
-  fsynced after it, so a crash cannot lose a blob a committed row points at.
+- **fsync before rename, directory fsync after.** The kernel is asked to start writing the
+  temp file out every `SYNC_EVERY` bytes while it is written (only to shorten the last
+  step), and the file is fsynced before the rename; the directory is fsynced after it,
+  so a crash cannot lose a blob a committed row points at.
 - **A write always (re)stores its own bytes.** Renaming over an identical existing copy
   heals one corrupted in place and refreshes its modification time, which gc's age check
   (`stored_before`) reads, so a write in flight never loses its blob to gc.
@@ -53,9 +54,12 @@ _FIRST_READ = 64 * 1024
 # How a blob is opened to be checked (O_BINARY exists on Windows only).
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
-# A local blob being written is flushed to disk every this many bytes, so the final fsync
-# has little left to do and the page cache never holds gigabytes of one blob's dirty pages.
-SYNC_EVERY = 64 * 1024 * 1024
+# A local blob being written has its writeback started every this many bytes, and is
+# fdatasynced every few of those (background_sink), so the disk writes while the blob is
+# still hashed, the final fsync has little left to do and the page cache never holds
+# gigabytes of one blob's dirty pages. Measured on W5 (256 MiB, writeback calls alone):
+# 8 MiB beat 4, 16 and 64 MiB (16: -14%, 64: -19%).
+SYNC_EVERY = 8 * 1024 * 1024
 
 
 class LocalBlobStore(BlobStore):
