@@ -314,9 +314,10 @@ def dagster_share(scale: Scale, workdir: Path, report: Report) -> None:
 def large_artifact(scale: Scale, workdir: Path, report: Report) -> None:
     """W5: ours against the two baselines issue #18 names, on the same file, alternating
     within each round: registration against a durable copy (`cp` then `sync` of the copy:
-    the registry makes every blob durable before its row commits), a load (a verified
-    export) against reading and hashing the file with hashlib (every read is verified,
-    so the hash is its floor). Plain `cp` (bytes left in the page cache) is kept beside."""
+    the registry makes every blob durable before its row commits), a load (`load_model`,
+    verified) against reading and hashing the file with hashlib (every read is verified,
+    so the hash is its floor), and an export (a verified copy written to a file) beside
+    it. Plain `cp` (bytes left in the page cache) is kept beside too."""
     directory = _fresh(workdir, "w5")
     source = directory / "source.bin"
     with open(source, "wb") as out:
@@ -325,7 +326,7 @@ def large_artifact(scale: Scale, workdir: Path, report: Report) -> None:
             out.write(block)
     size_mb = source.stat().st_size / 2**20
     seconds: dict[str, list[float]] = {
-        k: [] for k in ("cp", "cp + sync", "hashlib", "register", "load", "reload")
+        k: [] for k in ("cp", "cp + sync", "hashlib", "register", "load", "reload", "export")
     }
     rss, rss_added = [], []
     for round_ in range(scale.artifact_rounds):
@@ -333,7 +334,7 @@ def large_artifact(scale: Scale, workdir: Path, report: Report) -> None:
         if baselines_first:
             _w5_baselines(source, directory, seconds)
         result = _w5_ours(source, _fresh(workdir, "w5-store"))
-        for key in ("register", "load", "reload"):
+        for key in ("register", "load", "reload", "export"):
             seconds[key].append(result[f"{key}_s"])
         rss.append(result["peak_rss_mb"])
         rss_added.append(result["rss_above_baseline_mb"])
@@ -350,6 +351,7 @@ def large_artifact(scale: Scale, workdir: Path, report: Report) -> None:
         ("W5 register vs durable copy", "register", "cp + sync", "cp + sync"),
         ("W5 load vs hashlib read", "load", "hashlib sha256", "hashlib"),
         ("W5 load again vs hashlib read", "reload", "hashlib sha256", "hashlib"),
+        ("W5 export (a verified copy) vs hashlib read", "export", "hashlib sha256", "hashlib"),
         ("W5 register vs plain cp", "register", "cp", "cp"),
     ):
         for system, key in (("registry_project", ours_key), (baseline, baseline_key)):
@@ -401,7 +403,7 @@ def _w5_baselines(source: Path, directory: Path, seconds: dict[str, list[float]]
 
 
 def _w5_ours(source: Path, store: Path) -> dict[str, float]:
-    """Register then export the file, in a fresh process (so its peak RSS is its own)."""
+    """Register, load and export the file, in a fresh process (so its peak RSS is its own)."""
     code = (
         "import json, sys; from pathlib import Path; from benchmarks import ours; "
         f"print(json.dumps(ours.large_artifact(Path({str(store)!r}), Path({str(source)!r}))))"

@@ -14,7 +14,9 @@ deleting). Invariants it keeps:
 - **Verified reads.** `open_verified` and `download_verified` hash the bytes while they
   stream into a spool or a temp file and hand them over (or rename the file into place)
   only if the digest matched: corrupt bytes are never deserialised, and no file ever
-  appears under the target name with wrong content.
+  appears under the target name with wrong content. A large local blob read `in_place`
+  (never by a pickle) is hashed whole first, then handed over itself, and refused after
+  the read if the file changed meanwhile.
 - **No lock while bytes travel.** Nothing here takes a database or process lock; the
   registry's transaction starts after the stream ends.
 - **Bounded memory.** Reads spool to disk past `SPOOL_MAX_IN_MEMORY`.
@@ -111,20 +113,40 @@ class BlobStore(abc.ABC):
 
     @contextlib.contextmanager
     def open_verified(
-        self, digest: str, on_bytes: ProgressCallback | None = None
+        self, digest: str, on_bytes: ProgressCallback | None = None, *, in_place: bool = False
     ) -> Iterator[BinaryIO]:
         """A seekable copy of the blob, yielded only after its SHA-256 matched `digest`.
 
         The copy is a spool that rolls over to a temporary file past
         `SPOOL_MAX_IN_MEMORY`, and is removed when the block exits.
+
+        `in_place=True`, for a reader that does not run the bytes as code (a dataset's
+        parquet, a flavor that is not pickle-based): a backend that can hand over the
+        stored file itself does so for a blob past `SPOOL_MAX_IN_MEMORY`, after hashing it
+        whole, instead of writing a copy of it first (`_open_in_place`). Pickle-based
+        flavors always get the copy: a pickle runs code while it loads, before anything
+        could tell that its bytes changed since they were hashed.
         """
         check_digest(digest)
+        if in_place:
+            with self._open_in_place(digest, on_bytes) as stored:
+                if stored is not None:
+                    yield stored
+                    return
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_IN_MEMORY) as spool:
             actual = self._copy_into(digest, spool, on_bytes)
             if actual.digest != digest:
                 raise _integrity_error(digest, actual.digest, self.root_uri)
             spool.seek(0)
             yield spool  # type: ignore[misc]
+
+    @contextlib.contextmanager
+    def _open_in_place(
+        self, digest: str, on_bytes: ProgressCallback | None
+    ) -> Iterator[BinaryIO | None]:
+        """The stored blob itself, open and verified (see `open_verified`), or None where
+        this backend makes a copy instead (the default: S3, whose objects are downloaded)."""
+        yield None
 
     def download_verified(
         self,

@@ -26,9 +26,13 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
-from registry_project.core.blobs.interface import BlobStore
+from registry_project.core.blobs.interface import (
+    SPOOL_MAX_IN_MEMORY,
+    BlobStore,
+    _integrity_error,
+)
 from registry_project.core.blobs.layout import (
     DIGEST_RE,
     FANOUT_RE,
@@ -44,6 +48,7 @@ from registry_project.core.blobs.streaming import CHUNK_SIZE, hash_stream
 from registry_project.core.errors import (
     BlobNotFoundError,
     ConfigurationError,
+    IntegrityCheckError,
     RegistryError,
     StorageError,
 )
@@ -155,6 +160,49 @@ class LocalBlobStore(BlobStore):
         except OSError as exc:  # permissions, a directory in the way, I/O errors
             raise StorageError(f"could not read blob {path}: {exc}") from exc
 
+    @contextlib.contextmanager
+    def _open_in_place(
+        self, digest: str, on_bytes: ProgressCallback | None
+    ) -> Iterator[BinaryIO | None]:
+        """The blob's own file, hashed whole, for a reader that does not run its bytes as
+        code (`open_verified(in_place=True)`); None for a blob small enough that its copy
+        is an in-memory spool. Past that size a copy would write the whole blob once more
+        (and take as much free disk) before the reader could start.
+
+        Handing the file over is safe because this store never writes into a blob's file:
+        a write renames a new file over it and gc unlinks it, and either way this
+        descriptor keeps the bytes it hashed. Anything else writing into the file itself
+        moves its size, modification or change time (`_written_into`), compared before
+        the hash and after the reader is done: the read is then refused."""
+        path = self._path(digest)
+        try:
+            source = open(path, "rb")  # noqa: SIM115 - closed by the `with source` below
+        except FileNotFoundError as exc:
+            raise self._missing(digest) from exc
+        except OSError as exc:  # permissions, a directory in the way
+            raise StorageError(f"could not read blob {path}: {exc}") from exc
+        with source:
+            before = _file_state(source)
+            if before.st_size <= SPOOL_MAX_IN_MEMORY:
+                yield None
+                return
+            try:
+                _read_sequentially(source.fileno())
+                actual = hash_stream(source, None, on_bytes)
+                source.seek(0)
+            except OSError as exc:  # I/O errors
+                raise StorageError(f"could not read blob {path}: {exc}") from exc
+            if actual.digest != digest:
+                raise _integrity_error(digest, actual.digest, self.root_uri)
+            yield source  # type: ignore[misc]
+            if _written_into(before, _file_state(source)):
+                raise IntegrityCheckError(
+                    f"blob {digest} in {self.root_uri} was written to while it was read "
+                    "(after its hash matched); what was read from it was discarded. Find "
+                    "what writes into the registry's blob directory, then run `registry "
+                    "verify`."
+                )
+
     def check(self, digest: str) -> str | None:
         """As `BlobStore.check`, the same answers, with less Python per blob: verify()
         re-hashes every referenced blob, and for a store of small blobs building a Path
@@ -249,6 +297,21 @@ def _read_sequentially(descriptor: int) -> None:
     if advise is not None:
         with contextlib.suppress(OSError):
             advise(descriptor, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+
+
+def _file_state(file: IO[bytes]) -> os.stat_result:
+    return os.fstat(file.fileno())
+
+
+def _written_into(before: os.stat_result, after: os.stat_result) -> bool:
+    """Whether an open file's bytes may have changed between two fstats: its size or
+    modification time moved, or its change time did (a write whose modification time was
+    set back) while its link count did not. Losing a link also moves the change time, and
+    this store's own writes and gc unlink a blob that is being read (a rename over it, a
+    deletion) without touching its bytes."""
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        return True
+    return before.st_ctime_ns != after.st_ctime_ns and before.st_nlink == after.st_nlink
 
 
 def _make_fan_out(leaf: Path) -> bool:

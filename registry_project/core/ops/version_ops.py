@@ -214,7 +214,9 @@ def load(w: Writer, reference: VersionRef) -> object:
     refuse_pickle_load(
         target.ref, chosen.name, pickle_based=chosen.pickle_based, allow_pickle=w.allow_pickle
     )
-    with w.blobs.open_verified(target.artifact_digest) as stream:
+    # A flavor that does not run its bytes as code may read a large local blob in place.
+    in_place = not chosen.pickle_based
+    with w.blobs.open_verified(target.artifact_digest, in_place=in_place) as stream:
         return chosen.load(stream)
 
 
