@@ -55,9 +55,11 @@ def test_a_corrupt_large_blob_is_refused_before_anything_is_read(tmp_path: Path)
     store = open_blob_store(str(tmp_path / "artifacts"))
     digest, _ = _large_blob(store)
     path = store._path(digest)
-    with open(path, "r+b") as blob:
+    with open(path, "r+b") as blob:  # one byte flipped (a fixed one might already be there)
         blob.seek(LARGE - 5)
-        blob.write(b"X")
+        byte = blob.read(1)[0]
+        blob.seek(LARGE - 5)
+        blob.write(bytes([byte ^ 0xFF]))
     reached = False
     with (
         pytest.raises(errors.IntegrityCheckError, match="corrupt"),
