@@ -18,7 +18,7 @@ import pytest
 
 from registry_project import ModelRegistry, Stage
 from registry_project.core import errors
-from registry_project.core.store import sqlite_reads
+from registry_project.core.store import engine, sqlite_reads
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +203,8 @@ def test_listings_beside_a_writing_process_are_whole_snapshots(tmp_path: Path) -
         writer.wait(timeout=120)
     assert writer.returncode == 0
     assert len(seen) > 3  # the listings did run while versions were being written
+
+
+def test_it_waits_for_a_lock_as_long_as_the_registrys_engine() -> None:
+    # A copy of the engine's constant (store/engine.py imports SQLAlchemy): kept equal.
+    assert sqlite_reads._BUSY_TIMEOUT_SECONDS == engine.SQLITE_BUSY_TIMEOUT_SECONDS

@@ -150,14 +150,17 @@ class LocalBlobStore(BlobStore):
     def _copy_into(
         self, digest: str, sink: IO[bytes] | None, on_bytes: ProgressCallback | None
     ) -> BlobInfo:
+        with self._open_blob(digest) as source:
+            return _hash_open_blob(source, sink, on_bytes)
+
+    def _open_blob(self, digest: str) -> IO[bytes]:
+        """The blob's file, open for reading; `BlobNotFoundError` if it is missing."""
         path = self._path(digest)
         try:
-            with open(path, "rb") as source:
-                _read_sequentially(source.fileno())
-                return hash_stream(source, sink, on_bytes)
+            return open(path, "rb")
         except FileNotFoundError as exc:
             raise self._missing(digest) from exc
-        except OSError as exc:  # permissions, a directory in the way, I/O errors
+        except OSError as exc:  # permissions, a directory in the way
             raise StorageError(f"could not read blob {path}: {exc}") from exc
 
     @contextlib.contextmanager
@@ -174,24 +177,13 @@ class LocalBlobStore(BlobStore):
         descriptor keeps the bytes it hashed. Anything else writing into the file itself
         moves its size, modification or change time (`_written_into`), compared before
         the hash and after the reader is done: the read is then refused."""
-        path = self._path(digest)
-        try:
-            source = open(path, "rb")  # noqa: SIM115 - closed by the `with source` below
-        except FileNotFoundError as exc:
-            raise self._missing(digest) from exc
-        except OSError as exc:  # permissions, a directory in the way
-            raise StorageError(f"could not read blob {path}: {exc}") from exc
-        with source:
+        with self._open_blob(digest) as source:
             before = _file_state(source)
             if before.st_size <= SPOOL_MAX_IN_MEMORY:
                 yield None
                 return
-            try:
-                _read_sequentially(source.fileno())
-                actual = hash_stream(source, None, on_bytes)
-                source.seek(0)
-            except OSError as exc:  # I/O errors
-                raise StorageError(f"could not read blob {path}: {exc}") from exc
+            actual = _hash_open_blob(source, None, on_bytes)
+            source.seek(0)
             if actual.digest != digest:
                 raise _integrity_error(digest, actual.digest, self.root_uri)
             yield source  # type: ignore[misc]
@@ -297,6 +289,18 @@ def _read_sequentially(descriptor: int) -> None:
     if advise is not None:
         with contextlib.suppress(OSError):
             advise(descriptor, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+
+
+def _hash_open_blob(
+    source: IO[bytes], sink: IO[bytes] | None, on_bytes: ProgressCallback | None
+) -> BlobInfo:
+    """Hash an open blob front to back (copying it into `sink` if given); an I/O error
+    is a `StorageError` naming the file."""
+    try:
+        _read_sequentially(source.fileno())
+        return hash_stream(source, sink, on_bytes)
+    except OSError as exc:
+        raise StorageError(f"could not read blob {source.name}: {exc}") from exc
 
 
 def _file_state(file: IO[bytes]) -> os.stat_result:

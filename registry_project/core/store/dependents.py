@@ -41,7 +41,7 @@ NO_LIMIT = 2**62
 _START = ("", 0, "")
 _STAGE_OF = {stage.value: stage for stage in Stage}
 TRAINED, EVALUATED = "trained", "evaluated"
-# Dependent's fields, in order: `_dependent` and `_add_rows` fill them without __init__.
+# Dependent's fields, in order: `_dependent` fills them without __init__.
 _FIELDS = ("version_id", "model_name", "version", "stage", "relation", "role")
 if (
     tuple(field.name for field in dataclasses.fields(Dependent)) != _FIELDS
@@ -275,31 +275,23 @@ def _gathered(
 def _add_rows(found: list[Dependent], rows: list[tuple[Any, ...]]) -> None:
     """`_GATHERED`'s rows (version id, model, version, stage, role) as Dependents on
     `found`, a version's first "trained" row only (the others are its run's other roles)."""
-    stage_of, new, append = _STAGE_OF, object.__new__, found.append
+    append, build = found.append, _dependent
     last_id, last_trained = None, False
     for version_id, model_name, version, stage, role in rows:
         trained = role is not None
         if trained and last_trained and version_id == last_id:
             continue
         last_id, last_trained = version_id, trained
-        # What Dependent(...) leaves in the instance's __dict__, in its field order, at
-        # under half the cost (see `_dependent`).
-        dependent = new(Dependent)
-        state = dependent.__dict__
-        state["version_id"] = version_id
-        state["model_name"] = model_name
-        state["version"] = version
-        state["stage"] = stage_of[stage]
-        state["relation"] = TRAINED if trained else EVALUATED
-        state["role"] = role
-        append(dependent)
+        append(
+            build(version_id, model_name, version, stage, TRAINED if trained else EVALUATED, role)
+        )
 
 
 def _dependent(
     version_id: str, model_name: str, version: int, stage: str, relation: str, role: str | None
 ) -> Dependent:
-    """Dependent(version_id, model_name, version, Stage(stage), relation, role), built as
-    `_add_rows` builds it: the frozen dataclass's __init__ sets each field through
+    """Dependent(version_id, model_name, version, Stage(stage), relation, role), as every
+    listing builds them: the frozen dataclass's __init__ sets each field through
     object.__setattr__, which on a listing of 10,000 dependents was about a quarter of
     its time; filling the new instance's __dict__ gives the same object (equal, same
     hash, same vars()), as long as Dependent stays a plain dataclass of `_FIELDS`

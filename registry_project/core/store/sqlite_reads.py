@@ -204,7 +204,7 @@ def _latest_metrics(
 def _typed(row: sqlite3.Row) -> dict[str, Any]:
     """The row's values as SQLAlchemy's types give them: UTC-aware datetimes (stored as
     naive UTC text, store/schema.UTCDateTime)."""
-    values = dict(zip(row.keys(), row, strict=True))
+    values = dict(row)
     for column in _TIMES:
         values[column] = datetime.fromisoformat(values[column]).replace(tzinfo=UTC)
     return values
