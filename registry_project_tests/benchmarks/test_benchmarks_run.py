@@ -124,3 +124,26 @@ def test_floor_benchmark_times_the_floor_beside_w1(tmp_path: Path) -> None:
     for figures in results.values():
         assert figures["median_ms"] > 0 and figures["first_ms"] > 0
         assert figures["cpu_median_ms"] > 0
+
+
+def test_row_floor_benchmark_times_the_rows_beside_dependents(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "benchmarks.row_floor", "--shared", "40", "--repeat", "1"]
+    postgres = os.environ.get("REGISTRY_TEST_POSTGRES_URL")
+    if postgres:
+        command += ["--postgres", postgres]
+    done = subprocess.run(
+        [*command, "--json"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["rows"] == 44  # 40 trained on the snapshot, 4 of them also evaluated on it
+    assert set(report["results"]) == ({"SQLite", "PostgreSQL"} if postgres else {"SQLite"})
+    for figures in report["results"].values():
+        assert set(figures) == {"fetch", "fetch + build", "fetch + Dependent(...)", "dependents()"}
+        for row in figures.values():
+            assert row["repeats"] == 1 and row["median_us"] > 0 and row["first_us"] > 0
