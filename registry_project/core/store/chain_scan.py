@@ -17,6 +17,8 @@ can only confirm a hash, never be the reason one is reported wrong.
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +39,12 @@ _SCAN = PreparedStatement(
     ).order_by(audit_events.c.seq)
 )
 _BATCH = 5000
+# Events per chunk hashed by a forked child (`scan_chain`), and chunks at most in flight.
+# Hashing is half of the chain check; a child per chunk runs it beside this process's
+# reading (and the replay after it) on another core. Smaller logs are hashed here, as a
+# fork costs about as much as hashing a few thousand events.
+HASH_CHUNK = 25_000
+_IN_FLIGHT = 2
 
 
 @dataclass
@@ -51,49 +59,72 @@ class ChainScan:
 
 
 def scan_chain(
-    connection: Connection, keep: Mapping[str, Collection[str]] | None = None
+    connection: Connection,
+    keep: Mapping[str, Collection[str]] | None = None,
+    *,
+    hash_chunk: int | None = HASH_CHUNK,
 ) -> ChainScan:
     """Check every event and the tip; keep the events whose subject_type is a key of
-    `keep` and whose action is among its values."""
+    `keep` and whose action is among its values.
+
+    With `hash_chunk` (and fork on this platform), each full chunk of that many events is
+    hashed by a forked child while this process reads on (`_ForkedHashes`); None hashes
+    every event here. Either way the same events are judged by the same functions, and
+    the problems come in the same order."""
     keep = keep or {}
     scan = ChainScan(kept={subject_type: [] for subject_type in keep})
     kept = scan.kept
     wanted = {subject_type: frozenset(actions) for subject_type, actions in keep.items()}
-    problems = scan.problems
+    offload = hash_chunk is not None and _forks()
+    # (index of the event in the log, 0 gap / 1 link / 2 content, problem): sorted at
+    # the end, so a content problem found by a child lands where the one pass put it.
+    found: list[tuple[int, int, VerifyProblem]] = []
+    chunk: list[Sequence[Any]] = []
+    chunks: list[tuple[int, list[Sequence[Any]], _ForkedHashes]] = []
     expected_prev = GENESIS_HASH
     expected_seq = 1
-    checked = 0
+    index = 0
     for rows in _SCAN.stream(connection, _BATCH):
-        checked += len(rows)
         for row in rows:
             seq, action, subject_type = row[0], row[4], row[5]
             prev_hash, stored_hash = row[12], row[13]
             if seq != expected_seq:
-                problems.append(
-                    VerifyProblem(
-                        "audit_gap",
-                        f"event #{expected_seq}",
-                        f"events #{expected_seq}..#{seq - 1} are missing (deleted)",
-                    )
-                )
+                found.append((index, 0, _gap(expected_seq, seq)))
             if prev_hash != expected_prev:
-                problems.append(
-                    VerifyProblem(
-                        "audit_chain_broken",
-                        f"event #{seq}",
-                        "prev_hash does not match the hash of the event before it",
+                found.append(
+                    (
+                        index,
+                        1,
+                        VerifyProblem(
+                            "audit_chain_broken",
+                            f"event #{seq}",
+                            "prev_hash does not match the hash of the event before it",
+                        ),
                     )
                 )
-            fast = fast_hash(row)
-            if fast is None or fast != stored_hash:
-                problem = _slow_check(connection, row)
-                if problem is not None:
-                    problems.append(problem)
+            if offload:
+                chunk.append(row)
+            elif fast_hash(row) != stored_hash:
+                _judge(connection, row, index, found)
             if subject_type in wanted and action in wanted[subject_type]:
                 kept[subject_type].append((row[6], action, row[7], row[8], row[10]))
             expected_prev = stored_hash
             expected_seq = seq + 1
-    scan.checked = checked
+            index += 1
+        if offload and len(chunk) >= hash_chunk:  # type: ignore[operator]
+            if len(chunks) >= _IN_FLIGHT:  # bounded: memory, and processes on few cores
+                _collect(connection, *chunks.pop(0), found)
+            chunks.append((index - len(chunk), chunk, _ForkedHashes(chunk)))
+            chunk = []
+    for first, hashed, child in chunks:
+        _collect(connection, first, hashed, child, found)
+    for offset, row in enumerate(chunk):  # the last, partial chunk: here
+        if fast_hash(row) != row[13]:
+            _judge(connection, row, index - len(chunk) + offset, found)
+    found.sort(key=lambda entry: entry[:2])
+    scan.problems.extend(problem for _, _, problem in found)
+    scan.checked = index
+    problems = scan.problems
     head = connection.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one_or_none()
     if head is None:
         problems.append(
@@ -109,6 +140,85 @@ def scan_chain(
             )
         )
     return scan
+
+
+def _gap(expected_seq: int, seq: int) -> VerifyProblem:
+    return VerifyProblem(
+        "audit_gap",
+        f"event #{expected_seq}",
+        f"events #{expected_seq}..#{seq - 1} are missing (deleted)",
+    )
+
+
+def _judge(
+    connection: Connection,
+    row: Sequence[Any],
+    index: int,
+    found: list[tuple[int, int, VerifyProblem]],
+) -> None:
+    """A row whose fast hash did not confirm it, judged by `compute_hash`."""
+    problem = _slow_check(connection, row)
+    if problem is not None:
+        found.append((index, 2, problem))
+
+
+def _collect(
+    connection: Connection,
+    first: int,
+    rows: list[Sequence[Any]],
+    child: _ForkedHashes,
+    found: list[tuple[int, int, VerifyProblem]],
+) -> None:
+    """A chunk's answer from its child (or, if the child gave none, from this process):
+    the rows its fast hash did not confirm, each judged here."""
+    unconfirmed = child.result()
+    if unconfirmed is None:
+        unconfirmed = _unconfirmed(rows)
+    for offset in unconfirmed:
+        _judge(connection, rows[offset], first + offset, found)
+
+
+def _unconfirmed(rows: Sequence[Sequence[Any]]) -> list[int]:
+    """The offsets of the rows whose stored hash `fast_hash` does not confirm."""
+    return [offset for offset, row in enumerate(rows) if fast_hash(row) != row[13]]
+
+
+def _forks() -> bool:
+    """Whether children can be forked (as ops/blob_checks.py decides for its workers:
+    Linux only, where a fork inherits the loaded modules and these rows)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+class _ForkedHashes:
+    """`_unconfirmed(rows)` computed by a forked child. The child inherits the rows (no
+    copy is sent, which cost as much as hashing them), runs only `fast_hash` on them, and
+    sends back the offsets it could not confirm, normally none; it never touches the
+    connection or the registry it inherited. A child that fails or dies sends nothing,
+    and `result` is None: the caller hashes the chunk itself."""
+
+    __slots__ = ("_process", "_receive")
+
+    def __init__(self, rows: list[Sequence[Any]]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_hash_in_child, args=(rows, send), daemon=True)
+        self._process.start()
+        send.close()
+
+    def result(self) -> list[int] | None:
+        try:
+            answer: list[int] | None = self._receive.recv()
+        except (EOFError, OSError):
+            answer = None
+        finally:
+            self._receive.close()
+            self._process.join()
+        return answer
+
+
+def _hash_in_child(rows: list[Sequence[Any]], send: Any) -> None:
+    send.send(_unconfirmed(rows))
+    send.close()
 
 
 def fast_hash(row: Sequence[Any]) -> str | None:
