@@ -85,32 +85,24 @@ def scan_chain(
     expected_seq = 1
     index = 0
     for rows in _SCAN.stream(connection, _BATCH):
-        for row in rows:
-            seq, action, subject_type = row[0], row[4], row[5]
-            prev_hash, stored_hash = row[12], row[13]
-            if seq != expected_seq:
-                found.append((index, 0, _gap(expected_seq, seq)))
-            if prev_hash != expected_prev:
-                found.append(
-                    (
-                        index,
-                        1,
-                        VerifyProblem(
-                            "audit_chain_broken",
-                            f"event #{seq}",
-                            "prev_hash does not match the hash of the event before it",
-                        ),
-                    )
-                )
-            if offload:
-                chunk.append(row)
-            elif fast_hash(row) != stored_hash:
-                _judge(connection, row, index, found)
-            if subject_type in wanted and action in wanted[subject_type]:
-                kept[subject_type].append((row[6], action, row[7], row[8], row[10]))
-            expected_prev = stored_hash
-            expected_seq = seq + 1
-            index += 1
+        if not _linked(rows, expected_seq, expected_prev):  # judged event by event
+            _check_links(rows, index, expected_seq, expected_prev, found)
+        if offload:
+            chunk.extend(rows)
+        else:
+            for offset in _unconfirmed(rows):
+                _judge(connection, rows[offset], index + offset, found)
+        for subject_type, actions in wanted.items():
+            kept[subject_type].extend(
+                [
+                    (row[6], row[4], row[7], row[8], row[10])
+                    for row in rows
+                    if row[5] == subject_type and row[4] in actions
+                ]
+            )
+        last = rows[-1]
+        expected_prev, expected_seq = last[13], last[0] + 1
+        index += len(rows)
         if offload and len(chunk) >= hash_chunk:  # type: ignore[operator]
             if len(chunks) >= _IN_FLIGHT:  # bounded: memory, and processes on few cores
                 _collect(connection, *chunks.pop(0), found)
@@ -140,6 +132,39 @@ def scan_chain(
             )
         )
     return scan
+
+
+def _linked(rows: Sequence[Sequence[Any]], expected_seq: int, expected_prev: str) -> bool:
+    """Whether a batch continues the chain with no gap and no broken link: each event
+    numbered one after the one before and pointing at its hash. Compared as lists (the
+    common case, a whole batch at C speed); False sends the batch to `_check_links`."""
+    seqs = [row[0] for row in rows]
+    if seqs != list(range(expected_seq, expected_seq + len(rows))):
+        return False
+    return [row[12] for row in rows] == [expected_prev, *[row[13] for row in rows[:-1]]]
+
+
+def _check_links(
+    rows: Sequence[Sequence[Any]],
+    index: int,
+    expected_seq: int,
+    expected_prev: str,
+    found: list[tuple[int, int, VerifyProblem]],
+) -> None:
+    """Each event of a batch against the one before it: a gap in the numbering, a
+    prev_hash that is not the hash before it."""
+    for offset, row in enumerate(rows):
+        seq, prev_hash = row[0], row[12]
+        if seq != expected_seq:
+            found.append((index + offset, 0, _gap(expected_seq, seq)))
+        if prev_hash != expected_prev:
+            problem = VerifyProblem(
+                "audit_chain_broken",
+                f"event #{seq}",
+                "prev_hash does not match the hash of the event before it",
+            )
+            found.append((index + offset, 1, problem))
+        expected_prev, expected_seq = row[13], seq + 1
 
 
 def _gap(expected_seq: int, seq: int) -> VerifyProblem:
