@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from registry_project.core.entities import Stage, VerifyProblem
 from registry_project.core.store.prepared import PreparedStatement
+from registry_project.core.store.retention import not_retired
 from registry_project.core.store.schema import audit_events, datasets, model_versions
 
 # Actions whose `after` records a version's or a dataset's state.
@@ -52,7 +53,10 @@ class _Recorded:
 # What `chain_scan.scan_chain` keeps for `audit_mismatches`, so the log is read once.
 REPLAYED = {"model_version": _VERSION_ACTIONS, "dataset": _DATASET_ACTIONS}
 
-# The rows compared, read on the driver's cursor (100,000 versions in one verify()).
+# The rows compared, read on the driver's cursor (100,000 versions in one verify()), with
+# whether the version keeps its artifact's bytes: verify() takes the digests of those to
+# re-hash from these rows (`referenced_digests(connection, versions=...)`) instead of
+# reading the table twice.
 _VERSION_ROWS = PreparedStatement(
     sa.select(
         model_versions.c.id,
@@ -60,6 +64,7 @@ _VERSION_ROWS = PreparedStatement(
         model_versions.c.version,
         model_versions.c.stage,
         model_versions.c.artifact_digest,
+        not_retired(model_versions.c.id).label("has_bytes"),
     ).order_by(model_versions.c.model_name, model_versions.c.version)
 )
 _DATASET_ROWS = PreparedStatement(
@@ -70,37 +75,47 @@ _DATASET_ROWS = PreparedStatement(
 EventRow = tuple[Any, ...]
 
 
+def version_rows(connection: Connection) -> list[Sequence[Any]]:
+    """Every version's (id, model_name, version, stage, artifact_digest, has_bytes), in
+    (model_name, version) order: what `audit_mismatches` compares."""
+    return [row for rows in _VERSION_ROWS.stream(connection) for row in rows]
+
+
 def audit_mismatches(
-    connection: Connection, kept: Mapping[str, Sequence[EventRow]] | None = None
+    connection: Connection,
+    kept: Mapping[str, Sequence[EventRow]] | None = None,
+    versions: Sequence[Sequence[Any]] | None = None,
 ) -> Iterator[VerifyProblem]:
     """A problem for each version or dataset whose row differs from its audit events.
 
-    `kept` is what `scan_chain(connection, REPLAYED)` kept, in the same transaction;
-    without it the events are read here."""
+    `kept` is what `scan_chain(connection, REPLAYED)` kept, and `versions` what
+    `version_rows(connection)` read, in the same transaction; without them they are read
+    here."""
     if kept is None:
         kept = {subject_type: _events(connection, subject_type) for subject_type in REPLAYED}
-    versions = _replay_versions(kept["model_version"])
-    for rows in _VERSION_ROWS.stream(connection):
-        for row in rows:
-            recorded = versions.pop(row[0], None)
-            # The common case, a version only registered and its row as registered: its
-            # (model_name, version, stage, artifact_digest) against the row's, as is.
-            if type(recorded) is tuple and recorded == tuple(row[1:]):
-                continue
-            version_id, model_name, version, stage, artifact_digest = row
-            actual = {
-                "model_name": model_name,
-                "version": version,
-                "stage": stage,
-                "artifact_digest": artifact_digest,
-            }
-            if type(recorded) is tuple:
-                recorded = _registered_state(recorded)
-            # Every field recorded and equal, without a generator.
-            if recorded is not None and recorded.created and recorded.fields == actual:
-                continue
-            yield from _compare(f"{model_name}/{version}", recorded, actual)
-    for version_id in versions:
+    if versions is None:
+        versions = version_rows(connection)
+    recorded_versions = _replay_versions(kept["model_version"])
+    for row in versions:
+        recorded = recorded_versions.pop(row[0], None)
+        # The common case, a version only registered and its row as registered: its
+        # (model_name, version, stage, artifact_digest) against the row's, as is.
+        if type(recorded) is tuple and recorded == tuple(row[1:5]):
+            continue
+        version_id, model_name, version, stage, artifact_digest = row[:5]
+        actual = {
+            "model_name": model_name,
+            "version": version,
+            "stage": stage,
+            "artifact_digest": artifact_digest,
+        }
+        if type(recorded) is tuple:
+            recorded = _registered_state(recorded)
+        # Every field recorded and equal, without a generator.
+        if recorded is not None and recorded.created and recorded.fields == actual:
+            continue
+        yield from _compare(f"{model_name}/{version}", recorded, actual)
+    for version_id in recorded_versions:
         yield _missing_row("model version", version_id)
     snapshots = _replay(kept["dataset"], _dataset_fields)
     for rows in _DATASET_ROWS.stream(connection):
