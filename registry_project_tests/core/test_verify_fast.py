@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -19,9 +20,9 @@ from registry_project.core.blobs.layout import check_digest, relative_key
 from registry_project.core.blobs.streaming import CHUNK_SIZE
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.ops.blob_checks import BlobChecks, check_blob
-from registry_project.core.store import audit, chain_scan, consistency
+from registry_project.core.store import audit, chain_scan, consistency, referenced_blobs
 from registry_project.core.store.prepared import PreparedStatement, on_driver_cursor
-from registry_project.core.store.schema import audit_events
+from registry_project.core.store.schema import artifact_retirements, audit_events
 from registry_project.core.validation import canonical_json
 
 # Every character class JSON escapes differently: quotes, backslash, control characters,
@@ -442,3 +443,32 @@ def test_the_chain_hashed_on_forked_children_gives_the_one_pass_answer(
 def test_a_forked_child_that_fails_leaves_the_chunk_to_its_caller() -> None:
     child = chain_scan._ForkedHashes([object()])  # type: ignore[list-item]  # no row
     assert child.result() is None
+
+
+def test_the_digests_from_the_version_rows_are_the_referenced_ones(
+    registry: ModelRegistry,
+) -> None:
+    """verify() takes the versions' digests from the rows it replays; they are what the
+    query gc uses gives, a retired version's left out."""
+    versions = [registry.register_model("churn", {"v": i}) for i in range(3)]
+    registry.snapshot_dataset("customers", pd.DataFrame({"a": [1, 2]}))
+    _execute(
+        registry,
+        artifact_retirements.insert().values(
+            version_id=versions[1].id,
+            model_name="churn",
+            digest=versions[1].artifact_digest,
+            retired_at=datetime.now(UTC),
+            retired_by="retention-bot",
+            rule="keep_last 1",
+            reason="kept the last one",
+        ),
+    )
+    with registry.engine.connect() as connection:
+        rows = consistency.version_rows(connection)
+        from_rows = consistency.digests_with_bytes(connection, rows)
+        queried = referenced_blobs.referenced_digests(connection)
+        merged = referenced_blobs.referenced_digests(connection, versions=from_rows)
+
+    assert sorted(from_rows) == sorted(versions[i].artifact_digest for i in (0, 2))
+    assert merged == queried and len(queried) == 3  # two versions' and the snapshot's

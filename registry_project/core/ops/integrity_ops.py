@@ -14,7 +14,12 @@ from registry_project.core.ops.writer import Writer, now
 from registry_project.core.store import audit
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.store.chain_scan import scan_chain
-from registry_project.core.store.consistency import REPLAYED, audit_mismatches, version_rows
+from registry_project.core.store.consistency import (
+    REPLAYED,
+    audit_mismatches,
+    digests_with_bytes,
+    version_rows,
+)
 from registry_project.core.store.referenced_blobs import referenced_digests
 from registry_project.core.validation import validate_grace_period
 
@@ -37,7 +42,7 @@ def verify(
         # their digests and for the replay.
         versions = version_rows(connection)
         digests = sorted(
-            referenced_digests(connection, versions=[row[4] for row in versions if row[5]])
+            referenced_digests(connection, versions=digests_with_bytes(connection, versions))
         )
         blobs = BlobChecks(w.blobs, digests)
         try:
