@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -472,3 +473,17 @@ def test_the_digests_from_the_version_rows_are_the_referenced_ones(
 
     assert sorted(from_rows) == sorted(versions[i].artifact_digest for i in (0, 2))
     assert merged == queried and len(queried) == 3  # two versions' and the snapshot's
+
+
+class _StuckRow(tuple):  # type: ignore[type-arg]
+    """A row whose reading never ends: a child stuck on it, as one would be on a lock."""
+
+    def __getitem__(self, index: object) -> object:
+        time.sleep(60)
+        return super().__getitem__(index)  # type: ignore[index]
+
+
+def test_a_stuck_child_is_given_up_and_its_chunk_left_to_its_caller() -> None:
+    child = chain_scan._ForkedHashes([_StuckRow(range(14))], timeout=0.5)
+    # Given up (and killed): a child left to finish would answer [0], its row unconfirmed.
+    assert child.result() is None

@@ -210,34 +210,57 @@ def _unconfirmed(rows: Sequence[Sequence[Any]]) -> list[int]:
 
 def _forks() -> bool:
     """Whether children can be forked (as ops/blob_checks.py decides for its workers:
-    Linux only, where a fork inherits the loaded modules and these rows)."""
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    Linux only, where a fork inherits the loaded modules and these rows), and may be: a
+    daemonic process (a multiprocessing pool's worker) is not allowed children."""
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+    )
+
+
+# How long a child may take to answer before its chunk is hashed here instead. Hashing a
+# chunk takes a fraction of a second; a child stuck that long (a lock another thread held
+# at the fork, which the child inherited held) must not hang verify().
+CHILD_TIMEOUT = 120.0
 
 
 class _ForkedHashes:
     """`_unconfirmed(rows)` computed by a forked child. The child inherits the rows (no
     copy is sent, which cost as much as hashing them), runs only `fast_hash` on them, and
     sends back the offsets it could not confirm, normally none; it never touches the
-    connection or the registry it inherited. A child that fails or dies sends nothing,
-    and `result` is None: the caller hashes the chunk itself."""
+    connection or the registry it inherited. A child that cannot be started, fails,
+    dies or takes longer than `timeout` gives nothing, and `result` is None: the caller
+    hashes the chunk itself."""
 
-    __slots__ = ("_process", "_receive")
+    __slots__ = ("_process", "_receive", "_timeout")
 
-    def __init__(self, rows: list[Sequence[Any]]) -> None:
+    def __init__(self, rows: list[Sequence[Any]], *, timeout: float = CHILD_TIMEOUT) -> None:
         context = multiprocessing.get_context("fork")
+        self._timeout = timeout
         self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_hash_in_child, args=(rows, send), daemon=True)
-        self._process.start()
+        process = context.Process(target=_hash_in_child, args=(rows, send), daemon=True)
+        try:
+            process.start()
+        except OSError:  # no more processes or memory for one: the caller hashes
+            self._process = None
+        else:
+            self._process = process
         send.close()
 
     def result(self) -> list[int] | None:
+        answer: list[int] | None = None
         try:
-            answer: list[int] | None = self._receive.recv()
-        except (EOFError, OSError):
+            if self._process is not None and self._receive.poll(self._timeout):
+                answer = self._receive.recv()
+        except (EOFError, OSError):  # the child ended without answering
             answer = None
         finally:
             self._receive.close()
-            self._process.join()
+            if self._process is not None:
+                if self._process.is_alive():
+                    self._process.kill()
+                self._process.join()
         return answer
 
 
