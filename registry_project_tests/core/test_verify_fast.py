@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -19,9 +21,10 @@ from registry_project.core.blobs.layout import check_digest, relative_key
 from registry_project.core.blobs.streaming import CHUNK_SIZE
 from registry_project.core.errors import InvalidInputError
 from registry_project.core.ops.blob_checks import BlobChecks, check_blob
-from registry_project.core.store import audit, chain_scan
+from registry_project.core.store import audit, chain_scan, consistency, referenced_blobs
 from registry_project.core.store.prepared import PreparedStatement, on_driver_cursor
-from registry_project.core.store.schema import audit_events
+from registry_project.core.store.schema import artifact_retirements, audit_events
+from registry_project.core.validation import canonical_json
 
 # Every character class JSON escapes differently: quotes, backslash, control characters,
 # the line separators JavaScript minds, non-ASCII, a character outside the BMP.
@@ -277,3 +280,210 @@ def test_the_quick_digest_test_accepts_what_check_digest_accepts(digest: object)
         assert str(raised.value) == str(refused)
     else:
         assert local._blob_path(root, digest) == expected  # type: ignore[arg-type]
+
+
+def _replayed(events: list[tuple[object, ...]]) -> dict[str, tuple[bool, dict[str, object]]]:
+    """The replay's answer, (created, fields) per subject, as `_replay` gives it."""
+    states = consistency._replay(events, consistency._version_fields)
+    return {subject: (state.created, state.fields) for subject, state in states.items()}
+
+
+def _replayed_fast(events: list[tuple[object, ...]]) -> dict[str, tuple[bool, dict[str, object]]]:
+    states = consistency._replay_versions(events)
+    answer = {}
+    for subject, state in states.items():
+        if type(state) is tuple:
+            state = consistency._registered_state(state)
+        answer[subject] = (state.created, state.fields)
+    return answer
+
+
+_DIGEST = "0123456789abcdef" * 4
+_CANONICAL = [
+    canonical_json(
+        {"version": 3, "digest": _DIGEST, "flavor": "pickle", "run_id": None, "metrics": {}}
+    ),
+    canonical_json(
+        {
+            "version": 0,
+            "digest": _DIGEST,
+            "flavor": "sklearn",
+            "run_id": "0b7c8f9e-1d2a",
+            "metrics": {"auc": 0.5112747213686085, "loss": -2, "tiny": 1e-05, "big": 1e300},
+        }
+    ),
+]
+_NOT_CANONICAL = [
+    _CANONICAL[0].replace(",", ", "),  # whitespace
+    _CANONICAL[0][:-1] + ',"version":4}',  # a key twice: the last one counts
+    _CANONICAL[0].replace('"version":3', '"version":03'),  # not JSON
+    _CANONICAL[0].replace('"version":3', '"version":3.0'),
+    _CANONICAL[0].replace('"version":3', '"version":"3"'),
+    _CANONICAL[0].replace('"metrics":{}', '"metrics":{"auc":NaN}'),
+    _CANONICAL[0].replace('"metrics":{}', '"metrics":{"a":{"version":9}}'),
+    _CANONICAL[0].replace('"metrics":{}', '"metrics":{"a":1.}'),  # not JSON
+    _CANONICAL[0].replace('"pickle"', '"pic\\"kle"'),  # an escape
+    _CANONICAL[0].replace('"pickle"', '"pic\nkle"'),  # a control character: not JSON
+    _CANONICAL[0].replace('{"digest"', '{"stage":"production","digest"'),
+    _CANONICAL[0] + " ",
+    _CANONICAL[0][:-1],  # cut short
+    _CANONICAL[0].replace(_DIGEST, _DIGEST.upper()),
+    "[]",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", _CANONICAL + _NOT_CANONICAL)
+def test_a_registration_payload_is_read_as_json_reads_it(text: str) -> None:
+    """The replay reads the registry's own registration payloads without decoding them;
+    whatever the text, its answer is the decoded one's."""
+    events: list[tuple[object, ...]] = [("v1", "register_model", "churn", None, text)]
+    promoted = [*events, ("v1", "promote", "churn", None, '{"stage":"production"}')]
+
+    assert _replayed_fast(events) == _replayed(events)
+    assert _replayed_fast(promoted) == _replayed(promoted)
+    read_fast = type(consistency._replay_versions(events)["v1"]) is tuple
+    assert read_fast == (text in _CANONICAL)
+
+
+def test_an_edited_registration_payload_is_reported_as_before(registry: ModelRegistry) -> None:
+    first = registry.register_model("churn", {"v": 1})
+    second = registry.register_model("churn", {"v": 2})
+    third = registry.register_model("churn", {"v": 3})
+    events = {e.subject_id: e for e in registry.audit_log(action="register_model")}
+    with registry.engine.connect() as connection:
+        stored = dict(
+            connection.execute(
+                sa.select(audit_events.c.subject_id, audit_events.c.after_json)
+            ).all()
+        )
+    edits = {
+        # Another digest, still canonical: read without decoding, and wrong.
+        first.id: stored[first.id].replace(first.artifact_digest, second.artifact_digest),
+        # The same values, not canonical: decoded, and right.
+        second.id: stored[second.id].replace(",", ", "),
+        # A second "version" key, which json.loads takes: decoded, and wrong.
+        third.id: stored[third.id][:-1] + ',"version":7}',
+    }
+    for subject_id, text in edits.items():
+        _execute(
+            registry,
+            audit_events.update()
+            .where(audit_events.c.subject_id == subject_id)
+            .values(after_json=text),
+        )
+
+    problems = registry.verify().problems
+
+    tampered = [
+        (
+            "audit_tampered",
+            f"event #{events[v.id].seq}",
+            f"its content does not match its hash (action 'register_model', subject {v.id!r}): "
+            "the row was edited",
+        )
+        for v in (first, second, third)
+    ]
+    assert [(p.kind, p.subject, p.detail) for p in problems] == [
+        *tampered,
+        (
+            "record_mismatch",
+            "churn/1",
+            f"artifact_digest is {first.artifact_digest!r} but its audit events recorded "
+            f"{second.artifact_digest!r}: the row was changed outside the registry",
+        ),
+        (
+            "record_mismatch",
+            "churn/3",
+            "version is 3 but its audit events recorded 7: the row was changed outside the "
+            "registry",
+        ),
+    ]
+
+
+def _tamper_chain(registry: ModelRegistry) -> None:
+    """A log of a dozen events with an edited row, a deleted one and a broken link."""
+    version = registry.register_model("churn", {"v": 0})
+    for i in range(1, 6):
+        registry.register_model("churn", {"v": i})
+    registry.promote(version, actor="alice", reason="first")
+    registry.set_tag(version, "note", AWKWARD, actor="zoë")
+    for i in range(6, 9):
+        registry.register_model("churn", {"v": i})
+    _execute(registry, audit_events.update().where(audit_events.c.seq == 3).values(actor="eve"))
+    _execute(registry, audit_events.delete().where(audit_events.c.seq == 5))
+    _execute(
+        registry,
+        audit_events.update().where(audit_events.c.seq == 9).values(prev_hash="0" * 64),
+    )
+    _execute(registry, audit_events.update().where(audit_events.c.seq == 11).values(reason="x"))
+
+
+@pytest.mark.parametrize("hash_chunk", [1, 2, 5])
+def test_the_chain_hashed_on_forked_children_gives_the_one_pass_answer(
+    registry: ModelRegistry, hash_chunk: int
+) -> None:
+    _tamper_chain(registry)
+    with registry.engine.connect() as connection:
+        here = chain_scan.scan_chain(connection, consistency.REPLAYED, hash_chunk=None)
+        forked = chain_scan.scan_chain(connection, consistency.REPLAYED, hash_chunk=hash_chunk)
+
+    assert [(p.kind, p.subject) for p in here.problems] == [
+        ("audit_tampered", "event #3"),
+        ("audit_gap", "event #5"),
+        ("audit_chain_broken", "event #6"),
+        ("audit_chain_broken", "event #9"),
+        ("audit_tampered", "event #9"),
+        ("audit_tampered", "event #11"),
+    ]
+    assert forked.problems == here.problems
+    assert (forked.checked, forked.kept) == (here.checked, here.kept)
+    assert list(registry.verify().problems[:6]) == here.problems
+
+
+def test_a_forked_child_that_fails_leaves_the_chunk_to_its_caller() -> None:
+    child = chain_scan._ForkedHashes([object()])  # type: ignore[list-item]  # no row
+    assert child.result() is None
+
+
+def test_the_digests_from_the_version_rows_are_the_referenced_ones(
+    registry: ModelRegistry,
+) -> None:
+    """verify() takes the versions' digests from the rows it replays; they are what the
+    query gc uses gives, a retired version's left out."""
+    versions = [registry.register_model("churn", {"v": i}) for i in range(3)]
+    registry.snapshot_dataset("customers", pd.DataFrame({"a": [1, 2]}))
+    _execute(
+        registry,
+        artifact_retirements.insert().values(
+            version_id=versions[1].id,
+            model_name="churn",
+            digest=versions[1].artifact_digest,
+            retired_at=datetime.now(UTC),
+            retired_by="retention-bot",
+            rule="keep_last 1",
+            reason="kept the last one",
+        ),
+    )
+    with registry.engine.connect() as connection:
+        rows = consistency.version_rows(connection)
+        from_rows = consistency.digests_with_bytes(connection, rows)
+        queried = referenced_blobs.referenced_digests(connection)
+        merged = referenced_blobs.referenced_digests(connection, versions=from_rows)
+
+    assert sorted(from_rows) == sorted(versions[i].artifact_digest for i in (0, 2))
+    assert merged == queried and len(queried) == 3  # two versions' and the snapshot's
+
+
+class _StuckRow(tuple):  # type: ignore[type-arg]
+    """A row whose reading never ends: a child stuck on it, as one would be on a lock."""
+
+    def __getitem__(self, index: object) -> object:
+        time.sleep(60)
+        return super().__getitem__(index)  # type: ignore[index]
+
+
+def test_a_stuck_child_is_given_up_and_its_chunk_left_to_its_caller() -> None:
+    child = chain_scan._ForkedHashes([_StuckRow(range(14))], timeout=0.5)
+    # Given up (and killed): a child left to finish would answer [0], its row unconfirmed.
+    assert child.result() is None

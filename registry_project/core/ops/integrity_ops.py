@@ -14,7 +14,12 @@ from registry_project.core.ops.writer import Writer, now
 from registry_project.core.store import audit
 from registry_project.core.store.audit import EventDraft
 from registry_project.core.store.chain_scan import scan_chain
-from registry_project.core.store.consistency import REPLAYED, audit_mismatches
+from registry_project.core.store.consistency import (
+    REPLAYED,
+    audit_mismatches,
+    digests_with_bytes,
+    version_rows,
+)
 from registry_project.core.store.referenced_blobs import referenced_digests
 from registry_project.core.validation import validate_grace_period
 
@@ -33,13 +38,17 @@ def verify(
     problems: list[VerifyProblem] = []
     with w.read() as connection:
         # Each blob once, however many rows point at it; hashed on the pool while this
-        # thread checks the chain and the rows.
-        digests = sorted(referenced_digests(connection))
+        # thread checks the chain and the rows. The version rows are read once, for
+        # their digests and for the replay.
+        versions = version_rows(connection)
+        digests = sorted(
+            referenced_digests(connection, versions=digests_with_bytes(connection, versions))
+        )
         blobs = BlobChecks(w.blobs, digests)
         try:
             scan = scan_chain(connection, REPLAYED)
             problems.extend(scan.problems)
-            problems.extend(audit_mismatches(connection, scan.kept))
+            problems.extend(audit_mismatches(connection, scan.kept, versions))
             problems.extend(audit.check_anchors(connection, checked_anchors))
         except BaseException:
             blobs.cancel()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -47,12 +47,20 @@ def _queries() -> list[tuple[sa.Select[tuple[str]], sa.ColumnElement[str]]]:
 
 # On the driver's cursor: verify() and gc read every digest of a large registry.
 _ALL = [PreparedStatement(query) for query, _ in _queries()]
+_NOT_VERSIONS = _ALL[1:]  # the first of `_queries()` is the versions'
 
 
-def referenced_digests(connection: Connection) -> set[str]:
-    """Every digest a live row refers to (deleted snapshots' bytes are not kept)."""
+def referenced_digests(
+    connection: Connection, *, versions: Iterable[str] | None = None
+) -> set[str]:
+    """Every digest a live row refers to (deleted snapshots' bytes are not kept).
+
+    `versions`: the digests of the versions that keep their bytes, already read in this
+    transaction (verify() reads every version row anyway: `consistency.version_rows`)."""
     digests: set[str] = set()
-    for statement in _ALL:
+    if versions is not None:
+        digests.update(versions)
+    for statement in _ALL if versions is None else _NOT_VERSIONS:
         for rows in statement.stream(connection):
             digests.update(row[0] for row in rows)
     return digests
