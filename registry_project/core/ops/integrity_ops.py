@@ -36,7 +36,9 @@ def verify(
 ) -> VerifyReport:
     checked_anchors = anchor_checks.validate_anchors(anchors)
     problems: list[VerifyProblem] = []
-    with w.read() as connection:
+    # One snapshot: a registration committing meanwhile must not make its version row
+    # and its event look like one without the other.
+    with w.read(snapshot=True) as connection:
         # Each blob once, however many rows point at it; hashed on the pool while this
         # thread checks the chain and the rows. The version rows are read once, for
         # their digests and for the replay.

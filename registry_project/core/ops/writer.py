@@ -26,7 +26,11 @@ from registry_project.core.errors import (
 )
 from registry_project.core.secrets import mask_credentials
 from registry_project.core.store import audit
-from registry_project.core.store.engine import read_transaction, write_transaction
+from registry_project.core.store.engine import (
+    read_transaction,
+    snapshot_transaction,
+    write_transaction,
+)
 from registry_project.core.store.referenced_blobs import referenced_among
 from registry_project.core.validation import validate_dagster_context
 
@@ -253,9 +257,12 @@ class Writer:
         return self.blobs.delete_many([digest for digest in digests if digest not in keep])
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read transaction; `snapshot=True`: one whose statements all see the same
+        state of the database on PostgreSQL too (`engine.snapshot_transaction`)."""
+        opened = snapshot_transaction if snapshot else read_transaction
         try:
-            with read_transaction(self.engine) as connection:
+            with opened(self.engine) as connection:
                 yield connection
         except sa.exc.DBAPIError as exc:
             raise storage_error(exc) from exc

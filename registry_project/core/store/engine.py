@@ -282,6 +282,27 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+# PostgreSQL: the statement that makes a transaction read one snapshot (sent first).
+SNAPSHOT_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+
+@contextlib.contextmanager
+def snapshot_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read transaction whose statements all see one snapshot of the database: for a
+    read of several statements that compares what they return (verify(): the version
+    rows, then the audit chain, then the datasets), where a write committing between two
+    of them would look like a row without its event, or an event without its row.
+
+    SQLite's read transaction already is one (in WAL mode the snapshot taken by its first
+    read holds until it ends). PostgreSQL's default, READ COMMITTED, takes a new snapshot
+    for every statement; REPEATABLE READ keeps the first one, and a READ ONLY transaction
+    at that level never fails with a serialization error."""
+    with read_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(SNAPSHOT_SQL)
+        yield connection
+
+
 def dialect_insert(connection: Connection, table: sa.Table) -> Any:
     """The dialect's INSERT, which has ON CONFLICT support on both SQLite and PostgreSQL."""
     return insert_for(connection.dialect.name, table)
