@@ -17,9 +17,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
 from registry_project import ModelRegistry
+from registry_project.cli import cli
+from registry_project.cli.app import RegistryGroup
+from registry_project.cli.commands import SECTIONS
 
 REGISTRY = Path(sys.executable).parent / "registry"
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +129,94 @@ def test_the_installed_console_script_help_loads_no_sqlalchemy() -> None:
     modules = imported_by_console_script("--help")
     assert "registry_project.cli" in modules
     assert loaded(modules, ("sqlalchemy", *HEAVY, "registry_project.core.registry")) == []
+
+
+# The command modules, in the order their sections appear in `registry --help`.
+COMMAND_MODULES = (
+    "inspect",
+    "tracking",
+    "search",
+    "stages",
+    "governance",
+    "data",
+    "retention",
+    "integrity",
+    "evidence",
+    "reproduce",
+    "interop",
+    "db",
+    "ui_command",
+)
+
+
+def eager_group() -> RegistryGroup:
+    """`registry` as it was before the table: every command module imported, each adding
+    its own section (`register`), with the real group's options and text."""
+    group = RegistryGroup(
+        name=cli.name,
+        callback=cli.callback,
+        params=cli.params,
+        help=cli.help,
+        context_settings=cli.context_settings,
+    )
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"registry_project.cli.{module}").register(group)
+    return group
+
+
+def test_the_command_table_is_the_commands_own() -> None:
+    """commands.py's table names each command's section, module and short help as the
+    command modules themselves do; `--help` lists them identically."""
+    eager = eager_group()
+    assert {title: [c.name for c in rows] for title, rows in SECTIONS.items()} == eager.sections
+    for rows in SECTIONS.values():
+        for row in rows:
+            command = getattr(importlib.import_module(row.module), row.attribute)
+            assert isinstance(command, click.Command) and command is eager.commands[row.name]
+            assert command.name == row.name
+            assert command.get_short_help_str(limit=1000) == row.short_help
+    runner = CliRunner()
+    for width in (None, 60):  # click's default width, and a narrow terminal that wraps
+        lazy_help = runner.invoke(cli, ["--help"], terminal_width=width)
+        eager_help = runner.invoke(eager, ["--help"], terminal_width=width)
+        assert lazy_help.exit_code == eager_help.exit_code == 0
+        assert lazy_help.output == eager_help.output
+        assert lazy_help.output.count("  runs ") == 1  # each command listed once
+
+
+def command_modules(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.startswith("registry_project.cli."))
+
+
+def test_help_imports_no_command_module_and_no_rich() -> None:
+    output, modules = modules_after("--help")
+    for rows in SECTIONS.values():
+        assert all(f"  {row.name} " in output for row in rows)
+    assert command_modules(modules) == ["registry_project.cli.app", "registry_project.cli.commands"]
+    assert loaded(modules, ("rich",)) == []
+
+
+def test_a_command_imports_its_own_module_only() -> None:
+    """`registry runs --help` loads tracking.py (and what it imports), no other command's."""
+    output, modules = modules_after("runs", "--help")
+    assert "Usage: registry runs" in output
+    others = ("inspect", "stages", "governance", "data", "retention", "integrity", "evidence")
+    assert "registry_project.cli.tracking" in modules
+    assert loaded(modules, tuple(f"registry_project.cli.{m}" for m in others)) == []
+
+
+def test_an_unknown_command_is_matched_against_every_command() -> None:
+    """click suggests close names; `verify` is suggested though its module is not loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from registry_project.cli import main; main()", "verions"],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "No such command 'verions'. (Did you mean one of: 'verify', 'versions'?)" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("command", ["db", "evidence", "reproduce", "import", "versions"])
