@@ -248,6 +248,25 @@ def test_versions_of_a_sqlite_registry_loads_neither_sqlalchemy_nor_the_core(
     assert loaded(modules, ("sqlalchemy", "registry_project.core.registry")) == []
     assert loaded(modules, ("registry_project.core.facade", "registry_project.core.ops")) == []
     assert loaded(modules, (*HEAVY, *OTHER_COMMANDS)) == []
+    assert loaded(modules, ("rich",)) == []
+
+
+def test_versions_table_of_a_sqlite_registry_loads_no_rich(registry_dir: Path) -> None:
+    """The table as rich prints it to a pipe (cli/plain_table.py), without rich; from
+    `inspect`, the only command module loaded, and version records only: no run or dataset
+    record class is created for versions without a signature."""
+    output, modules = modules_after("versions", "m", "--limit", "20", cwd=registry_dir)
+    assert "m: 20 version(s), by -version" in output and "│ 25 " in output
+    assert loaded(modules, ("rich",)) == []
+    assert command_modules(modules) == [
+        "registry_project.cli.app",
+        "registry_project.cli.commands",
+        "registry_project.cli.inspect",
+        "registry_project.cli.output",
+        "registry_project.cli.plain_table",
+    ]
+    records = ("run_records", "dataset_records", "audit_records", "governance_records")
+    assert loaded(modules, tuple(f"registry_project.core.entities.{m}" for m in records)) == []
 
 
 def test_versions_opening_the_registry_loads_no_heavy_library(registry_dir: Path) -> None:

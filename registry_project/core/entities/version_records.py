@@ -6,10 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from registry_project.core.entities.dataset_records import Column, LineageDataset
-from registry_project.core.entities.run_records import CodeVersion, EnvironmentInfo, TrainingRun
 from registry_project.core.entities.vocabulary import EMPTY_MAPPING, Stage
+
+if TYPE_CHECKING:
+    # Named in annotations only: importing them creates the run and dataset records'
+    # dataclasses, which a listing of versions never builds (issue #18).
+    from registry_project.core.entities.dataset_records import Column, LineageDataset
+    from registry_project.core.entities.run_records import CodeVersion, EnvironmentInfo, TrainingRun
 
 
 @dataclass(frozen=True)
