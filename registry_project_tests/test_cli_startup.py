@@ -265,7 +265,7 @@ def test_versions_table_of_a_sqlite_registry_loads_no_rich(registry_dir: Path) -
         "registry_project.cli.output",
         "registry_project.cli.plain_table",
     ]
-    records = ("run_records", "dataset_records", "audit_records", "governance_records")
+    records = ("model_records", "run_records", "dataset_records", "audit_records")
     assert loaded(modules, tuple(f"registry_project.core.entities.{m}" for m in records)) == []
 
 
