@@ -61,14 +61,17 @@ def environment() -> dict[str, str]:
     return env
 
 
-def modules_after(*args: str, cwd: Path | None = None) -> tuple[str, set[str]]:
-    """(stdout before the module list, the module names) of `registry ARGS`."""
+def modules_after(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[str, set[str]]:
+    """(stdout before the module list, the module names) of `registry ARGS`; `env` is
+    added to the environment."""
     done = subprocess.run(
         [sys.executable, "-c", WRAPPER, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=environment(),
+        env={**environment(), **(env or {})},
         timeout=120,
         check=True,
     )
@@ -251,12 +254,18 @@ def test_versions_of_a_sqlite_registry_loads_neither_sqlalchemy_nor_the_core(
     assert loaded(modules, ("rich",)) == []
 
 
-def test_versions_table_of_a_sqlite_registry_loads_no_rich(registry_dir: Path) -> None:
-    """The table as rich prints it to a pipe (cli/plain_table.py), without rich; from
-    `inspect`, the only command module loaded, and version records only: no run or dataset
-    record class is created for versions without a signature."""
-    output, modules = modules_after("versions", "m", "--limit", "20", cwd=registry_dir)
+@pytest.mark.parametrize("terminal", [{}, {"FORCE_COLOR": "1", "TERM": "xterm-256color"}])
+def test_versions_table_of_a_sqlite_registry_loads_no_rich(
+    registry_dir: Path, terminal: dict[str, str]
+) -> None:
+    """The table as rich prints it to a pipe or a colour terminal (cli/plain_table.py),
+    without rich; from `inspect`, the only command module loaded, and version records
+    only: no run or dataset record class is created for versions without a signature."""
+    output, modules = modules_after(
+        "versions", "m", "--limit", "20", cwd=registry_dir, env=terminal
+    )
     assert "m: 20 version(s), by -version" in output and "│ 25 " in output
+    assert ("\x1b[" in output) == bool(terminal)
     assert loaded(modules, ("rich",)) == []
     assert command_modules(modules) == [
         "registry_project.cli.app",

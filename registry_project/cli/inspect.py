@@ -20,6 +20,7 @@ from registry_project.cli.app import (
     pass_state,
 )
 from registry_project.cli.output import (
+    STAGE_STYLES,
     clean,
     console,
     console_width,
@@ -107,12 +108,14 @@ def models(state: CliState, metric: str | None) -> None:
 VERSION_COLUMNS = ("version", "stage", "metrics", "created (UTC)", "by")
 
 
-def version_cells(mv: ModelVersion) -> list[str]:
-    """A row of the versions table as plain text (versions_table's cells without styles)."""
-    stage = mv.stage.value + (" (data deleted)" if mv.trained_on_deleted_data else "")
+def version_cells(mv: ModelVersion) -> list[plain_table.Cell]:
+    """A row of versions_table for plain_table.py: the same text, the stage in its style."""
+    spans: tuple[tuple[str, str], ...] = ((mv.stage.value, ""),)
+    if mv.trained_on_deleted_data:
+        spans += ((" (data deleted)", "red"),)
     return [
         str(mv.version),
-        stage,
+        (STAGE_STYLES.get(mv.stage, ""), spans),
         metrics_text(mv.metrics),
         when(mv.created_at, seconds=False),
         clean(mv.created_by),
@@ -175,8 +178,8 @@ def versions(
         emit_json(found)
         return
     title = f"{name}: {len(found)} version(s), by {order_by}"
-    # The same text rich prints to a pipe, without loading rich (plain_table.py); rich on
-    # a terminal (colours) and for whatever plain_table does not lay out as rich does.
+    # The same text rich prints, without loading rich (plain_table.py); through rich for
+    # whatever plain_table does not lay out as rich does.
     cells = [version_cells(mv) for mv in found]
     if not plain_table.print_table(title, VERSION_COLUMNS, cells, console_width()):
         console().print(versions_table(found, title))
