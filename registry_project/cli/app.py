@@ -13,9 +13,9 @@ import click
 
 from registry_project.core.config import RegistryConfig, resolve_actor
 from registry_project.core.display import inert
+from registry_project.core.entities.vocabulary import Stage
 from registry_project.core.errors import RegistryError, RegistryNotFoundError
 from registry_project.core.secrets import mask_credentials
-from registry_project.core.stages import LIFE_CYCLE
 
 if TYPE_CHECKING:
     from registry_project.cli.commands import LazyCommand
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STAGES = tuple(stage.value for stage in LIFE_CYCLE)
+# The stage machine's LIFE_CYCLE is tuple(Stage) (test_stage_machine holds the two equal);
+# read from the vocabulary, not core/stages.py, whose moves `--help` never needs.
+STAGES = tuple(stage.value for stage in Stage)
 
 
 @dataclass
