@@ -7,10 +7,11 @@ machine (issue #18). What else is said of models and versions is in model_record
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from registry_project.core.entities.vocabulary import EMPTY_MAPPING, Stage
 
@@ -55,3 +56,24 @@ def key_metric(version: ModelVersion | None, wanted: str | None = None) -> str |
     if wanted is not None:
         return wanted if wanted in version.metrics else None
     return min(version.metrics)
+
+
+# The records that lived here before model_records.py, still found here on first use
+# (PEP 562): a pickle written before the move (a Dagster output, say) names this module.
+_MOVED = (
+    "Approval",
+    "Lineage",
+    "MetricRecord",
+    "Model",
+    "ModelSummary",
+    "Registration",
+    "StageTransition",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(
+            importlib.import_module("registry_project.core.entities.model_records"), name
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
