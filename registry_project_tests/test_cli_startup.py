@@ -17,9 +17,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
 from registry_project import ModelRegistry
+from registry_project.cli import cli
+from registry_project.cli.app import RegistryGroup
+from registry_project.cli.commands import SECTIONS
 
 REGISTRY = Path(sys.executable).parent / "registry"
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,14 +61,17 @@ def environment() -> dict[str, str]:
     return env
 
 
-def modules_after(*args: str, cwd: Path | None = None) -> tuple[str, set[str]]:
-    """(stdout before the module list, the module names) of `registry ARGS`."""
+def modules_after(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[str, set[str]]:
+    """(stdout before the module list, the module names) of `registry ARGS`; `env` is
+    added to the environment."""
     done = subprocess.run(
         [sys.executable, "-c", WRAPPER, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=environment(),
+        env={**environment(), **(env or {})},
         timeout=120,
         check=True,
     )
@@ -126,6 +134,95 @@ def test_the_installed_console_script_help_loads_no_sqlalchemy() -> None:
     assert loaded(modules, ("sqlalchemy", *HEAVY, "registry_project.core.registry")) == []
 
 
+# The command modules, in the order their sections appear in `registry --help`.
+COMMAND_MODULES = (
+    "inspect",
+    "tracking",
+    "search",
+    "stages",
+    "governance",
+    "data",
+    "retention",
+    "integrity",
+    "evidence",
+    "reproduce",
+    "interop",
+    "db",
+    "ui_command",
+)
+
+
+def eager_group() -> RegistryGroup:
+    """`registry` as it was before the table: every command module imported, each adding
+    its own section (`register`), with the real group's options and text."""
+    group = RegistryGroup(
+        name=cli.name,
+        callback=cli.callback,
+        params=cli.params,
+        help=cli.help,
+        context_settings=cli.context_settings,
+    )
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"registry_project.cli.{module}").register(group)
+    return group
+
+
+def test_the_command_table_is_the_commands_own() -> None:
+    """commands.py's table names each command's section, module and short help as the
+    command modules themselves do; `--help` lists them identically."""
+    eager = eager_group()
+    assert {title: [c.name for c in rows] for title, rows in SECTIONS.items()} == eager.sections
+    for rows in SECTIONS.values():
+        for row in rows:
+            command = getattr(importlib.import_module(row.module), row.attribute)
+            assert isinstance(command, click.Command) and command is eager.commands[row.name]
+            assert command.name == row.name
+            assert command.get_short_help_str(limit=1000) == row.short_help
+    runner = CliRunner()
+    for width in (None, 60):  # click's default width, and a narrow terminal that wraps
+        lazy_help = runner.invoke(cli, ["--help"], terminal_width=width)
+        eager_help = runner.invoke(eager, ["--help"], terminal_width=width)
+        assert lazy_help.exit_code == eager_help.exit_code == 0
+        assert lazy_help.output == eager_help.output
+        assert lazy_help.output.count("  runs ") == 1  # each command listed once
+
+
+def command_modules(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.startswith("registry_project.cli."))
+
+
+def test_help_imports_no_command_module_and_no_rich() -> None:
+    output, modules = modules_after("--help")
+    for rows in SECTIONS.values():
+        assert all(f"  {row.name} " in output for row in rows)
+    assert command_modules(modules) == ["registry_project.cli.app", "registry_project.cli.commands"]
+    # nor the stage machine: the stage names come from the vocabulary
+    assert loaded(modules, ("rich", "registry_project.core.stages")) == []
+
+
+def test_a_command_imports_its_own_module_only() -> None:
+    """`registry runs --help` loads tracking.py (and what it imports), no other command's."""
+    output, modules = modules_after("runs", "--help")
+    assert "Usage: registry runs" in output
+    others = ("inspect", "stages", "governance", "data", "retention", "integrity", "evidence")
+    assert "registry_project.cli.tracking" in modules
+    assert loaded(modules, tuple(f"registry_project.cli.{m}" for m in others)) == []
+
+
+def test_an_unknown_command_is_matched_against_every_command() -> None:
+    """click suggests close names; `verify` is suggested though its module is not loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from registry_project.cli import main; main()", "verions"],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "No such command 'verions'. (Did you mean one of: 'verify', 'versions'?)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("command", ["db", "evidence", "reproduce", "import", "versions"])
 def test_a_commands_help_loads_no_sqlalchemy(command: str) -> None:
     output, modules = modules_after(command, "--help")
@@ -155,6 +252,31 @@ def test_versions_of_a_sqlite_registry_loads_neither_sqlalchemy_nor_the_core(
     assert loaded(modules, ("sqlalchemy", "registry_project.core.registry")) == []
     assert loaded(modules, ("registry_project.core.facade", "registry_project.core.ops")) == []
     assert loaded(modules, (*HEAVY, *OTHER_COMMANDS)) == []
+    assert loaded(modules, ("rich",)) == []
+
+
+@pytest.mark.parametrize("terminal", [{}, {"FORCE_COLOR": "1", "TERM": "xterm-256color"}])
+def test_versions_table_of_a_sqlite_registry_loads_no_rich(
+    registry_dir: Path, terminal: dict[str, str]
+) -> None:
+    """The table as rich prints it to a pipe or a colour terminal (cli/plain_table.py),
+    without rich; from `inspect`, the only command module loaded, and version records
+    only: no run or dataset record class is created for versions without a signature."""
+    output, modules = modules_after(
+        "versions", "m", "--limit", "20", cwd=registry_dir, env=terminal
+    )
+    assert "m: 20 version(s), by -version" in output and "│ 25 " in output
+    assert ("\x1b[" in output) == bool(terminal)
+    assert loaded(modules, ("rich",)) == []
+    assert command_modules(modules) == [
+        "registry_project.cli.app",
+        "registry_project.cli.commands",
+        "registry_project.cli.inspect",
+        "registry_project.cli.output",
+        "registry_project.cli.plain_table",
+    ]
+    records = ("model_records", "run_records", "dataset_records", "audit_records")
+    assert loaded(modules, tuple(f"registry_project.core.entities.{m}" for m in records)) == []
 
 
 def test_versions_opening_the_registry_loads_no_heavy_library(registry_dir: Path) -> None:
@@ -243,3 +365,26 @@ def test_type_checkers_see_the_same_names(package_name: str) -> None:
                 for alias in statement.names:
                     seen[alias.asname or alias.name] = statement.module or ""
     assert seen == package._PUBLIC
+
+
+def test_a_pickle_naming_the_old_module_of_a_moved_record_still_loads() -> None:
+    """Registration, Lineage, ... moved from entities/version_records.py to model_records.py
+    (so that a listing of versions creates one record class); a pickle written before, such
+    as a Dagster output, names the old module and still finds its class there."""
+    import datetime
+    import io
+    import pickle
+    import pickletools
+
+    from registry_project.core.entities import model_records, version_records
+
+    approval = model_records.Approval("v1", "ana", None, datetime.datetime(2026, 12, 3))
+    written = pickle.dumps(approval, protocol=2)
+    old = written.replace(b"model_records", b"version_records")
+    assert b"version_records" in old and b"model_records" not in old
+    pickletools.optimize(old)  # still a well-formed pickle
+    assert pickle.load(io.BytesIO(old)) == approval
+    for name in version_records._MOVED:
+        assert getattr(version_records, name) is getattr(model_records, name)
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        version_records.Nothing  # noqa: B018

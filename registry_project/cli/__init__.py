@@ -9,41 +9,12 @@ from __future__ import annotations
 import gc
 from typing import cast
 
-from registry_project.cli import (
-    data,
-    db,
-    evidence,
-    governance,
-    inspect,
-    integrity,
-    interop,
-    reproduce,
-    retention,
-    search,
-    stages,
-    tracking,
-    ui_command,
-)
 from registry_project.cli.app import RegistryGroup, cli
+from registry_project.cli.commands import SECTIONS
 
-# The order here is the order of `registry --help`.
-for module in (
-    inspect,
-    tracking,
-    search,
-    tracking,
-    stages,
-    governance,
-    data,
-    retention,
-    integrity,
-    evidence,
-    reproduce,
-    interop,
-    db,
-    ui_command,
-):
-    module.register(cast(RegistryGroup, cli))
+# Listed from the table, each command imported from its module when invoked (issue #18).
+for title, commands in SECTIONS.items():
+    cast(RegistryGroup, cli).add_lazy_section(title, commands)
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -12,18 +13,22 @@ import click
 
 from registry_project.core.config import RegistryConfig, resolve_actor
 from registry_project.core.display import inert
+from registry_project.core.entities.vocabulary import Stage
 from registry_project.core.errors import RegistryError, RegistryNotFoundError
 from registry_project.core.secrets import mask_credentials
-from registry_project.core.stages import LIFE_CYCLE
 
 if TYPE_CHECKING:
+    from registry_project.cli.commands import LazyCommand
+
     # Imported where a registry is opened: SQLAlchemy and the core are most of a command's
     # start-up, and `--help`, usage errors and `db` never need them (issue #18).
     from registry_project.core.registry import ModelRegistry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STAGES = tuple(stage.value for stage in LIFE_CYCLE)
+# The stage machine's LIFE_CYCLE is tuple(Stage) (test_stage_machine holds the two equal);
+# read from the vocabulary, not core/stages.py, whose moves `--help` never needs.
+STAGES = tuple(stage.value for stage in Stage)
 
 
 @dataclass
@@ -129,27 +134,69 @@ def _is_database_error(exc: BaseException) -> bool:
 
 
 class RegistryGroup(click.Group):
-    """Lists commands by purpose, in the order they were added, instead of alphabetically."""
+    """Lists commands by purpose, in the order they were added, instead of alphabetically.
+
+    A command of a lazy section (add_lazy_section, from the table in commands.py) is
+    imported from its module only when it is invoked: `--help` lists it from the table, so
+    `registry --help` loads no command module, and `registry versions` only its own.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sections: dict[str, list[str]] = {}
+        self.lazy: dict[str, LazyCommand] = {}
 
     def add_section(self, title: str, *commands: click.Command) -> None:
         for command in commands:
             self.add_command(command)
-            self.sections.setdefault(title, []).append(command.name or "")
+            self._list_in(title, command.name or "")
+
+    def add_lazy_section(self, title: str, commands: Sequence[LazyCommand]) -> None:
+        for command in commands:
+            self.lazy[command.name] = command
+            self._list_in(title, command.name)
+
+    def _list_in(self, title: str, name: str) -> None:
+        names = self.sections.setdefault(title, [])
+        if name not in names:
+            names.append(name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
+        listed = [name for names in self.sections.values() for name in names]
+        return list(dict.fromkeys([*listed, *self.commands]))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        lazy = self.lazy.get(cmd_name)
+        if command is None and lazy is not None:
+            command = getattr(importlib.import_module(lazy.module), lazy.attribute)
+            self.add_command(command, cmd_name)
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            # click suggests close names from the commands loaded so far; suggest from all.
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        width = max((len(name) for name in self.commands), default=0)
+        width = max((len(name) for name in self.list_commands(ctx)), default=0)
         limit = formatter.width - 6 - width
         for title, names in self.sections.items():
-            rows = [(name, self.commands[name].get_short_help_str(limit)) for name in names]
+            rows = [(name, self._short_help(name, limit)) for name in names]
             with formatter.section(title):
                 formatter.write_dl(rows)
+
+    def _short_help(self, name: str, limit: int) -> str:
+        lazy = self.lazy.get(name)
+        return (
+            lazy.short_help if lazy is not None else self.commands[name].get_short_help_str(limit)
+        )
 
 
 @click.group(

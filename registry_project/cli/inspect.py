@@ -9,9 +9,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
+from registry_project.cli import plain_table
 from registry_project.cli.app import (
     STAGES,
     CliState,
@@ -20,11 +19,11 @@ from registry_project.cli.app import (
     json_option,
     pass_state,
 )
-from registry_project.cli.governance import protection_text
-from registry_project.cli.lineage import lineage, lineage_summary, params_text, reproduction_text
 from registry_project.cli.output import (
+    STAGE_STYLES,
     clean,
     console,
+    console_width,
     emit_json,
     is_nat,
     metrics_text,
@@ -35,10 +34,13 @@ from registry_project.cli.output import (
     to_jsonable,
     when,
 )
-from registry_project.cli.retention import item_text
 from registry_project.core.validation import MAX_LIMIT
 
+# rich, and the other command modules `show` borrows from, are imported in the commands
+# that use them: `registry versions` prints a plain table without them (issue #18).
 if TYPE_CHECKING:
+    from rich.table import Table
+
     # Records named in annotations only: importing one creates its dataclasses, which
     # `registry --help` does not need (issue #18).
     from registry_project.core.entities import ModelSummary, ModelVersion
@@ -87,6 +89,8 @@ def models(state: CliState, metric: str | None) -> None:
     if not rows:
         console().print("no models yet: register one with ModelRegistry.register_model")
         return
+    from rich.table import Table
+
     table = Table("model", "latest", "production", "key metric", "from", title="Models")
     for row in rows:
         key = f"{clean(row['metric'])}={number(row['value'])}" if row["metric"] else "-"
@@ -100,9 +104,28 @@ def models(state: CliState, metric: str | None) -> None:
     console().print(table)
 
 
+# No id column: NAME/N refers to a version everywhere; `show` and --json give the UUID.
+VERSION_COLUMNS = ("version", "stage", "metrics", "created (UTC)", "by")
+
+
+def version_cells(mv: ModelVersion) -> list[plain_table.Cell]:
+    """A row of versions_table for plain_table.py: the same text, the stage in its style."""
+    spans: tuple[tuple[str, str], ...] = ((mv.stage.value, ""),)
+    if mv.trained_on_deleted_data:
+        spans += ((" (data deleted)", "red"),)
+    return [
+        str(mv.version),
+        (STAGE_STYLES.get(mv.stage, ""), spans),
+        metrics_text(mv.metrics),
+        when(mv.created_at, seconds=False),
+        clean(mv.created_by),
+    ]
+
+
 def versions_table(items: list[ModelVersion], title: str) -> Table:
-    # No id column: NAME/N refers to a version everywhere; `show` and --json give the UUID.
-    table = Table("version", "stage", "metrics", "created (UTC)", "by", title=title)
+    from rich.table import Table
+
+    table = Table(*VERSION_COLUMNS, title=title)
     for mv in items:
         stage = stage_text(mv.stage.value)
         if mv.trained_on_deleted_data:
@@ -154,7 +177,12 @@ def versions(
     if state.json:
         emit_json(found)
         return
-    console().print(versions_table(found, f"{name}: {len(found)} version(s), by {order_by}"))
+    title = f"{name}: {len(found)} version(s), by {order_by}"
+    # The same text rich prints, without loading rich (plain_table.py); through rich for
+    # whatever plain_table does not lay out as rich does.
+    cells = [version_cells(mv) for mv in found]
+    if not plain_table.print_table(title, VERSION_COLUMNS, cells, console_width()):
+        console().print(versions_table(found, title))
 
 
 @click.command(short_help="One version: stage, metrics, params, artifact, lineage.")
@@ -173,6 +201,13 @@ def show(state: CliState, ref: str) -> None:
     Example:
       registry show churn@production
     """
+    from rich.table import Table
+    from rich.text import Text
+
+    from registry_project.cli.governance import protection_text
+    from registry_project.cli.lineage import lineage_summary, params_text, reproduction_text
+    from registry_project.cli.retention import item_text
+
     registry = state.registry()
     found = registry.lineage(ref)
     approvals = registry.approvals(found.version)
@@ -289,6 +324,8 @@ def compare(state: CliState, name: str, versions: tuple[str, ...]) -> None:
             {"columns": [str(c) for c in frame.columns], "rows": rows, "differs": list(differing)}
         )
         return
+    from rich.table import Table
+
     table = Table("", "field", title=clean(f"{name}: {' vs '.join(versions)}"))
     for column in frame.columns:
         table.add_column(str(column), justify="right" if str(column).startswith("Δ") else "left")
@@ -344,4 +381,6 @@ def download(state: CliState, ref: str, output: str) -> None:
 
 
 def register(group: RegistryGroup) -> None:
+    from registry_project.cli.lineage import lineage
+
     group.add_section("Models and versions", models, versions, show, compare, lineage, download)

@@ -16,15 +16,19 @@ import shutil
 import sys
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.text import Text
 
 from registry_project.core import display
 from registry_project.core.display import inert
 from registry_project.core.entities import Stage
+
+if TYPE_CHECKING:
+    # Imported where a console or a styled text is made: rich is ~0.05 s of start-up, and
+    # `--help`, `--json` and the plain tables (plain_table.py) never need it (issue #18).
+    from rich.console import Console
+    from rich.text import Text
 
 MIN_WIDTH = 120
 
@@ -42,15 +46,21 @@ def console(*, stderr: bool = False) -> Console:
     """A console on stdout (or stderr), created per call so click's test runner, which swaps
     sys.stdout, captures it; never narrower than MIN_WIDTH so ids and digests are not cut in
     pipes and CI logs."""
-    width = max(MIN_WIDTH, shutil.get_terminal_size((MIN_WIDTH, 24)).columns)
+    from rich.console import Console
+
     return Console(
         stderr=stderr,
-        width=width,
+        width=console_width(),
         highlight=False,
         soft_wrap=False,
         markup=False,
         emoji=False,
     )
+
+
+def console_width() -> int:
+    """The width every console (and plain_table.py) lays its output out for."""
+    return max(MIN_WIDTH, shutil.get_terminal_size((MIN_WIDTH, 24)).columns)
 
 
 def clean(value: object) -> str:
@@ -60,10 +70,14 @@ def clean(value: object) -> str:
 
 
 def text(value: object, style: str = "") -> Text:
+    from rich.text import Text
+
     return Text(clean(value), style=style)
 
 
 def stage_text(stage: str) -> Text:
+    from rich.text import Text
+
     return Text(stage, style=STAGE_STYLES.get(stage, ""))
 
 

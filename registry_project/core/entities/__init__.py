@@ -10,7 +10,9 @@ from `registry_project.core.entities`:
 - `vocabulary`: stages, audit actions, run statuses and the other vocabularies
 - `dataset_records`: snapshots, references, tombstones, their dependents
 - `run_records`: training runs, their inputs, code, environment, step metrics, artifacts
-- `version_records`: models, versions, registrations, summaries, stage history, lineage
+- `version_records`: a version, and the metric it is summed up by
+- `model_records`: models, registrations, summaries, metric records, stage history,
+  approvals, lineage
 - `comparisons`: versions and runs side by side
 - `audit_records`: audit events, verify and gc reports, card texts, reproductions
 - `governance_records`: protection rules, aliases, tags
@@ -54,6 +56,15 @@ if TYPE_CHECKING:
         ProtectionRule,
         Tag,
     )
+    from registry_project.core.entities.model_records import (
+        Approval,
+        Lineage,
+        MetricRecord,
+        Model,
+        ModelSummary,
+        Registration,
+        StageTransition,
+    )
     from registry_project.core.entities.retention_records import (
         ArtifactRetirement,
         RetentionItem,
@@ -70,17 +81,7 @@ if TYPE_CHECKING:
         RunInput,
         TrainingRun,
     )
-    from registry_project.core.entities.version_records import (
-        Approval,
-        Lineage,
-        MetricRecord,
-        Model,
-        ModelSummary,
-        ModelVersion,
-        Registration,
-        StageTransition,
-        key_metric,
-    )
+    from registry_project.core.entities.version_records import ModelVersion, key_metric
     from registry_project.core.entities.vocabulary import (
         AuditAction,
         ColumnKind,
@@ -95,7 +96,7 @@ if TYPE_CHECKING:
 
 _PUBLIC = {
     "AliasChange": "registry_project.core.entities.governance_records",
-    "Approval": "registry_project.core.entities.version_records",
+    "Approval": "registry_project.core.entities.model_records",
     "ArtifactRetirement": "registry_project.core.entities.retention_records",
     "AuditAction": "registry_project.core.entities.vocabulary",
     "AuditEvent": "registry_project.core.entities.audit_records",
@@ -111,18 +112,18 @@ _PUBLIC = {
     "EnvironmentInfo": "registry_project.core.entities.run_records",
     "GcReport": "registry_project.core.entities.audit_records",
     "InputRole": "registry_project.core.entities.vocabulary",
-    "Lineage": "registry_project.core.entities.version_records",
+    "Lineage": "registry_project.core.entities.model_records",
     "LineageDataset": "registry_project.core.entities.dataset_records",
-    "MetricRecord": "registry_project.core.entities.version_records",
+    "MetricRecord": "registry_project.core.entities.model_records",
     "MetricStep": "registry_project.core.entities.run_records",
     "MetricSteps": "registry_project.core.entities.run_records",
-    "Model": "registry_project.core.entities.version_records",
+    "Model": "registry_project.core.entities.model_records",
     "ModelAlias": "registry_project.core.entities.governance_records",
     "ModelCardText": "registry_project.core.entities.audit_records",
-    "ModelSummary": "registry_project.core.entities.version_records",
+    "ModelSummary": "registry_project.core.entities.model_records",
     "ModelVersion": "registry_project.core.entities.version_records",
     "ProtectionRule": "registry_project.core.entities.governance_records",
-    "Registration": "registry_project.core.entities.version_records",
+    "Registration": "registry_project.core.entities.model_records",
     "Reproduction": "registry_project.core.entities.audit_records",
     "ReproductionOutcome": "registry_project.core.entities.vocabulary",
     "RetentionItem": "registry_project.core.entities.retention_records",
@@ -134,7 +135,7 @@ _PUBLIC = {
     "RunInput": "registry_project.core.entities.run_records",
     "RunStatus": "registry_project.core.entities.vocabulary",
     "Stage": "registry_project.core.entities.vocabulary",
-    "StageTransition": "registry_project.core.entities.version_records",
+    "StageTransition": "registry_project.core.entities.model_records",
     "Tag": "registry_project.core.entities.governance_records",
     "TrainingRun": "registry_project.core.entities.run_records",
     "VerifyProblem": "registry_project.core.entities.audit_records",

@@ -1,15 +1,24 @@
-"""Models and their versions: a version, a registration's outcome, model overviews and
-their key metric, metric records, stage history, approvals, lineage."""
+"""A model's version, and the metric it is summed up by (`key_metric`).
+
+Alone in its module: a listing of versions (`registry versions`) builds these records
+only, and every frozen dataclass a module defines is ~2 ms of importing it on a slow
+machine (issue #18). What else is said of models and versions is in model_records.py.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from registry_project.core.entities.dataset_records import Column, LineageDataset
-from registry_project.core.entities.run_records import CodeVersion, EnvironmentInfo, TrainingRun
 from registry_project.core.entities.vocabulary import EMPTY_MAPPING, Stage
+
+if TYPE_CHECKING:
+    # Named in an annotation only: importing it creates the dataset records' dataclasses,
+    # which a listing of versions never builds (issue #18).
+    from registry_project.core.entities.dataset_records import Column
 
 
 @dataclass(frozen=True)
@@ -39,44 +48,6 @@ class ModelVersion:
         return f"{self.model_name}/{self.version}"
 
 
-@dataclass(frozen=True)
-class Registration:
-    """What `ModelRegistry.register_or_reuse` did: `version` is the new version, or, when
-    `reused`, the existing one with the same artifact digest, params and inputs."""
-
-    version: ModelVersion
-    reused: bool
-
-
-@dataclass(frozen=True)
-class Model:
-    name: str
-    created_at: datetime
-    created_by: str
-    latest_version: int
-    production_version: int | None
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    """One model as a listing shows it (`ModelRegistry.model_summaries`)."""
-
-    model: Model
-    production: ModelVersion | None
-    latest: ModelVersion | None
-    last_changed: datetime  # the newest registration or stage change
-
-    @property
-    def shown(self) -> ModelVersion | None:
-        """The version the model is summed up by: production, else the latest."""
-        return self.production or self.latest
-
-    def key_metric(self, wanted: str | None = None) -> str | None:
-        """The metric the model is summed up by (`key_metric` of the shown version)."""
-        return key_metric(self.shown, wanted)
-
-
 def key_metric(version: ModelVersion | None, wanted: str | None = None) -> str | None:
     """The metric a version (and its model, in listings) is summed up by: `wanted` if the
     version has it, else (none wanted) the alphabetically first of its metrics."""
@@ -87,43 +58,22 @@ def key_metric(version: ModelVersion | None, wanted: str | None = None) -> str |
     return min(version.metrics)
 
 
-@dataclass(frozen=True)
-class MetricRecord:
-    """One metric value logged on a model version, for the training data or a dataset."""
-
-    key: str
-    value: float
-    dataset_id: str | None
-    logged_at: datetime
-    logged_by: str
-
-
-@dataclass(frozen=True)
-class StageTransition:
-    version_id: str
-    model_name: str
-    version: int
-    from_stage: Stage | None
-    to_stage: Stage
-    actor: str
-    reason: str | None
-    at: datetime
+# The records that lived here before model_records.py, still found here on first use
+# (PEP 562): a pickle written before the move (a Dagster output, say) names this module.
+_MOVED = (
+    "Approval",
+    "Lineage",
+    "MetricRecord",
+    "Model",
+    "ModelSummary",
+    "Registration",
+    "StageTransition",
+)
 
 
-@dataclass(frozen=True)
-class Approval:
-    version_id: str
-    actor: str
-    reason: str | None
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Lineage:
-    version: ModelVersion
-    run: TrainingRun | None
-    datasets: tuple[LineageDataset, ...]
-    code: CodeVersion | None
-    environment: EnvironmentInfo | None
-    dagster_run_id: str | None
-    transitions: tuple[StageTransition, ...] = ()
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(
+            importlib.import_module("registry_project.core.entities.model_records"), name
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,20 +6,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from registry_project.core import entities
 from registry_project.core.entities import (
-    CodeVersion,
-    Column,
     DatasetKind,
-    DatasetSnapshot,
-    EnvironmentFile,
-    EnvironmentInfo,
     InputRole,
     ModelVersion,
-    RunInput,
     RunStatus,
     Stage,
-    StageTransition,
-    TrainingRun,
     frozen_mapping,
 )
 from registry_project.core.validation import canonical_json
@@ -29,6 +22,18 @@ if TYPE_CHECKING:
     # versions here too, without loading SQLAlchemy.
     from sqlalchemy.engine import Row
 
+    from registry_project.core.entities import (
+        Column,
+        DatasetSnapshot,
+        StageTransition,
+        TrainingRun,
+    )
+
+# Records other than ModelVersion (a run's, a dataset's, a column of a signature, a stage
+# transition) are read as attributes of `entities` when one is built: importing their
+# modules creates a dozen dataclasses, ~0.03 s of `registry versions` (sqlite_reads.py),
+# which builds none of them for versions without a signature (issue #18).
+
 
 def columns_to_json(columns: Sequence[Column]) -> str:
     return canonical_json([[column.name, column.type] for column in columns])
@@ -37,12 +42,12 @@ def columns_to_json(columns: Sequence[Column]) -> str:
 def columns_from_json(text: str | None) -> tuple[Column, ...]:
     if not text:
         return ()
-    return tuple(Column(name, type_) for name, type_ in json.loads(text))
+    return tuple(entities.Column(name, type_) for name, type_ in json.loads(text))
 
 
 def dataset_from_row(row: Row[Any]) -> DatasetSnapshot:
     m = row._mapping
-    return DatasetSnapshot(
+    return entities.DatasetSnapshot(
         id=m["id"],
         name=m["name"],
         kind=DatasetKind(m["kind"]),
@@ -181,24 +186,26 @@ def run_from_row(
     m = row._mapping
     environment = None
     if m["python_version"] is not None:
-        environment = EnvironmentInfo(
+        environment = entities.EnvironmentInfo(
             python_version=m["python_version"],
             platform=m["platform"] or "",
             packages_digest=m["packages_digest"],
             package_count=m["package_count"] or 0,
-            files=tuple(EnvironmentFile(path, digest, size) for path, digest, size in files),
+            files=tuple(
+                entities.EnvironmentFile(path, digest, size) for path, digest, size in files
+            ),
         )
-    return TrainingRun(
+    return entities.TrainingRun(
         id=m["id"],
         name=m["name"],
         status=RunStatus(m["status"]),
         params=frozen_mapping(json.loads(m["params_json"])),
         metrics=frozen_mapping(metrics),
-        inputs=tuple(RunInput(dataset_id, InputRole(role)) for dataset_id, role in inputs),
+        inputs=tuple(entities.RunInput(dataset_id, InputRole(role)) for dataset_id, role in inputs),
         started_at=m["started_at"],
         ended_at=m["ended_at"],
         created_by=m["created_by"],
-        code=CodeVersion(
+        code=entities.CodeVersion(
             commit=m["code_commit"],
             dirty=m["code_dirty"],
             remote=m["code_remote"],
@@ -215,7 +222,7 @@ def run_from_row(
 
 def transition_from_row(row: Row[Any]) -> StageTransition:
     m = row._mapping
-    return StageTransition(
+    return entities.StageTransition(
         version_id=m["version_id"],
         model_name=m["model_name"],
         version=m["version"],
