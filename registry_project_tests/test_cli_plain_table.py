@@ -13,6 +13,7 @@ import io
 import itertools
 import random
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -25,7 +26,7 @@ from rich.text import Text
 from registry_project import ModelRegistry, Stage
 from registry_project.cli import cli, plain_table
 from registry_project.cli.inspect import versions_table
-from registry_project.cli.output import console_width
+from registry_project.cli.output import console_width, metrics_text, stage_text, text, when
 
 
 def rich_cell(cell: plain_table.Cell) -> str | Text:
@@ -236,18 +237,43 @@ def rich_versions(
     with ModelRegistry.open(url, str(registry_dir / ".registry" / "artifacts")) as reg:
         order_by = args[args.index("--order-by") + 1] if "--order-by" in args else "-version"
         found = reg.versions(name, order_by=order_by)
-    buffer = Stream(tty=False, encoding="utf-8")
-    console = Console(
-        file=buffer,
-        width=console_width(),
-        highlight=False,
-        soft_wrap=False,
-        markup=False,
-        emoji=False,
-        _environ=environ,
-    )
-    console.print(versions_table(found, title))
-    return buffer.getvalue()
+
+    def printed(table: Table) -> str:
+        buffer = Stream(tty=False, encoding="utf-8")
+        console = Console(
+            file=buffer,
+            width=console_width(),
+            highlight=False,
+            soft_wrap=False,
+            markup=False,
+            emoji=False,
+            _environ=environ,
+        )
+        console.print(table)
+        return buffer.getvalue()
+
+    expected = printed(versions_table_as_built_before(found, title))
+    # The command's own rich fallback (built from the same cells as the plain table).
+    assert printed(versions_table(found, title)) == expected
+    return expected
+
+
+def versions_table_as_built_before(items: list[Any], title: str) -> Table:
+    """The versions table as `registry versions` built it with rich before plain_table.py:
+    the reference both of the command's ways of printing it are held to."""
+    table = Table("version", "stage", "metrics", "created (UTC)", "by", title=title)
+    for mv in items:
+        stage = stage_text(mv.stage.value)
+        if mv.trained_on_deleted_data:
+            stage.append(" (data deleted)", style="red")
+        table.add_row(
+            str(mv.version),
+            stage,
+            metrics_text(mv.metrics),
+            when(mv.created_at, seconds=False),
+            text(mv.created_by),
+        )
+    return table
 
 
 TERMINALS = [

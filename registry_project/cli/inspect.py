@@ -21,6 +21,7 @@ from registry_project.cli.app import (
 )
 from registry_project.cli.output import (
     STAGE_STYLES,
+    cell_text,
     clean,
     console,
     console_width,
@@ -123,20 +124,13 @@ def version_cells(mv: ModelVersion) -> list[plain_table.Cell]:
 
 
 def versions_table(items: list[ModelVersion], title: str) -> Table:
+    """The versions as a rich table: `version_cells`' rows, for what plain_table.py does
+    not lay out as rich does."""
     from rich.table import Table
 
     table = Table(*VERSION_COLUMNS, title=title)
     for mv in items:
-        stage = stage_text(mv.stage.value)
-        if mv.trained_on_deleted_data:
-            stage.append(" (data deleted)", style="red")
-        table.add_row(
-            str(mv.version),
-            stage,
-            metrics_text(mv.metrics),
-            when(mv.created_at, seconds=False),
-            text(mv.created_by),
-        )
+        table.add_row(*(cell_text(cell) for cell in version_cells(mv)))
     return table
 
 

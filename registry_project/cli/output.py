@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from registry_project.cli.plain_table import Cell
+
 MIN_WIDTH = 120
 
 # Keyed by Stage, which equals its value, so `STAGE_STYLES.get("production")` works too;
@@ -73,6 +75,20 @@ def text(value: object, style: str = "") -> Text:
     from rich.text import Text
 
     return Text(clean(value), style=style)
+
+
+def cell_text(cell: Cell) -> Text:
+    """A plain_table.py cell as the rich Text that renders it: plain text as is (never
+    read as markup), a styled cell as its runs on the cell's base style."""
+    from rich.text import Text
+
+    if isinstance(cell, str):
+        return Text(cell)
+    base, spans = cell
+    rendered = Text(style=base)
+    for run, style in spans:
+        rendered.append(run, style=style or None)
+    return rendered
 
 
 def stage_text(stage: str) -> Text:
