@@ -110,9 +110,9 @@ def scan_chain(
             chunk = []
     for first, hashed, child in chunks:
         _collect(connection, first, hashed, child, found)
-    for offset, row in enumerate(chunk):  # the last, partial chunk: here
-        if fast_hash(row) != row[13]:
-            _judge(connection, row, index - len(chunk) + offset, found)
+    first = index - len(chunk)  # the last, partial chunk: here
+    for offset in _unconfirmed(chunk):
+        _judge(connection, chunk[offset], first + offset, found)
     found.sort(key=lambda entry: entry[:2])
     scan.problems.extend(problem for _, _, problem in found)
     scan.checked = index
