@@ -77,18 +77,13 @@ def _flat_fetch_sqlite(path: Path, count: int) -> Iterator[Callable[[], list[Any
 
 @contextmanager
 def _flat_fetch_postgres(sqlalchemy_url: str, count: int) -> Iterator[Callable[[], list[Any]]]:
-    import psycopg
     import sqlalchemy as sa
 
-    url = sa.make_url(sqlalchemy_url)
-    options = url.query.get("options")
-    connection = psycopg.connect(
-        host=url.host or "127.0.0.1",
-        port=url.port or 5432,
-        user=url.username,
-        dbname=url.database,
-        options=options if isinstance(options, str) else "",
-    )
+    # psycopg's own connection, opened by SQLAlchemy from the URL (its password, host and
+    # options, the schema's search_path among them) and then used directly.
+    engine = sa.create_engine(sqlalchemy_url, poolclass=sa.pool.NullPool)
+    pooled = engine.raw_connection()
+    connection = pooled.driver_connection
     try:
         with connection.cursor() as cursor:
             cursor.execute(_CREATE)
@@ -105,7 +100,8 @@ def _flat_fetch_postgres(sqlalchemy_url: str, count: int) -> Iterator[Callable[[
 
         yield fetch
     finally:
-        connection.close()
+        pooled.close()
+        engine.dispose()
 
 
 def _measure(
