@@ -115,6 +115,39 @@ def test_concurrent_writers_of_the_same_bytes_store_one_blob(store: BlobStore) -
     assert len(_stored_objects(store)) == 1
 
 
+@pytest.mark.parametrize("size", [1000, LocalBlobStore.defer_max_bytes + 1])
+def test_a_deferred_write_defers_only_a_small_blob(tmp_path: Path, size: int) -> None:
+    # With defer_durability, a small blob's fsync and rename run in the background and
+    # their failure is raised by wait_durable(); a larger one's run before the block exits
+    # (a transaction waits for the background step, so it must be short). A file where
+    # the blob's fan-out directory must go makes the rename fail for real.
+    store = LocalBlobStore(tmp_path / "artifacts")
+    data = os.urandom(size)
+    digest = hashlib.sha256(data).hexdigest()
+    obstacle = store.root / "blobs" / "sha256" / digest[:2]
+    obstacle.parent.mkdir(parents=True, exist_ok=True)
+    obstacle.write_bytes(b"in the way")
+
+    def write() -> Any:
+        with store.writer(defer_durability=True) as writer:
+            writer.write(data)
+        return writer
+
+    if size <= store.defer_max_bytes:
+        writer = write()
+        assert writer.info.digest == digest
+        with pytest.raises(errors.StorageError, match=digest):
+            writer.wait_durable()
+    else:
+        with pytest.raises(errors.StorageError, match=digest):
+            write()
+    assert list((store.root / "tmp").iterdir()) == []
+    obstacle.unlink()
+    writer = write()
+    writer.wait_durable()
+    assert store.read_bytes(digest) == data
+
+
 def test_writer_aborted_by_an_exception_stores_nothing(
     store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

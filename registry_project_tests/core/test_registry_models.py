@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from registry_project import ModelRegistry, Stage
 from registry_project.core import errors
 from registry_project.core.entities import Column
+from registry_project_tests.conftest import open_registry
 
 
 def _trained_model(seed: int = 0) -> LogisticRegression:
@@ -225,32 +226,51 @@ def test_compare_puts_params_and_metrics_side_by_side_with_delta_to_production(
         registry.compare("churn", [2, 99])
 
 
+@pytest.mark.parametrize("backend", ["sqlite-local", "postgres-local"])
 def test_a_blob_that_cannot_be_made_durable_leaves_no_version(
-    sqlite_registry: ModelRegistry, tmp_path: Path
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    # The artifact is fsynced and renamed on a background thread while the version's row
-    # is prepared; the row must never commit when that step fails. Learn the artifact's
-    # digest from another registry (pickling the same dict gives the same bytes), then put
-    # a file where its fan-out directory must go, so the rename fails for real.
+    # On PostgreSQL the artifact is fsynced and renamed on a background thread while the
+    # version's row is written (on SQLite before); either way the row must never commit
+    # when that step fails. Learn the artifact's digest from another registry (pickling
+    # the same dict gives the same bytes), then put a file where its fan-out directory
+    # must go, so the rename fails for real.
+    registry = open_registry(backend, tmp_path, request)
+    assert registry._w.overlaps_blob_durability == (backend == "postgres-local")
     with ModelRegistry.open(f"sqlite:///{tmp_path / 'probe.db'}", str(tmp_path / "probe")) as probe:
         digest = probe.register_model("churn", {"w": 1}).artifact_digest
-    with sqlite_registry.start_run("training") as run:
+    with registry.start_run("training") as run:
         pass
     artifacts = tmp_path / "artifacts"  # the fixture's artifact root
     fanout = artifacts / "blobs" / "sha256" / digest[:2]
     fanout.parent.mkdir(parents=True, exist_ok=True)
     fanout.write_bytes(b"in the way")
-    before = _row_counts(sqlite_registry)
+    before = _row_counts(registry)
 
     with pytest.raises(errors.StorageError, match=digest):
-        sqlite_registry.register_model("churn", {"w": 1}, run=run, metrics={"auc": 0.9})
+        registry.register_model("churn", {"w": 1}, run=run, metrics={"auc": 0.9})
 
-    assert _row_counts(sqlite_registry) == before  # no model, version, metric or event
+    assert _row_counts(registry) == before  # no model, version, metric or event
     assert list((artifacts / "tmp").iterdir()) == []  # no temp file left behind
     fanout.unlink()
-    version = sqlite_registry.register_model("churn", {"w": 1}, run=run)  # and it recovers
+    version = registry.register_model("churn", {"w": 1}, run=run)  # and it recovers
     assert version.version == 1 and version.artifact_digest == digest
-    assert sqlite_registry.load_model("churn/1") == {"w": 1}
+    assert registry.load_model("churn/1") == {"w": 1}
+    assert registry.verify().ok
+
+
+def test_a_failed_registration_waits_for_its_overlapped_blob(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # A registration that fails inside its transaction before it waited for the blob's
+    # background fsync and rename (here: an unknown run) still returns only once that
+    # step has ended: its temp file is gone and the blob is in place, for gc to collect.
+    registry = open_registry("postgres-local", tmp_path, request)
+    with pytest.raises(errors.RunNotFoundError):
+        registry.register_model("churn", {"w": 2}, run=str(uuid.uuid4()))
+    assert list((tmp_path / "artifacts" / "tmp").iterdir()) == []
+    assert len(list(registry.blobs.iter_digests())) == 1
+    assert _row_counts(registry)["model_versions"] == 0
 
 
 def test_registration_returns_what_a_lookup_returns(registry: ModelRegistry) -> None:

@@ -9,8 +9,9 @@ deleting). Invariants it keeps:
   the last byte was hashed. A block that raises stores nothing and removes the temporary
   file, so a failed serialisation never leaves a half-written blob behind.
 - **Durable before recorded.** `writer.info` is set only once the bytes are durable, or,
-  with `defer_durability`, once the durability step is running; the caller then calls
-  `writer.wait_durable()` before committing a row that points at the blob.
+  with `defer_durability` and a blob of at most `defer_max_bytes`, once the durability
+  step is running; the caller then calls `writer.wait_durable()` before committing a row
+  that points at the blob.
 - **Verified reads.** `open_verified` and `download_verified` hash the bytes while they
   stream into a spool or a temp file and hand them over (or rename the file into place)
   only if the digest matched: corrupt bytes are never deserialised, and no file ever
@@ -55,6 +56,11 @@ class BlobStore(abc.ABC):
     root_uri: str
     # Flush a large blob to disk every this many bytes while it is written (local disks).
     _sync_every: int | None = None
+    # The largest blob whose durability step `writer(defer_durability=True)` may run in
+    # the background: its caller waits for it inside a database transaction, so only a
+    # step that is short for certain may be deferred. 0: never (an upload's time depends
+    # on the network, not on the size).
+    defer_max_bytes: int = 0
 
     @contextlib.contextmanager
     def writer(
@@ -62,9 +68,10 @@ class BlobStore(abc.ABC):
     ) -> Iterator[BlobWriter]:
         """Yield a hashing writer; on clean exit the blob is durable and `writer.info` set.
 
-        With `defer_durability`, the final step (fsync and rename, or the upload) runs on a
-        background thread so the caller can prepare its metadata meanwhile; it must call
-        `writer.wait_durable()` before committing anything that points at the blob.
+        With `defer_durability`, the final step of a blob of at most `defer_max_bytes`
+        (fsync and rename) runs on a background thread so the caller can prepare its
+        metadata meanwhile; it must call `writer.wait_durable()` before committing anything
+        that points at the blob. A larger blob is made durable before the block exits.
 
         An exception inside the block stores nothing, removes the temporary data and
         propagates, so a failed serialisation never leaves a half-written blob behind.
@@ -81,7 +88,8 @@ class BlobStore(abc.ABC):
                 writer._check_written()
                 finish = self._durability_step(temp, temp_path, info.digest)
             handed_over = True  # from here on `finish` removes the temporary file
-            writer._durable = run_or_submit(finish, defer_durability)
+            in_background = defer_durability and info.size <= self.defer_max_bytes
+            writer._durable = run_or_submit(finish, in_background)
             writer.info = info
         finally:
             if not handed_over:

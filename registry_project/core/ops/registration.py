@@ -8,6 +8,7 @@ existing version and nothing written.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -25,7 +26,12 @@ from registry_project.core.entities import (
     Stage,
     frozen_mapping,
 )
-from registry_project.core.errors import IntegrityCheckError, InvalidInputError, RunNotFoundError
+from registry_project.core.errors import (
+    IntegrityCheckError,
+    InvalidInputError,
+    RegistryError,
+    RunNotFoundError,
+)
 from registry_project.core.external import StoredArtifact
 from registry_project.core.ops import run_artifact_ops, run_ops
 from registry_project.core.ops.writer import Writer, now
@@ -70,22 +76,30 @@ def register(
     chosen = resolve_flavor(w, model, flavor)
     columns = None if signature is None else flavors.signature_from_sample(signature)
     run_id = run_ops.run_id(run) if run is not None else None
-    blob = _store_model(w, chosen, model)
-    return _record_version(
-        w,
-        name,
-        StoredArtifact(
-            blob.digest, blob.size, chosen.name, flavors.python_class_of(model), columns
-        ),
-        run_id=run_id,
-        metrics=clean_metrics,
-        description=description,
-        actor=who,
-        dagster_run_id=dagster_run_id,
-        asset_key=asset_key,
-        store_again=lambda: _store_model(w, chosen, model),
-        reuse_identical=reuse_identical,
-    )
+    blob, durable = _store_model(w, chosen, model, overlap=w.overlaps_blob_durability)
+    try:
+        return _record_version(
+            w,
+            name,
+            StoredArtifact(
+                blob.digest, blob.size, chosen.name, flavors.python_class_of(model), columns
+            ),
+            run_id=run_id,
+            metrics=clean_metrics,
+            description=description,
+            actor=who,
+            dagster_run_id=dagster_run_id,
+            asset_key=asset_key,
+            store_again=lambda: _store_model(w, chosen, model, overlap=False),
+            reuse_identical=reuse_identical,
+            durable=durable,
+        )
+    finally:
+        # A registration that failed before waiting (an unknown run, a database error)
+        # still lets the background step end (its temp file removed) before it returns;
+        # that step's own error, if any, was raised inside the transaction or is moot.
+        with contextlib.suppress(RegistryError):
+            durable()
 
 
 def register_artifact(
@@ -135,10 +149,14 @@ def _record_version(
     asset_key: str | None,
     store_again: Callable[[], object] | None = None,
     reuse_identical: bool = False,
+    durable: Callable[[], None] = lambda: None,
 ) -> Registration:
     """The version row, its metrics, first transition and audit event, in one transaction
     (or, with `reuse_identical`, the identical existing version and nothing written).
 
+    `durable` returns once the artifact's bytes are durable (at once, unless their fsync
+    and rename overlap this transaction: `Writer.overlaps_blob_durability`); it is called
+    before the audit event, so the chain's head is never locked while the disk syncs.
     The artifact's bytes are confirmed under the audit head lock (`Writer.confirm_stored`);
     if a concurrent deletion removed them, `store_again` stores the same bytes anew and the
     transaction runs again. Bytes another process stored cannot be stored again here."""
@@ -167,6 +185,7 @@ def _record_version(
         if reuse_identical:
             existing = _identical_version(connection, name, blob.digest, run_id, actor, at)
             if existing is not None:
+                durable()  # this call's own copy, renamed over the identical bytes
                 # Nothing is written. The bytes were stored (and made durable) before
                 # this transaction, and a committed row, the existing version's,
                 # references them, so no gc or deletion removes them.
@@ -216,6 +235,7 @@ def _record_version(
             reason=None,
             at=at,
         )
+        durable()
         audit.append_event(
             connection,
             EventDraft(
@@ -258,14 +278,18 @@ def _identical_version(
     return version_store.fetch_version(connection, ById(found))
 
 
-def _store_model(w: Writer, chosen: flavors.Flavor, model: object) -> BlobInfo:
-    # Durable before the version's transaction starts (a row never commits ahead of its
-    # bytes), and no database lock is held while they travel: an S3 upload can take
-    # minutes, and every other write would wait behind it.
-    with w.blobs.writer() as writer:
+def _store_model(
+    w: Writer, chosen: flavors.Flavor, model: object, *, overlap: bool
+) -> tuple[BlobInfo, Callable[[], None]]:
+    """The stored blob, and what returns once it is durable. A row never commits ahead of
+    its bytes, and no database lock is held while they travel (an S3 upload can take
+    minutes, and every other write would wait behind it): the bytes are durable before
+    the version's transaction starts, except, with `overlap`, a small local blob's last
+    fsyncs, which the transaction waits for (`BlobStore.defer_max_bytes`)."""
+    with w.blobs.writer(defer_durability=overlap) as writer:
         chosen.save(model, writer)
     assert writer.info is not None  # set when the block exits normally
-    return writer.info
+    return writer.info, writer.wait_durable
 
 
 def resolve_flavor(w: Writer, model: object, flavor: str | flavors.Flavor | None) -> flavors.Flavor:

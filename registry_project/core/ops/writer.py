@@ -114,6 +114,19 @@ class Writer:
             tuple[Any, str, tuple[tuple[str, str, int], ...], tuple[BlobInfo, ...]] | None
         ) = None
 
+    @property
+    def overlaps_blob_durability(self) -> bool:
+        """Whether a write makes its small blob durable (fsync, rename) in the background
+        while its transaction runs, waiting for it before the row's audit event.
+
+        On PostgreSQL the transaction's statements are round trips to the server while the
+        blob's fsyncs run on this machine: overlapping them saves ~0.4 ms a registration
+        (benchmarks W1, 4.6 -> 4.2 ms). On SQLite the blob's fsyncs and the database's
+        commit go through one file system journal, and overlapping them only moved the
+        wait and added thread handoffs (2.70 -> 2.82 ms): there the blob is durable before
+        the transaction starts."""
+        return self.engine.dialect.name != "sqlite"
+
     def actor(self, claimed: str | None) -> str:
         """Who a write records: the database role in identity mode (the database checks
         it), else the caller's `actor=`, REGISTRY_ACTOR or the OS user."""
