@@ -14,7 +14,11 @@ import sqlalchemy as sa
 from registry_project import ModelRegistry
 from registry_project.core.registry import _is_retriable
 from registry_project.core.store.engine import write_transaction
-from registry_project.core.store.prepared import PreparedStatement, run_on_driver
+from registry_project.core.store.prepared import (
+    DRIVER_CURSOR_OPTION,
+    PreparedStatement,
+    run_on_driver,
+)
 from registry_project.core.store.schema import model_versions, models
 from registry_project.core.store.versions import _ALLOCATE_NUMBER
 from registry_project_tests.conftest import open_registry
@@ -256,6 +260,40 @@ def test_queued_statements_are_written_in_order_with_the_next_read(engine: sa.En
     with engine.connect() as connection:
         names = connection.execute(sa.select(models.c.name).order_by(models.c.name)).scalars()
         assert list(names) == ["a", "b", "c", "d", "e"]
+
+
+def test_a_soon_statement_sees_what_was_issued_before_it_and_rides_the_next_read(
+    engine: sa.Engine,
+) -> None:
+    insert = PreparedStatement(models.insert())
+    count = PreparedStatement(sa.select(sa.func.count()).select_from(models))
+    at = datetime.now(UTC)
+    with write_transaction(engine) as connection:
+        insert.execute_later(connection, {"name": "a", "created_at": at, "created_by": "x"})
+        soon = count.execute_soon(connection, {})
+        insert.execute_later(connection, {"name": "b", "created_at": at, "created_by": "x"})
+        # the statements run in the order issued: the count saw "a" only, whenever read
+        assert _ALLOCATE_NUMBER.execute(connection, {"model_name": "b"}) == [(1,)]
+        assert soon.rows() == [(1,)]
+        # read before any other statement: it is sent then, on its own
+        later = count.execute_soon(connection, {})
+        assert later.rows() == [(2,)]
+        assert later.rows() == [(2,)]  # read again: the same rows, nothing sent
+
+
+def test_a_soon_statement_of_a_rolled_back_transaction_has_no_rows(engine: sa.Engine) -> None:
+    count = PreparedStatement(sa.select(sa.func.count()).select_from(models))
+    with pytest.raises(ZeroDivisionError), write_transaction(engine) as connection:
+        soon = count.execute_soon(connection, {})
+        1 / 0  # noqa: B018
+    queued = engine.dialect.name == "postgresql" and engine.get_execution_options().get(
+        DRIVER_CURSOR_OPTION, True
+    )
+    if not queued:  # SQLite, or the switch off: it ran at once
+        assert soon.rows() == [(0,)]
+    else:
+        with pytest.raises(RuntimeError, match="ended before its rows were read"):
+            soon.rows()
 
 
 @pytest.mark.parametrize("failing", ["with-the-commit", "before-a-read"])

@@ -173,16 +173,22 @@ def _record_version(
 
     def work(connection: Connection) -> Registration:
         at = now()
-        trained_on_deleted = False
-        run_dagster_id = None
+        summary: Callable[[], tuple[str | None, bool] | None] = lambda: (None, False)  # noqa: E731
         if run_id is not None:
             # Before reading whether its data was deleted: see `lock_dataset`.
             run_store.lock_run_inputs(connection, run_id)
-            summary = run_store.run_summary(connection, run_id)
-            if summary is None:
+            # Read once the version number is allocated: one round trip on PostgreSQL. An
+            # unknown run still writes nothing, the transaction being rolled back.
+            summary = run_store.run_summary_soon(connection, run_id)
+
+        def run_facts() -> tuple[str | None, bool]:
+            found = summary()
+            if found is None:
                 raise RunNotFoundError(f"no training run with id {run_id}")
-            run_dagster_id, trained_on_deleted = summary
+            return found
+
         if reuse_identical:
+            run_facts()
             existing = _identical_version(connection, name, blob.digest, run_id, actor, at)
             if existing is not None:
                 durable()  # this call's own copy, renamed over the identical bytes
@@ -195,6 +201,7 @@ def _record_version(
             version_store.ensure_model(connection, name, actor, at)
             number = version_store.allocate_version_number(connection, name)
             assert number is not None
+        run_dagster_id, trained_on_deleted = run_facts()
         version = ModelVersion(
             id=str(uuid.uuid4()),
             model_name=name,

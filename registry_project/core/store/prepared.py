@@ -20,12 +20,14 @@ On PostgreSQL each statement that waits for its answer costs a round trip. State
 results nobody reads (the INSERTs of a run's or a version's rows, the audit event, the head
 UPDATE) are queued instead (`execute_later`, `execute_many_later`) and sent together in one
 psycopg pipeline, in front of the next statement whose result is needed, so the whole batch
-waits on one Sync. The transaction's BEGIN is queued the same way (engine.py runs the driver
-in autocommit mode and sends BEGIN itself), and COMMIT rides the last pipeline
-(`commit_pending`). A queued statement's error arrives at that flush, wrapped as every other
-driver error here; the transaction is rolled back by its caller, so nothing it queued is
-written. On SQLite (no network between client and database) and with the switch off, the
-queued methods execute at once.
+waits on one Sync. A statement whose rows are needed, but not before another statement's, is
+queued the same way (`execute_soon`): its rows arrive with that statement's. The
+transaction's BEGIN is queued the same way (engine.py runs the driver in autocommit mode and
+sends BEGIN itself), and COMMIT rides the last pipeline (`commit_pending`). A queued
+statement's error arrives at that flush, wrapped as every other driver error here; the
+transaction is rolled back by its caller, so nothing it queued is written. On SQLite (no
+network between client and database) and with the switch off, the queued methods execute at
+once.
 
 The switch, for hunting a bug: with `REGISTRY_PREPARED_STATEMENTS=0` in the environment when
 the registry opens its engine, the same statements run through SQLAlchemy's ordinary
@@ -81,12 +83,34 @@ def prepared_statements_enabled(environ: Mapping[str, str]) -> bool:
         ) from None
 
 
+class SoonRows:
+    """The rows of a statement queued by `PreparedStatement.execute_soon`, there once the
+    pipeline it travelled in has been sent."""
+
+    __slots__ = ("_connection", "_rows")
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every row, sending what is still queued first if the statement is among it."""
+        connection = self._connection
+        if self._rows is None and not connection.closed and connection.in_transaction():
+            flush_pending(connection)
+        if self._rows is None:  # queued, then discarded by a rollback: a caller's bug
+            raise RuntimeError("the statement's transaction ended before its rows were read")
+        return self._rows
+
+
 # Connection.info key (the pooled connection's own dict): the statements queued on it, as
-# (SQL, the driver's parameters, many rows?). Cleared on every flush, rollback and checkin.
+# (SQL, the driver's parameters, many rows?, where its rows go or None). Cleared on every
+# flush, rollback and checkin.
 PENDING_KEY = "registry_pending"
 BEGIN_SQL = "BEGIN"
 COMMIT_SQL = "COMMIT"
-Pending = list[tuple[str, Any, bool]]
+Queued = tuple[str, Any, bool, SoonRows | None]
+Pending = list[Queued]
 
 
 def on_driver_cursor(connection: Connection) -> bool:
@@ -221,7 +245,23 @@ class PreparedStatement:
             self.execute(connection, parameters)
             return
         compiled = self._compile(connection.dialect, tuple(parameters))
-        pending.append((compiled.sql, compiled.driver_parameters(parameters), False))
+        pending.append((compiled.sql, compiled.driver_parameters(parameters), False, None))
+
+    def execute_soon(self, connection: Connection, parameters: Mapping[str, Any]) -> SoonRows:
+        """`execute`, its rows read from the result only when they are needed: on
+        PostgreSQL's fast path the statement is queued as `execute_later` queues it, so it
+        shares the round trip of the next statement that waits for a result; elsewhere it
+        runs at once. The statements run in the order they were issued either way."""
+        soon = SoonRows(connection)
+        if on_driver_cursor(connection):
+            _autobegin(connection)
+        pending = _pending(connection)
+        if pending is None:
+            soon._rows = self.execute(connection, parameters)
+            return soon
+        compiled = self._compile(connection.dialect, tuple(parameters))
+        pending.append((compiled.sql, compiled.driver_parameters(parameters), False, soon))
+        return soon
 
     def execute_many_later(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """`execute_many`, queued as `execute_later` queues."""
@@ -234,7 +274,7 @@ class PreparedStatement:
             self.execute_many(connection, rows)
             return
         compiled = self._compile(connection.dialect, tuple(rows[0]))
-        pending.append((compiled.sql, compiled.driver_rows(rows), True))
+        pending.append((compiled.sql, compiled.driver_rows(rows), True, None))
 
     def stream(self, connection: Connection, batch: int = 5000) -> Iterator[Sequence[Any]]:
         """Run a SELECT (its literal values bound, no others); its rows in lists of up to
@@ -304,7 +344,7 @@ class PreparedStatement:
         driver_rows = compiled.driver_rows(rows)
         _autobegin(connection)
         if _pending(connection):
-            flush_pending(connection, (compiled.sql, driver_rows, True))
+            flush_pending(connection, (compiled.sql, driver_rows, True, None))
             return
         cursor = connection.connection.cursor()
         try:
@@ -320,7 +360,7 @@ class PreparedStatement:
         compiled = self._compile(connection.dialect, tuple(parameters))
         driver_parameters = compiled.driver_parameters(parameters)
         if _pending(connection):
-            cursor = flush_pending(connection, (compiled.sql, driver_parameters, False))
+            cursor = flush_pending(connection, (compiled.sql, driver_parameters, False, None))
             description = cursor.description
             rows = cursor.fetchall() if description else []
             cursor.close()
@@ -411,7 +451,7 @@ def _pending(connection: Connection) -> Pending | None:
 
 def begin_later(connection: Connection) -> None:
     """Queue the transaction's BEGIN (engine.py's begin event on PostgreSQL)."""
-    connection.info[PENDING_KEY] = [(BEGIN_SQL, None, False)]
+    connection.info[PENDING_KEY] = [(BEGIN_SQL, None, False, None)]
 
 
 def discard_pending(info: dict[str, Any]) -> None:
@@ -421,12 +461,13 @@ def discard_pending(info: dict[str, Any]) -> None:
         pending.clear()
 
 
-def flush_pending(connection: Connection, last: tuple[str, Any, bool] | None = None) -> Any:
-    """Send the queued statements, then `last` (SQL, parameters, many rows?), in one
+def flush_pending(connection: Connection, last: Queued | None = None) -> Any:
+    """Send the queued statements, then `last` (SQL, parameters, many rows?, None), in one
     pipeline: one Sync, one wait. Returns the cursor `last` ran on (its rows read), None
-    without `last`. The first error of any of them is raised wrapped as SQLAlchemy's; the
-    server skipped everything after it, so the transaction is left failed for its caller
-    to roll back."""
+    without `last`; a statement queued by `execute_soon` has its rows handed over. The
+    first error of any of them is raised wrapped as SQLAlchemy's; the server skipped
+    everything after it, so the transaction is left failed for its caller to roll back.
+    """
     pending = connection.info.get(PENDING_KEY)
     if not pending and last is None:
         return None
@@ -440,7 +481,7 @@ def flush_pending(connection: Connection, last: tuple[str, Any, bool] | None = N
     cursors = []
     try:
         with driver.pipeline():  # type: ignore[union-attr]
-            for sql, parameters, many in statements:
+            for sql, parameters, many, _ in statements:
                 cursor = driver.cursor()  # type: ignore[union-attr]
                 cursors.append(cursor)
                 if many:
@@ -452,7 +493,7 @@ def flush_pending(connection: Connection, last: tuple[str, Any, bool] | None = N
     except dialect.loaded_dbapi.Error as exc:
         for cursor in cursors:
             cursor.close()
-        sql = "; ".join(sql for sql, _, _ in statements)
+        sql = "; ".join(sql for sql, _, _, _ in statements)
         # A lost connection is invalidated as SQLAlchemy invalidates it, so `Writer.write`
         # may run the work again on a fresh one (when the COMMIT was not among these).
         lost = dialect.is_disconnect(exc, driver, None)
@@ -466,6 +507,9 @@ def flush_pending(connection: Connection, last: tuple[str, Any, bool] | None = N
             dialect=dialect,
             connection_invalidated=lost,
         ) from exc
+    for (_, _, _, soon), cursor in zip(statements, cursors, strict=True):
+        if soon is not None:
+            soon._rows = cursor.fetchall()
     for cursor in cursors[:-1] if last is not None else cursors:
         cursor.close()
     return cursors[-1] if last is not None else None
@@ -481,4 +525,4 @@ def commit_pending(connection: Connection) -> None:
     if len(pending) == 1 and pending[0][0] == BEGIN_SQL:
         pending.clear()
         return
-    flush_pending(connection, (COMMIT_SQL, None, False)).close()
+    flush_pending(connection, (COMMIT_SQL, None, False, None)).close()

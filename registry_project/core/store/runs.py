@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -175,11 +175,25 @@ _LOCK_RUN_INPUTS = PreparedStatement(
 
 def run_summary(connection: Connection, run_id: str) -> tuple[str | None, bool] | None:
     """(Dagster run id, trained on deleted data?) of a run in one query, or None."""
-    rows = _RUN_SUMMARY.execute(connection, {"run_id": run_id})
-    if not rows:
-        return None
-    [(dagster_run_id, uses_deleted_data)] = rows
-    return dagster_run_id, bool(uses_deleted_data)
+    return run_summary_soon(connection, run_id)()
+
+
+def run_summary_soon(
+    connection: Connection, run_id: str
+) -> Callable[[], tuple[str | None, bool] | None]:
+    """`run_summary`, its answer read when it is called: on PostgreSQL the query travels
+    with the next statement that waits for a result (a registration's version number),
+    one round trip fewer (prepared.py)."""
+    soon = _RUN_SUMMARY.execute_soon(connection, {"run_id": run_id})
+
+    def summary() -> tuple[str | None, bool] | None:
+        rows = soon.rows()
+        if not rows:
+            return None
+        [(dagster_run_id, uses_deleted_data)] = rows
+        return dagster_run_id, bool(uses_deleted_data)
+
+    return summary
 
 
 _RUN_EXISTS = PreparedStatement(sa.select(runs.c.id).where(runs.c.id == sa.bindparam("run_id")))
