@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -59,6 +60,26 @@ def _promote_then_hang(database_url: str, artifact_root: str, marker: str) -> No
     audit.append_event = hang_on_promote  # type: ignore[assignment]
     registry = ModelRegistry.open(database_url, artifact_root)
     registry.promote("churn/2", actor="doomed", reason="never commits")
+
+
+def _register_then_hang_before_the_event(
+    database_url: str, artifact_root: str, marker: str
+) -> None:
+    """Register, but stop forever inside the transaction where it waits for the blob's
+    overlapped fsync and rename (PostgreSQL), after its version number and rows were sent."""
+    from registry_project.core.blobs.streaming import BlobWriter
+
+    original = BlobWriter.wait_durable
+
+    def hang_once_durable(self: BlobWriter) -> None:
+        original(self)
+        Path(marker).write_text("inside the registration transaction")
+        time.sleep(600)
+
+    BlobWriter.wait_durable = hang_once_durable  # type: ignore[method-assign]
+    registry = ModelRegistry.open(database_url, artifact_root)
+    with registry.start_run("doomed") as run:
+        registry.register_model("churn", {"w": 2}, run=run, metrics={"auc": 0.5})
 
 
 def _wait_for(condition: Any, timeout: float = 60) -> None:
@@ -125,6 +146,42 @@ def test_kill_during_promotion_applies_nothing(database_url: str, tmp_path: Path
         assert registry.verify().ok
         registry.promote("churn/2", actor="bob", reason="after the crash")  # not stuck
         assert registry.get_version("churn@production").version == 2
+
+
+def test_kill_while_a_registration_waits_for_its_overlapped_blob_records_nothing(
+    tmp_path: Path,
+) -> None:
+    # On PostgreSQL a small artifact's fsync and rename overlap the version's transaction,
+    # which holds the model's row lock meanwhile. A writer killed there commits nothing,
+    # leaves the model usable by the next writer (no lock held, no number used up), and
+    # its blob is an orphan for gc.
+    root = str(tmp_path / "artifacts")
+    marker = tmp_path / "inside"
+    with postgres_schema_url() as url:
+        with ModelRegistry.open(url, root) as registry:
+            registry.register_model("churn", {"w": 1})
+            events_before = len(registry.audit_log())
+        process = multiprocessing.get_context("spawn").Process(
+            target=_register_then_hang_before_the_event, args=(url, root, str(marker))
+        )
+        process.start()
+        _wait_for(marker.exists)
+        os.kill(process.pid, signal.SIGKILL)
+        process.join()
+        with ModelRegistry.open(url, root) as registry:
+            assert [v.version for v in registry.versions("churn")] == [1]
+            # the run started and committed before; its end never came
+            assert len(registry.audit_log()) == events_before + 1
+            assert registry.verify().ok
+            second = registry.register_model("churn", {"w": 3})  # not stuck behind a lock
+            assert second.version == 2
+            # the killed writer's artifact was renamed into place: the one orphan
+            [orphan] = registry.gc(dry_run=True, grace_period=timedelta(0)).orphan_digests
+            assert pickle.loads(registry.blobs.read_bytes(orphan)) == {"w": 2}
+            report = registry.gc(dry_run=False, grace_period=timedelta(0))
+            assert report.deleted == (orphan,) and not registry.blobs.exists(orphan)
+            assert registry.load_model("churn/2") == {"w": 3}
+            assert registry.verify().ok
 
 
 def test_terminated_postgres_backend_mid_operation(tmp_path: Path) -> None:
