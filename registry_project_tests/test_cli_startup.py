@@ -255,6 +255,23 @@ def test_versions_of_a_sqlite_registry_loads_neither_sqlalchemy_nor_the_core(
     assert loaded(modules, ("rich",)) == []
 
 
+@pytest.mark.parametrize("as_json", [True, False])
+def test_models_of_a_sqlite_registry_loads_neither_sqlalchemy_nor_the_core(
+    registry_dir: Path, as_json: bool
+) -> None:
+    output, modules = modules_after(
+        *(["--json"] if as_json else []), "models", "--metric", "auc", cwd=registry_dir
+    )
+    if as_json:
+        [row] = json.loads(output)
+        assert (row["name"], row["latest_version"], row["value"]) == ("m", 25, 0.74)
+    else:
+        assert "auc=0.74" in output and "v25" in output
+    assert "registry_project.core.store.sqlite_reads" in modules  # the list is real
+    assert loaded(modules, ("sqlalchemy", "registry_project.core.registry")) == []
+    assert loaded(modules, ("registry_project.core.facade", "registry_project.core.ops")) == []
+
+
 @pytest.mark.parametrize("terminal", [{}, {"FORCE_COLOR": "1", "TERM": "xterm-256color"}])
 def test_versions_table_of_a_sqlite_registry_loads_no_rich(
     registry_dir: Path, terminal: dict[str, str]

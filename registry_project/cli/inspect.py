@@ -82,8 +82,13 @@ def models(state: CliState, metric: str | None) -> None:
     Example:
       registry models --metric auc
     """
-    registry = state.registry()
-    rows = [_model_row(summary, metric) for summary in registry.model_summaries()]
+    # A SQLite registry is read without loading SQLAlchemy, as `versions` reads it.
+    from registry_project.core.store import sqlite_reads
+
+    summaries = sqlite_reads.model_summaries(state.config.database_url)
+    if summaries is None:
+        summaries = state.registry().model_summaries()
+    rows = [_model_row(summary, metric) for summary in summaries]
     if state.json:
         emit_json(rows)
         return

@@ -87,6 +87,25 @@ def test_the_values_keep_their_types(filled: tuple[str, ModelRegistry]) -> None:
     assert fast[3].metrics == {}  # no metric: an empty mapping, as the registry gives
 
 
+def test_the_model_summaries_equal_the_registrys(
+    filled: tuple[str, ModelRegistry], tmp_path: Path
+) -> None:
+    url, registry = filled
+    fast = sqlite_reads.model_summaries(url)
+    assert fast == registry.model_summaries()
+    m, mm = fast
+    assert m.production.version == 25 and m.latest.version == 30 and m.shown is m.production
+    assert mm.production is None and mm.shown is mm.latest and mm.latest.metrics == {"auc": 0.99}
+    assert m.last_changed.tzinfo is not None
+    # a registry without models, then with one version registered
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    with ModelRegistry.open(empty, str(tmp_path / "artifacts")) as other:
+        assert sqlite_reads.model_summaries(empty) == [] == other.model_summaries()
+        other.register_model("solo", 1)
+        [solo] = sqlite_reads.model_summaries(empty)
+        assert [solo] == other.model_summaries() and solo.latest.metrics == {}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
@@ -134,6 +153,7 @@ def test_what_it_cannot_read_as_the_registry_would_is_left_to_the_registry(
         )
         is None
     )
+    assert sqlite_reads.model_summaries(url.format(root=root)) is None
 
 
 def test_another_schema_revision_is_left_to_the_registry(tmp_path: Path) -> None:
@@ -142,6 +162,7 @@ def test_another_schema_revision_is_left_to_the_registry(tmp_path: Path) -> None
     with sqlite3.connect(tmp_path / "registry.db") as connection:
         connection.execute("UPDATE alembic_version SET version_num = '0001'")
     assert sqlite_reads.list_versions(url, "m", stage=None, order_by="version", limit=1) is None
+    assert sqlite_reads.model_summaries(url) is None
     with pytest.raises(errors.SchemaVersionError):  # what the command then reports
         ModelRegistry.open(url, str(tmp_path / "artifacts"), create=False)
 
@@ -154,6 +175,7 @@ def test_a_file_that_is_no_registry_is_left_to_the_registry(tmp_path: Path) -> N
         connection.execute("CREATE TABLE t (x)")
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert sqlite_reads.list_versions(other, "m", stage=None, order_by="version", limit=1) is None
+    assert sqlite_reads.model_summaries(other) is None
 
 
 def test_reading_writes_nothing(tmp_path: Path) -> None:

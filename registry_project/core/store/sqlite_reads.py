@@ -1,13 +1,15 @@
-"""A model's versions read on the stdlib sqlite3 driver, without SQLAlchemy (issue #18).
+"""A model's versions, and the list of models, read on the stdlib sqlite3 driver, without
+SQLAlchemy (issue #18).
 
-A CLI command is a whole process, and importing SQLAlchemy and the facade was about 0.4 s
-of the 0.56 s that `registry versions churn --limit 20` took. For a SQLite registry at
-this package's schema, `list_versions` answers with the same `ModelVersion` values as
-`ModelRegistry.versions`, from the same queries (store/versions.py) written as SQL text,
-in one read transaction. Whatever it does not handle (PostgreSQL, a URL with options or
-escapes, no such file, another schema revision, a driver error) returns None, and the
-caller opens the registry as usual, which reports each of those with its usual message.
-`test_sqlite_reads` holds both paths to the same results.
+A CLI command is a whole process, and importing SQLAlchemy and the facade was about 0.4 s of
+the 0.56 s that `registry versions churn --limit 20` took. For a SQLite registry at this
+package's schema, `list_versions` answers with the same `ModelVersion` values as
+`ModelRegistry.versions`, and `model_summaries` with the same `ModelSummary` values as
+`ModelRegistry.model_summaries`, from the same queries (store/versions.py,
+store/overviews.py) written as SQL text, each in one read transaction. Whatever it does not
+handle (PostgreSQL, a URL with options or escapes, no such file, another schema revision, a
+driver error) returns None, and the caller opens the registry as usual, which reports each
+of those with its usual message. `test_sqlite_reads` holds both paths to the same results.
 
 It only reads: the connection is opened read-write so that SQLite can use the WAL's
 shared-memory file, and then set `query_only`.
@@ -16,10 +18,10 @@ shared-memory file, and then set `query_only`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from registry_project.core.entities import ModelVersion
@@ -34,6 +36,9 @@ from registry_project.core.validation.values import (
     validate_limit,
 )
 
+if TYPE_CHECKING:
+    from registry_project.core.entities import ModelSummary
+
 _SCHEMES = ("sqlite:///", "sqlite+pysqlite:///")
 # The engine's own busy timeout (engine.SQLITE_BUSY_TIMEOUT_SECONDS); a WAL reader rarely
 # waits, but a checkpoint's or a recovery's lock can hold it for a moment.
@@ -47,6 +52,7 @@ _ORDER_COLUMNS = {
 _TIMES = ("created_at", "stage_changed_at")
 # Ids per `IN (...)` of the metrics query: far below SQLite's limit on bound parameters.
 _IDS_PER_QUERY = 500
+T = TypeVar("T")
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -73,6 +79,21 @@ def list_versions(
     """`ModelRegistry.versions(name, stage=, order_by=, limit=)` of a SQLite registry, or
     None where the registry must be opened to answer (see the module's docstring). Raises
     the same errors as `versions` for bad input and an unknown model."""
+    return _read(
+        database_url,
+        lambda connection: _versions(connection, name, stage=stage, order_by=order_by, limit=limit),
+    )
+
+
+def model_summaries(database_url: str) -> list[ModelSummary] | None:
+    """`ModelRegistry.model_summaries()` of a SQLite registry, or None where the registry
+    must be opened to answer (see the module's docstring)."""
+    return _read(database_url, _summaries)
+
+
+def _read(database_url: str, work: Callable[[sqlite3.Connection], T]) -> T | None:
+    """`work` on a read-only connection to the registry's file, in one read transaction;
+    None where the registry must be opened instead."""
     path = sqlite_path(database_url)
     if path is None or not path.is_file():
         return None
@@ -88,10 +109,10 @@ def list_versions(
     try:
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA query_only=1")
-        connection.execute("BEGIN")  # one snapshot for the existence check and the rows
+        connection.execute("BEGIN")  # one snapshot for every query of the answer
         if not _at_head_revision(connection):
             return None
-        return _versions(connection, name, stage=stage, order_by=order_by, limit=limit)
+        return work(connection)
     except sqlite3.Error:
         return None
     finally:
@@ -201,10 +222,67 @@ def _latest_metrics(
     return metrics
 
 
+def _summaries(connection: sqlite3.Connection) -> list[ModelSummary]:
+    """store/overviews.model_summaries: every model (store/versions.list_models), its
+    production and newest version, and when it last changed."""
+    # Here, not at the top: `registry versions` imports this module and needs neither.
+    from registry_project.core.entities import Model, ModelSummary
+
+    every = [
+        Model(
+            name=row["name"],
+            created_at=_utc(row["created_at"]),
+            created_by=row["created_by"],
+            latest_version=row["last_version"],
+            production_version=row["production_version"],
+            description=row["description"],
+        )
+        for row in connection.execute(
+            "SELECT m.*, p.version AS production_version FROM models AS m LEFT OUTER JOIN"
+            " (SELECT model_name, version FROM model_versions WHERE stage = 'production')"
+            " AS p ON p.model_name = m.name ORDER BY m.name"
+        )
+    ]
+    rows = connection.execute(
+        "SELECT v.* FROM model_versions AS v JOIN models AS m ON m.name = v.model_name"
+        " WHERE v.stage = 'production' OR v.version = m.last_version"
+    ).fetchall()
+    metrics = _latest_metrics(connection, [row["id"] for row in rows])
+    last_version = {model.name: model.latest_version for model in every}
+    production: dict[str, ModelVersion] = {}
+    latest: dict[str, ModelVersion] = {}
+    for row in rows:
+        version = version_from_values(_typed(row), metrics.get(row["id"], {}))
+        if version.stage.value == "production":
+            production[version.model_name] = version
+        if version.version == last_version.get(version.model_name):
+            latest[version.model_name] = version
+    changed = {
+        name: _utc(at)
+        for name, at in connection.execute(
+            "SELECT model_name, max(stage_changed_at) FROM model_versions GROUP BY model_name"
+        )
+    }
+    return [
+        ModelSummary(
+            model=model,
+            production=production.get(model.name),
+            latest=latest.get(model.name),
+            last_changed=max(model.created_at, changed.get(model.name, model.created_at)),
+        )
+        for model in every
+    ]
+
+
+def _utc(stored: str) -> datetime:
+    """A stored time as SQLAlchemy's type gives it: naive UTC text, made aware."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
+
+
 def _typed(row: sqlite3.Row) -> dict[str, Any]:
     """The row's values as SQLAlchemy's types give them: UTC-aware datetimes (stored as
     naive UTC text, store/schema.UTCDateTime)."""
     values = dict(row)
     for column in _TIMES:
-        values[column] = datetime.fromisoformat(values[column]).replace(tzinfo=UTC)
+        values[column] = _utc(values[column])
     return values
