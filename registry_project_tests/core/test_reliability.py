@@ -82,6 +82,18 @@ def _register_then_hang_before_the_event(
         registry.register_model("churn", {"w": 2}, run=run, metrics={"auc": 0.5})
 
 
+def _kill_once_inside(target: Any, database_url: str, root: str, marker: Path) -> None:
+    """Run `target(database_url, root, marker)` in a fresh process and SIGKILL it once it
+    has written `marker` (from inside the transaction it then hangs in)."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=target, args=(database_url, root, str(marker))
+    )
+    process.start()
+    _wait_for(marker.exists)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+
+
 def _wait_for(condition: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -131,14 +143,7 @@ def test_kill_during_promotion_applies_nothing(database_url: str, tmp_path: Path
         registry.register_model("churn", 2)
         registry.promote(first, actor="alice", reason="baseline")
         events_before = len(registry.audit_log())
-    marker = tmp_path / "inside"
-    process = multiprocessing.get_context("spawn").Process(
-        target=_promote_then_hang, args=(database_url, root, str(marker))
-    )
-    process.start()
-    _wait_for(marker.exists)
-    os.kill(process.pid, signal.SIGKILL)
-    process.join()
+    _kill_once_inside(_promote_then_hang, database_url, root, tmp_path / "inside")
     with ModelRegistry.open(database_url, root) as registry:
         stages = {v.version: v.stage for v in registry.versions("churn")}
         assert stages == {1: Stage.PRODUCTION, 2: Stage.EXPERIMENT}
@@ -156,18 +161,11 @@ def test_kill_while_a_registration_waits_for_its_overlapped_blob_records_nothing
     # leaves the model usable by the next writer (no lock held, no number used up), and
     # its blob is an orphan for gc.
     root = str(tmp_path / "artifacts")
-    marker = tmp_path / "inside"
     with postgres_schema_url() as url:
         with ModelRegistry.open(url, root) as registry:
             registry.register_model("churn", {"w": 1})
             events_before = len(registry.audit_log())
-        process = multiprocessing.get_context("spawn").Process(
-            target=_register_then_hang_before_the_event, args=(url, root, str(marker))
-        )
-        process.start()
-        _wait_for(marker.exists)
-        os.kill(process.pid, signal.SIGKILL)
-        process.join()
+        _kill_once_inside(_register_then_hang_before_the_event, url, root, tmp_path / "inside")
         with ModelRegistry.open(url, root) as registry:
             assert [v.version for v in registry.versions("churn")] == [1]
             # the run started and committed before; its end never came

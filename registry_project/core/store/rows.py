@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from registry_project.core.entities import (
         Column,
         DatasetSnapshot,
+        Model,
         StageTransition,
         TrainingRun,
     )
@@ -43,6 +44,19 @@ def columns_from_json(text: str | None) -> tuple[Column, ...]:
     if not text:
         return ()
     return tuple(entities.Column(name, type_) for name, type_ in json.loads(text))
+
+
+def model_from_values(m: Mapping[str, Any]) -> Model:
+    """A model from its row's values and `production_version`, its production version's
+    number (or None)."""
+    return entities.Model(
+        name=m["name"],
+        created_at=m["created_at"],
+        created_by=m["created_by"],
+        latest_version=m["last_version"],
+        production_version=m["production_version"],
+        description=m["description"],
+    )
 
 
 def dataset_from_row(row: Row[Any]) -> DatasetSnapshot:

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from registry_project.core.entities import ModelVersion
 from registry_project.core.errors import ModelNotFoundError
-from registry_project.core.store.rows import version_from_values
+from registry_project.core.store.rows import model_from_values, version_from_values
 from registry_project.core.store.schema_revision import HEAD_REVISION
 from registry_project.core.validation.names import validate_name
 from registry_project.core.validation.values import (
@@ -225,18 +225,11 @@ def _latest_metrics(
 def _summaries(connection: sqlite3.Connection) -> list[ModelSummary]:
     """store/overviews.model_summaries: every model (store/versions.list_models), its
     production and newest version, and when it last changed."""
-    # Here, not at the top: `registry versions` imports this module and needs neither.
-    from registry_project.core.entities import Model, ModelSummary
+    # Here, not at the top: `registry versions` imports this module and does not need it.
+    from registry_project.core.entities import ModelSummary
 
     every = [
-        Model(
-            name=row["name"],
-            created_at=_utc(row["created_at"]),
-            created_by=row["created_by"],
-            latest_version=row["last_version"],
-            production_version=row["production_version"],
-            description=row["description"],
-        )
+        model_from_values({**row, "created_at": _utc(row["created_at"])})
         for row in connection.execute(
             "SELECT m.*, p.version AS production_version FROM models AS m LEFT OUTER JOIN"
             " (SELECT model_name, version FROM model_versions WHERE stage = 'production')"

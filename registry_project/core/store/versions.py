@@ -15,7 +15,12 @@ from sqlalchemy.engine import Connection, Row
 from registry_project.core.entities import Model, ModelVersion, Stage
 from registry_project.core.store.engine import insert_for
 from registry_project.core.store.prepared import PreparedStatement
-from registry_project.core.store.rows import version_from_row, version_from_values, version_values
+from registry_project.core.store.rows import (
+    model_from_values,
+    version_from_row,
+    version_from_values,
+    version_values,
+)
 from registry_project.core.store.schema import (
     PRODUCTION,
     model_versions,
@@ -92,17 +97,7 @@ def list_models(connection: Connection) -> list[Model]:
         .select_from(models.outerjoin(production, production.c.model_name == models.c.name))
         .order_by(models.c.name)
     )
-    return [
-        Model(
-            name=row.name,
-            created_at=row.created_at,
-            created_by=row.created_by,
-            latest_version=row.last_version,
-            production_version=row.production_version,
-            description=row.description,
-        )
-        for row in rows
-    ]
+    return [model_from_values(row._mapping) for row in rows]
 
 
 def model_exists(connection: Connection, name: str) -> bool:
