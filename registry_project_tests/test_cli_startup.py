@@ -272,6 +272,23 @@ def test_models_of_a_sqlite_registry_loads_neither_sqlalchemy_nor_the_core(
     assert loaded(modules, ("registry_project.core.facade", "registry_project.core.ops")) == []
 
 
+def test_audit_of_a_sqlite_registry_loads_neither_sqlalchemy_nor_the_core(
+    registry_dir: Path,
+) -> None:
+    output, modules = modules_after(
+        "--json", "audit", "--model", "m", "--newest-first", "--limit", "3", cwd=registry_dir
+    )
+    rows = json.loads(output)
+    assert [(row["action"], row["after"]["version"]) for row in rows] == [
+        ("register_model", 25),
+        ("register_model", 24),
+        ("register_model", 23),
+    ]
+    assert "registry_project.core.store.sqlite_reads" in modules  # the list is real
+    assert loaded(modules, ("sqlalchemy", "registry_project.core.registry")) == []
+    assert loaded(modules, ("registry_project.core.facade", "registry_project.core.ops")) == []
+
+
 @pytest.mark.parametrize("terminal", [{}, {"FORCE_COLOR": "1", "TERM": "xterm-256color"}])
 def test_versions_table_of_a_sqlite_registry_loads_no_rich(
     registry_dir: Path, terminal: dict[str, str]

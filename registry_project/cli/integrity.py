@@ -124,15 +124,21 @@ def audit(
       registry audit --model churn --since 2026-11-01
       registry audit --newest-first --limit 10
     """
-    events = state.registry().audit_log(
-        model=model,
-        dataset=dataset,
-        actor=who,
-        action=action,
-        since=since,
-        limit=limit,
-        newest_first=newest_first,
-    )
+    # A SQLite registry is read without loading SQLAlchemy, as `versions` reads it.
+    from registry_project.core.store import sqlite_reads
+
+    filters = {
+        "model": model,
+        "dataset": dataset,
+        "actor": who,
+        "action": action,
+        "since": since,
+        "limit": limit,
+        "newest_first": newest_first,
+    }
+    events = sqlite_reads.audit_log(state.config.database_url, **filters)
+    if events is None:
+        events = state.registry().audit_log(**filters)
     if state.json:
         emit_json(events)
         return

@@ -11,6 +11,7 @@ import itertools
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +60,16 @@ ORDERS = [
     "-metrics.absent",
 ]
 STAGES = [None, "production", "archived", "experiment", "STAGING"]
+NO_AUDIT_FILTER: dict[str, object] = {
+    "model": None,
+    "dataset": None,
+    "actor": None,
+    "action": None,
+    "since": None,
+    "limit": None,
+    "newest_first": False,
+}
+BERLIN = timezone(timedelta(hours=1))
 LIMITS = [None, 1, 3, 24, 40]
 
 
@@ -104,6 +115,84 @@ def test_the_model_summaries_equal_the_registrys(
         other.register_model("solo", 1)
         [solo] = sqlite_reads.model_summaries(empty)
         assert [solo] == other.model_summaries() and solo.latest.metrics == {}
+
+
+AUDIT_FILTERS = [
+    {},
+    {"model": "m"},
+    {"model": "mm"},
+    {"model": "nobody"},
+    {"dataset": "train"},
+    {"actor": "user1"},
+    {"action": "promote"},
+    {"action": "register_model", "model": "m", "actor": "user2"},
+]
+
+
+@pytest.mark.parametrize("filters", AUDIT_FILTERS)
+def test_every_audit_listing_equals_the_registrys(
+    filled: tuple[str, ModelRegistry], filters: dict[str, str]
+) -> None:
+    url, registry = filled
+    every = registry.audit_log()
+    assert len(every) > 30
+    middle = every[len(every) // 2].at
+    for since, limit, newest_first in itertools.product(
+        [None, middle, middle + timedelta(microseconds=1), middle.astimezone(BERLIN)],
+        [None, 1, 7],
+        [False, True],
+    ):
+        call = {**filters, "since": since, "limit": limit, "newest_first": newest_first}
+        fast = sqlite_reads.audit_log(
+            url, **{"model": None, "dataset": None, "actor": None, "action": None, **call}
+        )
+        assert fast == registry.audit_log(**call), call
+    # the boundary is inclusive, as the registry's: the event at `middle` is listed
+    assert (
+        sqlite_reads.audit_log(
+            url,
+            model=None,
+            dataset=None,
+            actor=None,
+            action=None,
+            since=middle,
+            limit=1,
+            newest_first=False,
+        )[0].at
+        == middle
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"model": "bad/name"}, errors.InvalidNameError),
+        ({"dataset": "m' OR '1'='1"}, errors.InvalidNameError),
+        ({"since": datetime(2026, 1, 1)}, errors.InvalidInputError),  # naive
+        ({"limit": 0}, errors.InvalidInputError),
+        ({"actor": "nul\x00in the middle"}, errors.InvalidInputError),
+        ({"action": 5}, errors.InvalidInputError),
+    ],
+)
+def test_bad_audit_filters_raise_what_the_registry_raises(
+    filled: tuple[str, ModelRegistry], kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    url, registry = filled
+    call = {
+        "model": None,
+        "dataset": None,
+        "actor": None,
+        "action": None,
+        "since": None,
+        "limit": None,
+        "newest_first": False,
+        **kwargs,
+    }
+    with pytest.raises(error) as fast:
+        sqlite_reads.audit_log(url, **call)  # type: ignore[arg-type]
+    with pytest.raises(error) as slow:
+        registry.audit_log(**call)  # type: ignore[arg-type]
+    assert str(fast.value) == str(slow.value)
 
 
 @pytest.mark.parametrize(
@@ -154,6 +243,7 @@ def test_what_it_cannot_read_as_the_registry_would_is_left_to_the_registry(
         is None
     )
     assert sqlite_reads.model_summaries(url.format(root=root)) is None
+    assert sqlite_reads.audit_log(url.format(root=root), **NO_AUDIT_FILTER) is None
 
 
 def test_another_schema_revision_is_left_to_the_registry(tmp_path: Path) -> None:
@@ -163,6 +253,7 @@ def test_another_schema_revision_is_left_to_the_registry(tmp_path: Path) -> None
         connection.execute("UPDATE alembic_version SET version_num = '0001'")
     assert sqlite_reads.list_versions(url, "m", stage=None, order_by="version", limit=1) is None
     assert sqlite_reads.model_summaries(url) is None
+    assert sqlite_reads.audit_log(url, **NO_AUDIT_FILTER) is None
     with pytest.raises(errors.SchemaVersionError):  # what the command then reports
         ModelRegistry.open(url, str(tmp_path / "artifacts"), create=False)
 
@@ -176,6 +267,7 @@ def test_a_file_that_is_no_registry_is_left_to_the_registry(tmp_path: Path) -> N
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert sqlite_reads.list_versions(other, "m", stage=None, order_by="version", limit=1) is None
     assert sqlite_reads.model_summaries(other) is None
+    assert sqlite_reads.audit_log(other, **NO_AUDIT_FILTER) is None
 
 
 def test_reading_writes_nothing(tmp_path: Path) -> None:

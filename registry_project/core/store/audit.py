@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Row
 
 from registry_project.core.entities import AuditAction, AuditEvent, VerifyProblem
 from registry_project.core.store.prepared import PreparedStatement
+from registry_project.core.store.rows import event_from_values
 from registry_project.core.store.schema import audit_events, audit_head
 from registry_project.core.validation import canonical_json
 
@@ -175,40 +176,11 @@ def append_event(connection: Connection, draft: EventDraft) -> AuditEvent:
     values["hash"] = compute_hash(**values)
     _INSERT_EVENT.execute_later(connection, values)
     _ADVANCE_HEAD.execute_later(connection, {"new_seq": values["seq"], "new_hash": values["hash"]})
-    return _event_from_values(values)
-
-
-def _event_from_values(values: Mapping[str, Any]) -> AuditEvent:
-    return AuditEvent(
-        seq=values["seq"],
-        id=values["event_id"],
-        at=values["at"],
-        actor=values["actor"],
-        action=values["action"],
-        subject_type=values["subject_type"],
-        subject_id=values["subject_id"],
-        model_name=values["model_name"],
-        dataset_name=values["dataset_name"],
-        before=_loads(values["before_json"]),
-        after=_loads(values["after_json"]),
-        reason=values["reason"],
-        prev_hash=values["prev_hash"],
-        hash=values["hash"],
-    )
-
-
-def _loads(text: str | None) -> Mapping[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"unreadable": text}
-    return value if isinstance(value, dict) else {"value": value}
+    return event_from_values(values)
 
 
 def event_from_row(row: Row[Any]) -> AuditEvent:
-    return _event_from_values(row._mapping)
+    return event_from_values(row._mapping)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Row
 
     from registry_project.core.entities import (
+        AuditEvent,
         Column,
         DatasetSnapshot,
         Model,
@@ -57,6 +58,37 @@ def model_from_values(m: Mapping[str, Any]) -> Model:
         production_version=m["production_version"],
         description=m["description"],
     )
+
+
+def event_from_values(values: Mapping[str, Any]) -> AuditEvent:
+    """An audit event from its column values (a row, or what was just appended); a
+    payload that is not a JSON object is shown, never dropped."""
+    return entities.AuditEvent(
+        seq=values["seq"],
+        id=values["event_id"],
+        at=values["at"],
+        actor=values["actor"],
+        action=values["action"],
+        subject_type=values["subject_type"],
+        subject_id=values["subject_id"],
+        model_name=values["model_name"],
+        dataset_name=values["dataset_name"],
+        before=_loads(values["before_json"]),
+        after=_loads(values["after_json"]),
+        reason=values["reason"],
+        prev_hash=values["prev_hash"],
+        hash=values["hash"],
+    )
+
+
+def _loads(text: str | None) -> Mapping[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"unreadable": text}
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def dataset_from_row(row: Row[Any]) -> DatasetSnapshot:

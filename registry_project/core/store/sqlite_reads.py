@@ -1,12 +1,13 @@
-"""A model's versions, and the list of models, read on the stdlib sqlite3 driver, without
-SQLAlchemy (issue #18).
+"""A model's versions, the list of models and the audit log, read on the stdlib sqlite3
+driver, without SQLAlchemy (issue #18).
 
 A CLI command is a whole process, and importing SQLAlchemy and the facade was about 0.4 s of
 the 0.56 s that `registry versions churn --limit 20` took. For a SQLite registry at this
 package's schema, `list_versions` answers with the same `ModelVersion` values as
-`ModelRegistry.versions`, and `model_summaries` with the same `ModelSummary` values as
-`ModelRegistry.model_summaries`, from the same queries (store/versions.py,
-store/overviews.py) written as SQL text, each in one read transaction. Whatever it does not
+`ModelRegistry.versions`, `model_summaries` with the same `ModelSummary` values as
+`ModelRegistry.model_summaries`, and `audit_log` with the same `AuditEvent` values as
+`ModelRegistry.audit_log`, from the same queries (store/versions.py, store/overviews.py,
+store/audit.py) written as SQL text, each in one read transaction. Whatever it does not
 handle (PostgreSQL, a URL with options or escapes, no such file, another schema revision, a
 driver error) returns None, and the caller opens the registry as usual, which reports each
 of those with its usual message. `test_sqlite_reads` holds both paths to the same results.
@@ -26,18 +27,23 @@ from urllib.parse import quote
 
 from registry_project.core.entities import ModelVersion
 from registry_project.core.errors import ModelNotFoundError
-from registry_project.core.store.rows import model_from_values, version_from_values
+from registry_project.core.store.rows import (
+    event_from_values,
+    model_from_values,
+    version_from_values,
+)
 from registry_project.core.store.schema_revision import HEAD_REVISION
-from registry_project.core.validation.names import validate_name
+from registry_project.core.validation.names import validate_filter_text, validate_name
 from registry_project.core.validation.values import (
     OrderBy,
     parse_order_by,
     parse_stage,
     validate_limit,
+    validate_since,
 )
 
 if TYPE_CHECKING:
-    from registry_project.core.entities import ModelSummary
+    from registry_project.core.entities import AuditEvent, ModelSummary
 
 _SCHEMES = ("sqlite:///", "sqlite+pysqlite:///")
 # The engine's own busy timeout (engine.SQLITE_BUSY_TIMEOUT_SECONDS); a WAL reader rarely
@@ -89,6 +95,59 @@ def model_summaries(database_url: str) -> list[ModelSummary] | None:
     """`ModelRegistry.model_summaries()` of a SQLite registry, or None where the registry
     must be opened to answer (see the module's docstring)."""
     return _read(database_url, _summaries)
+
+
+def audit_log(
+    database_url: str,
+    *,
+    model: str | None,
+    dataset: str | None,
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+    limit: int | None,
+    newest_first: bool,
+) -> list[AuditEvent] | None:
+    """`ModelRegistry.audit_log(...)` with these filters, of a SQLite registry, or None
+    where the registry must be opened to answer (see the module's docstring). Raises the
+    same errors as `audit_log` for bad input."""
+
+    def events(connection: sqlite3.Connection) -> list[AuditEvent]:
+        # Validated in the order and with the errors of audit_ops.event_filter and events.
+        if model is not None:
+            validate_name(model, "model name")
+        if dataset is not None:
+            validate_name(dataset, "dataset name")
+        filters = {  # the column names are this module's own, never input
+            "model_name": model,
+            "dataset_name": dataset,
+            "actor": validate_filter_text(actor, "actor"),
+            "action": validate_filter_text(action, "action"),
+        }
+        earliest = validate_since(since)
+        most = validate_limit(limit)
+        parameters: list[Any] = []
+        conditions = []
+        for column, value in filters.items():
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                parameters.append(value)
+        if earliest is not None:
+            conditions.append("at >= ?")
+            parameters.append(_stored(earliest))
+        sql = "SELECT * FROM audit_events"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY seq " + ("DESC" if newest_first else "ASC")
+        if most is not None:
+            sql += " LIMIT ?"
+            parameters.append(most)
+        return [
+            event_from_values({**row, "at": _utc(row["at"])})
+            for row in connection.execute(sql, parameters)
+        ]
+
+    return _read(database_url, events)
 
 
 def _read(database_url: str, work: Callable[[sqlite3.Connection], T]) -> T | None:
@@ -265,6 +324,16 @@ def _summaries(connection: sqlite3.Connection) -> list[ModelSummary]:
         )
         for model in every
     ]
+
+
+def _stored(moment: datetime) -> str:
+    """An aware time as SQLAlchemy stores it in SQLite (and so compares it): naive UTC,
+    microseconds always written."""
+    t = moment.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}"
+    )
 
 
 def _utc(stored: str) -> datetime:
