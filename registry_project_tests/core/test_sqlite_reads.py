@@ -143,9 +143,7 @@ def test_every_audit_listing_equals_the_registrys(
         [False, True],
     ):
         call = {**filters, "since": since, "limit": limit, "newest_first": newest_first}
-        fast = sqlite_reads.audit_log(
-            url, **{"model": None, "dataset": None, "actor": None, "action": None, **call}
-        )
+        fast = sqlite_reads.audit_log(url, **{**NO_AUDIT_FILTER, **call})
         assert fast == registry.audit_log(**call), call
     # the boundary is inclusive, as the registry's: the event at `middle` is listed
     assert (
@@ -178,16 +176,7 @@ def test_bad_audit_filters_raise_what_the_registry_raises(
     filled: tuple[str, ModelRegistry], kwargs: dict[str, object], error: type[Exception]
 ) -> None:
     url, registry = filled
-    call = {
-        "model": None,
-        "dataset": None,
-        "actor": None,
-        "action": None,
-        "since": None,
-        "limit": None,
-        "newest_first": False,
-        **kwargs,
-    }
+    call = {**NO_AUDIT_FILTER, **kwargs}
     with pytest.raises(error) as fast:
         sqlite_reads.audit_log(url, **call)  # type: ignore[arg-type]
     with pytest.raises(error) as slow:
