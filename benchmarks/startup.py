@@ -14,6 +14,9 @@ a median, and the mean is over every run.
 - `registry versions bench --limit 20` on a SQLite registry of 100 versions, beside
   `mlflow runs list --experiment-id ...` on an MLflow SQLite store of 100 runs: MLflow's
   CLI has no command that lists model versions, and listing runs is its closest read.
+- `registry models` and `registry audit --newest-first --limit 20` on that registry, which
+  read it on the stdlib driver as `versions` does, and `registry show bench/1`, which opens
+  the registry (SQLAlchemy and the facade): what every other command costs.
 - `python -c pass`: the floor every Python CLI pays.
 
 Bytecode is compiled first and written (`PYTHONDONTWRITEBYTECODE` is cleared for the
@@ -130,6 +133,15 @@ def run(runs: int) -> dict[str, object]:
                 "--experiment-id",
                 experiment,
             ],
+            "registry models": [registry, "models"],
+            "registry audit --newest-first --limit 20": [
+                registry,
+                "audit",
+                "--newest-first",
+                "--limit",
+                "20",
+            ],
+            "registry show bench/1": [registry, "show", "bench/1"],
             "python -c pass": [sys.executable, "-c", "pass"],
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}

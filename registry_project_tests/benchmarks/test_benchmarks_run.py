@@ -103,6 +103,9 @@ def test_startup_benchmark_times_our_cli_beside_mlflows(tmp_path: Path) -> None:
         "mlflow --help",
         "registry versions bench --limit 20",
         "mlflow runs list --experiment-id",
+        "registry models",
+        "registry audit --newest-first --limit 20",
+        "registry show bench/1",
         "python -c pass",
     }
     for row in commands.values():
