@@ -173,7 +173,7 @@ def _record_version(
 
     def work(connection: Connection) -> Registration:
         at = now()
-        summary: Callable[[], tuple[str | None, bool] | None] = lambda: (None, False)  # noqa: E731
+        summary = None
         if run_id is not None:
             # Before reading whether its data was deleted: see `lock_dataset`.
             run_store.lock_run_inputs(connection, run_id)
@@ -182,6 +182,10 @@ def _record_version(
             summary = run_store.run_summary_soon(connection, run_id)
 
         def run_facts() -> tuple[str | None, bool]:
+            """(The run's Dagster run id, trained on deleted data?); (None, False) without
+            a run."""
+            if summary is None:
+                return None, False
             found = summary()
             if found is None:
                 raise RunNotFoundError(f"no training run with id {run_id}")
