@@ -15,7 +15,7 @@ One job per module; every public name is re-exported here, so callers import fro
 - `layout`: digests, where a blob lives, `BlobInfo` / `StoredBlob`, stale `*.part` files
 - `interface`: `BlobStore`, the contract and the write and verified-read recipes
 - `streaming`: `BlobWriter` and `hash_stream`, hashing bytes as they move
-- `background_hash`: the worker thread that hashes while the caller reads or serialises
+- `background_hash`: the worker thread that hashes while the caller copies or serialises
 - `background_sink`: the worker thread that overlaps disk I/O with hashing
 - `durability`: the pool that runs a deferred write's fsync + rename or upload
 - `local`: `LocalBlobStore` and `check_blobs` (verify's worker processes run it);

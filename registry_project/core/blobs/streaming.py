@@ -170,8 +170,13 @@ def hash_stream(
     source: IO[bytes], sink: IO[bytes] | None, on_bytes: ProgressCallback | None
 ) -> BlobInfo:
     """Copy `source` to `sink` (or nowhere) chunk by chunk, hashing on the way; past
-    `PIPELINE_THRESHOLD` this thread only reads, one worker hashes and another writes,
-    so a verified read runs at the speed of the hash alone."""
+    `PIPELINE_THRESHOLD` a copy's reading, hashing and writing run on three threads, so a
+    verified copy runs at the speed of the hash alone.
+
+    Without a sink the bytes are hashed here as they are read, as `hashlib` would: reading
+    from the page cache costs a fraction of the hash, and handing each chunk to a worker
+    on the other core cost more than it overlapped (benchmarks W5 "load", 256 MiB, on a
+    2-core VM: 1213 MB/s with the worker, 1571 inline, hashlib's own loop 1571)."""
     digest = hashlib.sha256()
     size = 0
     hasher: BackgroundHasher | None = None
@@ -179,7 +184,7 @@ def hash_stream(
     try:
         while chunk := source.read(CHUNK_SIZE):
             size += len(chunk)
-            if hasher is None and size > PIPELINE_THRESHOLD:
+            if hasher is None and sink is not None and size > PIPELINE_THRESHOLD:
                 hasher = BackgroundHasher(digest)
                 background = BackgroundSink(sink) if sink is not None else None
             if hasher is not None:
