@@ -31,6 +31,9 @@ MAX_SYNCED_COMMITS = 2  # each an fsync of the WAL: the version and the run's en
 # (the run's summary with the number, the rows with the audit head, the event + COMMIT),
 # the run's end 2. No pre-ping per checkout (store/engine._guard_checkouts).
 MAX_POSTGRES_ROUND_TRIPS = 7.2
+# Statements executed on PostgreSQL (Execute messages, BEGIN and COMMIT included): 25, 28
+# before an audit event and its head's advance became one statement (store/audit.py).
+MAX_POSTGRES_STATEMENTS = 25
 
 
 def test_a_registration_runs_no_more_statements_than_budgeted() -> None:
@@ -46,4 +49,5 @@ def test_a_registration_on_postgres_makes_no_more_round_trips_than_budgeted() ->
     with postgres_schema_url() as url:
         counted = count_postgres(url)
     assert counted["round_trips"] <= MAX_POSTGRES_ROUND_TRIPS, counted
+    assert counted["by_message"]["Execute"] <= MAX_POSTGRES_STATEMENTS, counted
     assert counted["by_message"]["Sync"] >= 1, counted  # the trace saw the statements
