@@ -238,14 +238,7 @@ class PreparedStatement:
         waits for one (or the COMMIT): on PostgreSQL's fast path it is queued on the
         connection; elsewhere it runs at once. Bind values are converted now, so a value
         the column type refuses fails here as with `execute`."""
-        if on_driver_cursor(connection):
-            _autobegin(connection)
-        pending = _pending(connection)
-        if pending is None:
-            self.execute(connection, parameters)
-            return
-        compiled = self._compile(connection.dialect, tuple(parameters))
-        pending.append((compiled.sql, compiled.driver_parameters(parameters), False, None))
+        self._queue(connection, parameters, None)
 
     def execute_soon(self, connection: Connection, parameters: Mapping[str, Any]) -> SoonRows:
         """`execute`, its rows read from the result only when they are needed: on
@@ -253,15 +246,24 @@ class PreparedStatement:
         shares the round trip of the next statement that waits for a result; elsewhere it
         runs at once. The statements run in the order they were issued either way."""
         soon = SoonRows(connection)
+        self._queue(connection, parameters, soon)
+        return soon
+
+    def _queue(
+        self, connection: Connection, parameters: Mapping[str, Any], soon: SoonRows | None
+    ) -> None:
+        """Queue the statement on the connection (its rows, if any, to `soon` at the flush),
+        or where nothing is queued run it at once (its rows to `soon` now)."""
         if on_driver_cursor(connection):
             _autobegin(connection)
         pending = _pending(connection)
         if pending is None:
-            soon._rows = self.execute(connection, parameters)
-            return soon
+            rows = self.execute(connection, parameters)
+            if soon is not None:
+                soon._rows = rows
+            return
         compiled = self._compile(connection.dialect, tuple(parameters))
         pending.append((compiled.sql, compiled.driver_parameters(parameters), False, soon))
-        return soon
 
     def execute_many_later(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """`execute_many`, queued as `execute_later` queues."""
