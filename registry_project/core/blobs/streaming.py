@@ -186,7 +186,7 @@ def hash_stream(
             size += len(chunk)
             if hasher is None and sink is not None and size > PIPELINE_THRESHOLD:
                 hasher = BackgroundHasher(digest)
-                background = BackgroundSink(sink) if sink is not None else None
+                background = BackgroundSink(sink)
             if hasher is not None:
                 chunk = bytes(chunk)  # immutable for the workers; no copy for bytes
                 if background is not None:
