@@ -70,7 +70,41 @@ ROW_CHANGES: dict[str, Callable[[Rows], Rows]] = {
     "0007": lambda rows: {**rows, "imported_items": []},  # import provenance: a new table
     "0008": unchanged,  # search indexes only
     "0009": unchanged,  # dependents indexes only
+    "0010": lambda rows: {**rows, "dataset_dependents": _dependents_of(rows)},  # backfilled
 }
+
+
+def _dependents_of(rows: Rows) -> list[dict[str, Any]]:
+    """What migration 0010 backfills, worked out here from the rows themselves: a row per
+    input of a version's run, and one per dataset (not "") a version has metrics on."""
+    versions = rows["model_versions"]
+    trained = [
+        (run_input["dataset_id"], version, "trained", run_input["role"])
+        for version in versions
+        for run_input in rows["run_inputs"]
+        if run_input["run_id"] == version["run_id"]
+    ]
+    evaluated = {
+        (metric["dataset_id"], version["id"])
+        for metric in rows["version_metrics"]
+        if metric["dataset_id"] != ""
+        for version in versions
+        if version["id"] == metric["version_id"]
+    }
+    by_id = {version["id"]: version for version in versions}
+    found = trained + [(dataset, by_id[v], "evaluated", "") for dataset, v in evaluated]
+    return [
+        {
+            "dataset_id": dataset,
+            "model_name": version["model_name"],
+            "version": version["version"],
+            "relation": relation,
+            "role": role,
+            "version_id": version["id"],
+            "stage": version["stage"],
+        }
+        for dataset, version, relation, role in found
+    ]
 
 
 def _revisions_after_first() -> list[str]:

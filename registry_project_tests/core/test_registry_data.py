@@ -217,7 +217,7 @@ def test_dependents_come_in_order_once_per_relation_and_page_by_keyset(
     )
 
 
-def test_dependents_are_whole_entities_field_by_field_on_every_plan(
+def test_dependents_are_whole_entities_field_by_field_on_every_path(
     registry: ModelRegistry,
 ) -> None:
     # The store builds Dependents without their __init__ (store/dependents.py): each must
@@ -278,12 +278,12 @@ def test_dependents_are_whole_entities_field_by_field_on_every_plan(
         listings = [
             registry.dependents(shared),
             [d for p in _pages(registry, shared.id, 2) for d in p],
-            dependents_store.dependents_of(connection, shared.id, limit=10, plan="walked"),
-            _store_pages(connection, shared.id, 1, "walked"),
-            _store_pages(connection, shared.id, 2, "gathered"),
-            dependents_store.dependents_of(connection, shared.id, limit=1, plan="gathered")
+            dependents_store.dependents_of(connection, shared.id, limit=10),
+            _store_pages(connection, shared.id, 1),
+            _store_pages(connection, shared.id, 2),
+            dependents_store.dependents_of(connection, shared.id, limit=1)
             + dependents_store.dependents_of(
-                connection, shared.id, limit=10, after=("alpha", 1, "trained"), plan="gathered"
+                connection, shared.id, limit=10, after=("alpha", 1, "trained")
             ),
         ]
     for found in listings:
@@ -300,20 +300,19 @@ def test_dependents_are_whole_entities_field_by_field_on_every_plan(
                 dependent.role = "x"  # type: ignore[misc]
 
 
-def _store_pages(connection: Connection, dataset: str, limit: int, plan: str) -> list[Dependent]:
-    collected: list[Dependent] = []
-    page = dependents_store.dependents_of(connection, dataset, limit=limit, plan=plan)
+def _store_pages(connection: Connection, dataset: str, limit: int) -> list[Dependent]:
+    return [d for page in _store_page_list(connection, dataset, limit) for d in page]
+
+
+def _store_page_list(connection: Connection, dataset: str, limit: int) -> list[list[Dependent]]:
+    pages, page = [], dependents_store.dependents_of(connection, dataset, limit=limit)
     while page:
-        collected += page
+        pages.append(page)
         last = page[-1]
         page = dependents_store.dependents_of(
-            connection,
-            dataset,
-            limit=limit,
-            after=(last.model_name, last.version, last.relation),
-            plan=plan,
+            connection, dataset, limit=limit, after=(last.model_name, last.version, last.relation)
         )
-    return collected
+    return pages
 
 
 def _pages(registry: ModelRegistry, dataset: str, limit: int) -> list[list[Dependent]]:
@@ -351,7 +350,29 @@ def _rows(found: list[Dependent]) -> list[tuple[str, int, str, str | None, str]]
     return [(d.model_name, d.version, d.relation, d.role, d.stage.value) for d in found]
 
 
-def test_paging_by_either_plan_gives_exactly_the_whole_listing_in_order(
+def test_dependents_of_an_unknown_dataset_is_not_found_but_an_empty_page_is_empty(
+    registry: ModelRegistry,
+) -> None:
+    shared, other = _many_dependents(registry)
+    unused = registry.snapshot_dataset("unused", _customers(seed=9))
+    missing = str(uuid.uuid4())
+    for call in (
+        lambda: registry.dependents(missing),
+        lambda: registry.dependents(missing, limit=5),
+        lambda: registry.dependents(missing, limit=5, after="alpha/1/trained"),
+    ):
+        with pytest.raises(errors.NotFoundError, match=missing):
+            call()
+    assert registry.dependents(unused) == [] == registry.dependents(unused, limit=3)
+    last = registry.dependents(shared)[-1]
+    assert registry.dependents(shared, limit=5, after=last) == []  # past the end
+    # A deleted dataset's dependents are still listed (its tombstone is the record).
+    before = registry.dependents(other)
+    registry.delete_dataset(other, force=True, reason="test")
+    assert [d.cursor for d in registry.dependents(other)] == [d.cursor for d in before]
+
+
+def test_paging_gives_exactly_the_whole_listing_in_order(
     registry: ModelRegistry,
 ) -> None:
     shared, other = _many_dependents(registry)
@@ -363,35 +384,11 @@ def test_paging_by_either_plan_gives_exactly_the_whole_listing_in_order(
     assert ("beta", 1, "trained", "test", "experiment") in everything  # its first role
     assert not any(model == "delta" for model, *_ in everything)
     with registry.engine.connect() as connection:
-        for plan in ("gathered", "walked"):
-            for limit in (1, 2, 3, 7, 26, 27, 100):
-                pages, page = (
-                    [],
-                    dependents_store.dependents_of(connection, shared, limit=limit, plan=plan),
-                )
-                while page:
-                    pages.append(_rows(page))
-                    last = page[-1]
-                    page = dependents_store.dependents_of(
-                        connection,
-                        shared,
-                        limit=limit,
-                        after=(last.model_name, last.version, last.relation),
-                        plan=plan,
-                    )
-                assert [row for p in pages for row in p] == everything, (plan, limit)
-                assert all(len(p) == limit for p in pages[:-1]), (plan, limit)
-        # The choice: walking for small pages of a dataset most versions depend on,
-        # gathering when one page holds them all or few versions depend on it.
-        assert dependents_store._walks(connection, shared, 2)
-        assert not dependents_store._walks(connection, shared, 100)
-        assert not dependents_store._walks(connection, other, 2)
-        # Chosen once per dataset and page size on a connection, then kept for a while.
-        dependents_store.dependents_of(connection, shared, limit=2)
-        dependents_store.dependents_of(connection, other, limit=2)
-        kept = connection.info[dependents_store.PLAN_CACHE_KEY]
-        assert kept[(shared, 2)][0] == "walked" and kept[(other, 2)][0] == "gathered"
-    # Through the API, with cursors as text, on whichever plan it picks.
+        for limit in (1, 2, 3, 7, 26, 27, 100):
+            pages = [_rows(page) for page in _store_page_list(connection, shared, limit)]
+            assert [row for p in pages for row in p] == everything, limit
+            assert all(len(p) == limit for p in pages[:-1]), limit
+    # Through the API, with cursors as text.
     for limit in (2, 5, 100):
         collected, page = [], registry.dependents(shared, limit=limit)
         while page:

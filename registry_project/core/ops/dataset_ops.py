@@ -243,10 +243,14 @@ def dependents(
     start = None if after is None else dependents_cursor(after)
     wanted = dataset_id(dataset)
     with w.read() as connection:
-        # Checked in the transaction the page is read in, as `get` would check it.
-        if not dataset_store.dataset_exists(connection, wanted):
+        found = dependents_store.dependents_of(connection, wanted, limit=page_size, after=start)
+        # A dependent is only ever recorded for a dataset that exists, and dataset rows are
+        # never deleted (a deletion leaves its tombstone): only an empty page can be an
+        # unknown dataset, checked in the transaction it was read in. One statement (on
+        # PostgreSQL one round trip) fewer for every other page.
+        if not found and not dataset_store.dataset_exists(connection, wanted):
             raise _not_found(wanted)
-        return dependents_store.dependents_of(connection, wanted, limit=page_size, after=start)
+        return found
 
 
 _RELATIONS = ("trained", "evaluated")

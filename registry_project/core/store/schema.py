@@ -248,10 +248,10 @@ model_versions = sa.Table(
     sa.Column("asset_key", sa.String(1024)),
     sa.UniqueConstraint("model_name", "version"),
     sa.Index(None, "model_name", "stage"),
-    # Migration 0009: a run's versions with what a dependent shows, from the index alone;
-    # and the versions in order with their runs (the dependents walk), likewise.
+    # Migration 0009: a run's versions with what a dependent shows, from the index alone
+    # (the run-input trigger of migration 0010 reads it). 0009's second index, (model_name,
+    # version, run_id, stage, id) for the dependents walk, went with the walk in 0010.
     sa.Index(None, "run_id", "model_name", "version", "stage", "id"),
-    sa.Index(None, "model_name", "version", "run_id", "stage", "id"),
     sa.Index(None, "artifact_digest"),
     sa.Index(None, "created_at"),  # migration 0008: search's time ranges and default order
     PartialIndex(
@@ -288,6 +288,28 @@ version_metric_latest = sa.Table(
     sa.Index(None, "model_name", "key", "value"),
     # Added in migration 0008: a metric across models (search's ranges and its order).
     sa.Index(None, "key", "value", "version_id"),
+)
+
+# Added in migration 0010: "which versions were trained or evaluated on dataset X", one row
+# per (dataset, version, relation, role) in the order `dependents` lists them, so a listing
+# or a page of it is one range scan of this table's key: no join, no sort. Written only by
+# the database's own triggers (migration 0010), from the rows it is derived from: a run
+# input meets a version of its run (either inserted second), a metric is logged on a
+# version against a dataset, a version's stage changes. No code path can forget it. The
+# role is "" for "evaluated" (key columns cannot be NULL on PostgreSQL).
+dataset_dependents = sa.Table(
+    "dataset_dependents",
+    metadata,
+    sa.Column("dataset_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("model_name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("relation", sa.String(16), primary_key=True),
+    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Column("version_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    # The stage trigger's lookup: a version's rows across datasets.
+    sa.Index(None, "model_name", "version"),
+    sqlite_with_rowid=False,  # the key is the table: a listing reads one B-tree
 )
 
 stage_transitions = sa.Table(

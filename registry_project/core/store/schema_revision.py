@@ -8,4 +8,4 @@ must move it.
 
 from __future__ import annotations
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
