@@ -4,12 +4,14 @@ client that sends raw SQL. On SQLite the mode is refused."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -17,7 +19,7 @@ from click.testing import CliRunner
 from registry_project import ModelRegistry, Stage
 from registry_project.cli import cli
 from registry_project.core import errors
-from registry_project.core.store import roles
+from registry_project.core.store import migrate, roles
 from registry_project_tests.backends import postgres_base_url, postgres_schema_url
 
 
@@ -40,6 +42,7 @@ class Team:
 
 
 USERS = {
+    "reader_user": "reader",
     "alice": "writer",
     "dave": "writer",
     "bob": "approver",
@@ -50,18 +53,36 @@ USERS = {
 
 @pytest.fixture
 def team(tmp_path: Path) -> Iterator[Team]:
+    with _team(tmp_path, "head") as made:
+        yield made
+
+
+@pytest.fixture
+def team_at_0009(tmp_path: Path) -> Iterator[Team]:
+    """Identity mode installed on a schema at 0009, before the dataset dependents table."""
+    with _team(tmp_path, "0009") as made:
+        yield made
+
+
+@contextlib.contextmanager
+def _team(tmp_path: Path, revision: str) -> Iterator[Team]:
     prefix = f"t{uuid.uuid4().hex[:10]}"
     names = roles.role_names(prefix)
     admin = None
     try:
         with postgres_schema_url() as url:
-            ModelRegistry.open(url, str(tmp_path / "a")).close()  # the schema, as its owner
             admin = sa.create_engine(url)
-            result = CliRunner().invoke(
-                cli, ["--database-url", url, "db", "roles", "--prefix", prefix]
-            )
-            assert result.exit_code == 0, result.output
-            assert names["approver"] in result.output
+            if revision == "head":
+                ModelRegistry.open(url, str(tmp_path / "a")).close()  # as the schema's owner
+                result = CliRunner().invoke(
+                    cli, ["--database-url", url, "db", "roles", "--prefix", prefix]
+                )
+                assert result.exit_code == 0, result.output
+                assert names["approver"] in result.output
+            else:
+                migrate.upgrade(admin, revision)
+                with admin.begin() as connection:
+                    roles.install(connection, prefix)
             with admin.begin() as connection:
                 for user, kind in USERS.items():
                     connection.exec_driver_sql(
@@ -181,6 +202,47 @@ def test_raw_sql_cannot_promote_an_unapproved_version_of_a_protected_model(team:
     with team.open("alice") as alice:
         assert alice.promote(mv.id, reason="two reviews").stage is Stage.PRODUCTION
         assert alice.verify().ok
+
+
+def test_only_the_triggers_write_the_dataset_dependents(team: Team) -> None:
+    with team.open("alice") as alice:
+        snapshot = alice.snapshot_dataset("customers", pd.DataFrame({"x": [1, 2]}))
+        with alice.start_run("churn", inputs=[snapshot]) as run:
+            mv = alice.register_model("churn", [1], run=run)
+        alice.transition(mv, Stage.STAGING)  # the stage trigger writes as the owner too
+        [dependent] = alice.dependents(snapshot)
+        assert (dependent.version_id, dependent.stage) == (mv.id, Stage.STAGING)
+    # Nobody hides a model's dependence on a dataset by editing the derived table.
+    for who in ("alice", "root"):
+        for statement in (
+            "DELETE FROM dataset_dependents",
+            "UPDATE dataset_dependents SET stage = 'archived'",
+            "INSERT INTO dataset_dependents VALUES ('d', 'm', 1, 'trained', 'train', 'v', 's')",
+        ):
+            _refused_raw(team, who, statement, "permission denied")
+    with team.open("root") as root:
+        assert [d.version_id for d in root.dependents(snapshot)] == [mv.id]
+
+
+def test_an_upgraded_team_schema_reads_its_dependents_without_new_grants(
+    team_at_0009: Team,
+) -> None:
+    """Migration 0010 gives the new table's SELECT to every role that could read the
+    versions: readers list dependents and writers delete datasets as before the upgrade,
+    without `registry db roles` again; still nobody may write it but its triggers."""
+    result = CliRunner().invoke(cli, ["--database-url", team_at_0009.admin_url, "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with team_at_0009.open("alice") as alice:
+        snapshot = alice.snapshot_dataset("customers", pd.DataFrame({"x": [1, 2]}))
+        with alice.start_run("churn", inputs=[snapshot]) as run:
+            mv = alice.register_model("churn", [1], run=run)
+    with ModelRegistry.open(team_at_0009.url("reader_user"), team_at_0009.root) as reader:
+        assert [d.version_id for d in reader.dependents(snapshot)] == [mv.id]
+    with team_at_0009.open("dave") as dave:
+        with pytest.raises(errors.DatasetInUseError):
+            dave.delete_dataset(snapshot, reason="still used")
+        dave.delete_dataset(snapshot, reason="decided", force=True)
+    _refused_raw(team_at_0009, "alice", "DELETE FROM dataset_dependents", "permission denied")
 
 
 def test_identity_mode_is_refused_on_sqlite(tmp_path: Path) -> None:

@@ -267,6 +267,42 @@ def test_the_one_production_index_is_partial_on_both_dialects() -> None:
     assert str(index.dialect_options["sqlite"]["where"]) == "stage = 'production'"
 
 
+def test_the_dependents_key_covers_its_columns_on_postgresql(database_url: str) -> None:
+    """`CoveringPrimaryKey`: PostgreSQL's key index carries version_id and stage (a listing
+    is an index-only scan), in the schema's DDL and in the database migration 0010 made;
+    SQLite's table is the key's B-tree (WITHOUT ROWID)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = schema.dataset_dependents
+    key = "PRIMARY KEY (dataset_id, model_name, version, relation, role)"
+    ddl = {
+        name: str(sa.schema.CreateTable(table).compile(dialect=dialect))
+        for name, dialect in (("sqlite", sqlite.dialect()), ("postgresql", postgresql.dialect()))
+    }
+    assert f"{key} INCLUDE (version_id, stage)" in ddl["postgresql"]
+    assert key in ddl["sqlite"] and "INCLUDE" not in ddl["sqlite"]
+    assert "WITHOUT ROWID" in ddl["sqlite"]
+    ModelRegistry.open(database_url, "/tmp/unused-artifacts").close()
+    engine = create_registry_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                [(keys, columns)] = connection.execute(
+                    sa.text(
+                        "SELECT indnkeyatts, indnatts FROM pg_index "
+                        "WHERE indexrelid = 'pk_dataset_dependents'::regclass"
+                    )
+                )
+                assert (keys, columns) == (5, 7)
+            else:
+                [(created,)] = connection.execute(
+                    sa.text("SELECT sql FROM sqlite_master WHERE name = 'dataset_dependents'")
+                )
+                assert "WITHOUT ROWID" in created
+    finally:
+        engine.dispose()
+
+
 def test_the_schema_does_not_import_the_postgresql_dialect() -> None:
     import os
     import subprocess

@@ -6,8 +6,8 @@ GRANTs and installs triggers in the registry's schema:
 
 - `<prefix>_reader`: SELECT on every table.
 - `<prefix>_writer`: the reader's rights, plus INSERT/UPDATE/DELETE on the registry's
-  tables except the audit log (INSERT only: append-only), approvals (none) and protection
-  rules (none).
+  tables except the audit log (INSERT only: append-only), approvals (none), protection
+  rules (none) and the dataset dependents (none: only their triggers write them).
 - `<prefix>_approver`: the writer's rights, plus INSERT on approvals.
 - `<prefix>_admin`: the approver's rights, plus changing protection rules.
 
@@ -68,12 +68,15 @@ _CHANGED_ROWS_CARRY_THEIR_ACTOR = {
     "retention_policies",
 }
 # Rules (protection, retention) are an admin's to change, like approvals an approver's.
+# `dataset_dependents` is written only by its own triggers (migration 0010, as the schema's
+# owner): nobody may hide a model's dependence on a dataset by editing it.
 _NO_WRITER_RIGHTS = {
     "approvals",
     "protection_rules",
     "retention_policies",
     "alembic_version",
     "audit_events",
+    "dataset_dependents",
 }
 
 

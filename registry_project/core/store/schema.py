@@ -78,6 +78,23 @@ class PartialIndex(sa.Index):
         return options
 
 
+class CoveringPrimaryKey(sa.PrimaryKeyConstraint):
+    """A primary key whose index on PostgreSQL also carries `include`'s columns (an
+    index-only scan reads them), the same as `sa.PrimaryKeyConstraint(..., postgresql_include=
+    include)`, given to the PostgreSQL dialect on first use as `PartialIndex` does (that
+    keyword would import the dialect with this module). SQLite ignores it."""
+
+    def __init__(self, *columns: str, include: list[str], **kwargs: Any) -> None:
+        self._include = include
+        super().__init__(*columns, **kwargs)
+
+    def _kw_reg_for_dialect_cls(self, dialect_name: str) -> Any:  # type: ignore[override]
+        options = super()._kw_reg_for_dialect_cls(dialect_name)
+        if dialect_name == "postgresql":
+            options["include"] = self._include
+        return options
+
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -300,13 +317,19 @@ version_metric_latest = sa.Table(
 dataset_dependents = sa.Table(
     "dataset_dependents",
     metadata,
-    sa.Column("dataset_id", sa.String(ID_LENGTH), primary_key=True),
-    sa.Column("model_name", sa.String(NAME_LENGTH), primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("relation", sa.String(16), primary_key=True),
-    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Column("dataset_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("model_name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("relation", sa.String(16), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
     sa.Column("version_id", sa.String(ID_LENGTH), nullable=False),
     sa.Column("stage", sa.String(16), nullable=False),
+    # PostgreSQL: the other columns ride in the key's index, so a listing is an index-only
+    # scan (without them its planner sorted a seq scan instead: 13 ms against 3 for
+    # 11,000 rows); on SQLite the table is its key's B-tree anyway.
+    CoveringPrimaryKey(
+        "dataset_id", "model_name", "version", "relation", "role", include=["version_id", "stage"]
+    ),
     # The stage trigger's lookup: a version's rows across datasets.
     sa.Index(None, "model_name", "version"),
     sqlite_with_rowid=False,  # the key is the table: a listing reads one B-tree

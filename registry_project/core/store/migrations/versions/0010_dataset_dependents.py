@@ -113,6 +113,7 @@ def upgrade() -> None:
             "relation",
             "role",
             name=op.f("pk_dataset_dependents"),
+            postgresql_include=["version_id", "stage"],
         ),
         sqlite_with_rowid=False,
     )
@@ -133,6 +134,30 @@ def upgrade() -> None:
             _create_postgresql_trigger(name, table, event, condition, statement)
         else:
             _create_sqlite_trigger(name, table, event, condition, statement)
+    if postgresql:
+        op.execute(_GRANT_READERS)
+
+
+# Identity mode (store/roles.py) granted SELECT table by table when it was installed: every
+# role that may read the versions may read their dependents, so an upgraded team schema
+# lists them (and deletes datasets) as before, without `registry db roles` again. Nobody
+# is granted more: the triggers write it.
+_GRANT_READERS = """
+DO $$
+DECLARE reader text;
+BEGIN
+    FOR reader IN
+        -- regrole's text is the name quoted where it must be: as GRANT wants it.
+        SELECT DISTINCT CASE WHEN acl.grantee = 0 THEN 'PUBLIC'
+                             ELSE acl.grantee::regrole::text END
+        FROM pg_class AS versions, aclexplode(versions.relacl) AS acl
+        WHERE versions.oid = 'model_versions'::regclass
+          AND acl.privilege_type = 'SELECT' AND acl.grantee <> versions.relowner
+    LOOP
+        EXECUTE 'GRANT SELECT ON dataset_dependents TO ' || reader;
+    END LOOP;
+END $$
+"""
 
 
 def _create_sqlite_trigger(
@@ -150,10 +175,12 @@ def _create_postgresql_trigger(
 ) -> None:
     conflict = "" if statement.startswith("UPDATE") else "ON CONFLICT DO NOTHING"
     body = statement.format(ignore="", conflict=conflict)
-    # The tables are named as the migration sees them (its search_path: a registry may live
-    # in a schema of its own), whoever's session fires the trigger.
+    # SECURITY DEFINER: the function writes as the schema's owner, so in identity mode
+    # (store/roles.py) no role needs, or gets, a right to write this derived table
+    # itself. With it, the search_path is pinned to the migration's (a registry may live
+    # in a schema of its own), as PostgreSQL's manual asks of such functions.
     op.execute(
-        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
         f"SET search_path FROM CURRENT AS $$ BEGIN {body}; RETURN NULL; END $$"
     )
     when = f" WHEN ({condition})" if condition else ""
