@@ -100,7 +100,9 @@ def fill_dependents(url: str, shared: int) -> str:
     PostgreSQL) with bulk inserts into the registry's own tables (the rows `start_run`
     with an input, `register_model` and `log_metrics(dataset=)` write, minus the audit
     chain, which `dependents` never reads): through the public API 10,000 registrations
-    take minutes here. Ids are random UUIDs, as the registry's are. The shared snapshot's id."""
+    take minutes here. The database's triggers fill `dataset_dependents` from these rows as
+    they would from the registry's own (migration 0010). Ids are random UUIDs, as the
+    registry's are. The shared snapshot's id."""
     import uuid
     from datetime import UTC, datetime, timedelta
 

@@ -39,7 +39,9 @@ def error_page(client: TestClient, path: str, status: int, *expected: str) -> st
         ("/models/bad%20name", "no model named &#39;bad name&#39;"),
         ("/models/-x/versions/1", "no model version -x/1"),
         ("/versions/not-a-uuid", "no model version &#39;not-a-uuid&#39;"),
-        (f"/versions/{uuid.uuid4()}", "no model version"),
+        # A fixed id that names no version: a random one would give each pytest-xdist
+        # worker its own test id, and xdist refuses workers that collect different tests.
+        (f"/versions/{uuid.UUID(int=18, version=4)}", "no model version"),
         ("/nothing/here", "there is no page at /nothing/here"),
     ],
 )
