@@ -43,7 +43,7 @@ if (
         "Dependent is no longer a plain dataclass of "
         f"{', '.join(_FIELDS)}: update store/dependents.py's builders to match"
     )
-# Listings of more rows than this build their Dependents with the cyclic garbage collector
+# Pages of more rows than this build their Dependents with the cyclic garbage collector
 # paused (`_collector_paused`).
 PAUSE_GC_FROM = 2048
 
@@ -91,10 +91,7 @@ def dependents_of(
                 "page_size": wanted,
             },
         )
-        if len(rows) > PAUSE_GC_FROM:
-            with _collector_paused():
-                _add_rows(found, rows)
-        else:
+        with _collector_paused(len(rows)):
             _add_rows(found, rows)
         # A page short of its limit only because a version's second role was dropped reads
         # on after the last row (which skips that version's other roles).
@@ -105,7 +102,7 @@ def dependents_of(
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def _collector_paused(rows: int) -> Iterator[None]:
     """Building a listing allocates two tracked objects a row (the Dependent and its
     __dict__), none of them in a cycle, yet every 700 allocations start a collection and
     the survivors soon a full one of the whole heap. Paused, the young objects are
@@ -115,7 +112,7 @@ def _collector_paused() -> Iterator[None]:
     0.3 µs a row more (the deferred collection), so a net saving. Pages of 500 themselves
     measured slower paused, hence `PAUSE_GC_FROM`. Paused only if it was running, and
     restarted only by whoever paused it."""
-    if not gc.isenabled():
+    if rows <= PAUSE_GC_FROM or not gc.isenabled():
         yield
         return
     gc.disable()

@@ -54,45 +54,41 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class PartialIndex(sa.Index):
-    """An index over the rows WHERE a condition, on SQLite and PostgreSQL alike: the same
-    index as `sa.Index(..., sqlite_where=where, postgresql_where=where)`.
+class _PostgresqlOptionsOnFirstUse:
+    """Gives PostgreSQL's dialect options (`_postgresql_options`) to a schema item when
+    they are first read: by its DDL compiler, by Alembic, or by `dialect_kwargs`, all of
+    which load the dialect anyway. Spelled as `postgresql_*` keywords they would import
+    SQLAlchemy's PostgreSQL dialect with this module (SQLAlchemy loads a dialect to check
+    its keywords), about a tenth of a second of every command's start-up on a SQLite
+    registry (issue #18). The hook is SQLAlchemy's own (it fills `dialect_options` per
+    dialect on first use); core/test_schema.py checks the DDL both dialects compile."""
 
-    Spelled that way, the `postgresql_where` keyword would import SQLAlchemy's PostgreSQL
-    dialect with this module (SQLAlchemy loads a dialect to check its keywords), about a
-    tenth of a second of every command's start-up on a SQLite registry (issue #18). Here
-    PostgreSQL's options get the clause when first read: by its DDL compiler, by Alembic,
-    or by `dialect_kwargs["postgresql_where"]`, all of which load the dialect anyway.
-    The hook is SQLAlchemy's own (it fills `dialect_options` per dialect on first use);
-    core/test_schema.py checks the DDL both dialects compile from it.
-    """
+    _postgresql_options: dict[str, Any]
+
+    def _kw_reg_for_dialect_cls(self, dialect_name: str) -> Any:
+        options = super()._kw_reg_for_dialect_cls(dialect_name)  # type: ignore[misc]
+        if dialect_name == "postgresql":
+            options.update(self._postgresql_options)
+        return options
+
+
+class PartialIndex(_PostgresqlOptionsOnFirstUse, sa.Index):
+    """An index over the rows WHERE a condition, on SQLite and PostgreSQL alike: the same
+    index as `sa.Index(..., sqlite_where=where, postgresql_where=where)`."""
 
     def __init__(self, name: str, *columns: str, where: sa.TextClause, **kwargs: Any) -> None:
-        self._where = where
+        self._postgresql_options = {"where": where}
         super().__init__(name, *columns, sqlite_where=where, **kwargs)
 
-    def _kw_reg_for_dialect_cls(self, dialect_name: str) -> Any:  # type: ignore[override]
-        options = super()._kw_reg_for_dialect_cls(dialect_name)
-        if dialect_name == "postgresql":
-            options["where"] = self._where
-        return options
 
-
-class CoveringPrimaryKey(sa.PrimaryKeyConstraint):
+class CoveringPrimaryKey(_PostgresqlOptionsOnFirstUse, sa.PrimaryKeyConstraint):
     """A primary key whose index on PostgreSQL also carries `include`'s columns (an
-    index-only scan reads them), the same as `sa.PrimaryKeyConstraint(..., postgresql_include=
-    include)`, given to the PostgreSQL dialect on first use as `PartialIndex` does (that
-    keyword would import the dialect with this module). SQLite ignores it."""
+    index-only scan reads them): `sa.PrimaryKeyConstraint(..., postgresql_include=include)`.
+    SQLite has no such option."""
 
     def __init__(self, *columns: str, include: list[str], **kwargs: Any) -> None:
-        self._include = include
+        self._postgresql_options = {"include": include}
         super().__init__(*columns, **kwargs)
-
-    def _kw_reg_for_dialect_cls(self, dialect_name: str) -> Any:  # type: ignore[override]
-        options = super()._kw_reg_for_dialect_cls(dialect_name)
-        if dialect_name == "postgresql":
-            options["include"] = self._include
-        return options
 
 
 metadata = sa.MetaData(

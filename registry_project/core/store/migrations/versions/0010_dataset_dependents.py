@@ -49,23 +49,19 @@ _BACKFILL = (
 )
 # Each trigger's statement, with NEW for the inserted or updated row. A duplicate (a second
 # metric key on the same dataset) is ignored: INSERT OR IGNORE on SQLite, ON CONFLICT DO
-# NOTHING on PostgreSQL.
+# NOTHING on PostgreSQL ({ignore} and {conflict}, filled per dialect; a statement without
+# them takes neither).
+_INSERT = "INSERT {ignore} INTO dataset_dependents (" + _COLUMNS + ") "
 _ON_VERSION = (
-    "INSERT {ignore} INTO dataset_dependents ("
-    + _COLUMNS
-    + ") SELECT dataset_id, NEW.model_name, NEW.version, 'trained', role, NEW.id, NEW.stage "
-    "FROM run_inputs WHERE run_id = NEW.run_id {conflict}"
+    _INSERT + "SELECT dataset_id, NEW.model_name, NEW.version, 'trained', role, NEW.id, "
+    "NEW.stage FROM run_inputs WHERE run_id = NEW.run_id {conflict}"
 )
 _ON_INPUT = (
-    "INSERT {ignore} INTO dataset_dependents ("
-    + _COLUMNS
-    + ") SELECT NEW.dataset_id, model_name, version, 'trained', NEW.role, id, stage "
+    _INSERT + "SELECT NEW.dataset_id, model_name, version, 'trained', NEW.role, id, stage "
     "FROM model_versions WHERE run_id = NEW.run_id {conflict}"
 )
 _ON_METRIC = (
-    "INSERT {ignore} INTO dataset_dependents ("
-    + _COLUMNS
-    + ") SELECT NEW.dataset_id, model_name, version, 'evaluated', '', id, stage "
+    _INSERT + "SELECT NEW.dataset_id, model_name, version, 'evaluated', '', id, stage "
     "FROM model_versions WHERE id = NEW.version_id {conflict}"
 )
 _ON_STAGE = (
@@ -173,8 +169,7 @@ def _create_sqlite_trigger(
 def _create_postgresql_trigger(
     name: str, table: str, event: str, condition: str | None, statement: str
 ) -> None:
-    conflict = "" if statement.startswith("UPDATE") else "ON CONFLICT DO NOTHING"
-    body = statement.format(ignore="", conflict=conflict)
+    body = statement.format(ignore="", conflict="ON CONFLICT DO NOTHING")
     # SECURITY DEFINER: the function writes as the schema's owner, so in identity mode
     # (store/roles.py) no role needs, or gets, a right to write this derived table
     # itself. With it, the search_path is pinned to the migration's (a registry may live
